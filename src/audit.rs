@@ -1,0 +1,354 @@
+//! The audit file: `onboarding_results.json`, one record per email, merged across runs.
+//!
+//! Durability: while a run works, each finished person is appended to a journal
+//! (`<file>.journal`, JSON lines) and synced before it is reported. At the end the journal
+//! is folded into the JSON file atomically (temp file, sync, rename) and removed. A run that
+//! was killed leaves the journal behind; the next run folds it in before anything else.
+//! A lock file (`<file>.lock`, an OS lock) keeps two runs off one audit file. Every file is
+//! created with mode 0600: onboarding links are credentials.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use crate::record::Record;
+use crate::types::Email;
+
+/// Why the audit file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// Another `onboard` holds the lock.
+    #[error("{0} is in use by another onboard run (lock held on {0}.lock); wait for it to finish")]
+    Locked(PathBuf),
+    /// The existing file is not an audit file we can read; it is left untouched.
+    #[error(
+        "{path}: cannot read the existing audit file ({message}); it was left untouched — move it aside or pass --results with another path"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The open, locked audit file with its records in memory.
+#[derive(Debug)]
+pub struct Audit {
+    path: PathBuf,
+    records: Vec<Record>,
+    index: HashMap<Email, usize>,
+    /// For records new to the file: their position in this run's input, for a stable order.
+    new_order: HashMap<Email, u64>,
+    journal: Option<File>,
+    _lock: File,
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn open_private(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+impl Audit {
+    /// Locks and loads the audit file (missing is fine), folding in a journal left by a
+    /// killed run. Fails without touching anything if the lock is held or the file is unreadable.
+    pub fn open(path: &Path) -> Result<Audit, AuditError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        }
+        let lock_path = sibling(path, ".lock");
+        let lock = open_private(
+            &lock_path,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::Locked(path.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+        }
+        let records: Vec<Record> = match std::fs::read(path) {
+            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Vec::new(),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AuditError::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_error(path)(e)),
+        };
+        let mut audit = Audit {
+            path: path.to_path_buf(),
+            index: HashMap::with_capacity(records.len()),
+            records,
+            new_order: HashMap::new(),
+            journal: None,
+            _lock: lock,
+        };
+        for (i, record) in audit.records.iter().enumerate() {
+            audit.index.insert(record.email.clone(), i);
+        }
+        let journal_path = sibling(path, ".journal");
+        if journal_path.exists() {
+            let recovered = audit.replay(&journal_path)?;
+            if recovered > 0 {
+                eprintln!(
+                    "onboard: recovered {recovered} record(s) from {} left by an interrupted run",
+                    journal_path.display()
+                );
+            }
+            audit.commit()?;
+        }
+        Ok(audit)
+    }
+
+    fn replay(&mut self, journal: &Path) -> Result<usize, AuditError> {
+        let file = File::open(journal).map_err(io_error(journal))?;
+        let mut count = 0;
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            // A line cut short by a crash is the only kind that does not parse; skip it.
+            if let Ok(record) = serde_json::from_str::<Record>(&line) {
+                self.upsert(record, None);
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The record for an email, if any.
+    pub fn get(&self, email: &Email) -> Option<&Record> {
+        self.index.get(email).map(|&i| &self.records[i])
+    }
+
+    /// Every record, in file order.
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    fn upsert(&mut self, record: Record, order: Option<u64>) {
+        match self.index.get(&record.email) {
+            Some(&i) => self.records[i] = record,
+            None => {
+                if let Some(order) = order {
+                    self.new_order.insert(record.email.clone(), order);
+                }
+                self.index.insert(record.email.clone(), self.records.len());
+                self.records.push(record);
+            }
+        }
+    }
+
+    /// Makes a batch of records durable in the journal, then applies them in memory.
+    /// `order` is each record's position in the input, used to keep the file in input order.
+    pub fn append(&mut self, batch: Vec<(Record, u64)>) -> Result<(), AuditError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let journal_path = sibling(&self.path, ".journal");
+        if self.journal.is_none() {
+            let file = open_private(&journal_path, OpenOptions::new().create(true).append(true))
+                .map_err(io_error(&journal_path))?;
+            self.journal = Some(file);
+        }
+        let mut text = Vec::with_capacity(batch.len() * 512);
+        for (record, _) in &batch {
+            serde_json::to_writer(&mut text, record).expect("records serialise");
+            text.push(b'\n');
+        }
+        let journal = self.journal.as_mut().expect("opened above");
+        journal.write_all(&text).map_err(io_error(&journal_path))?;
+        journal.sync_data().map_err(io_error(&journal_path))?;
+        for (record, order) in batch {
+            self.upsert(record, Some(order));
+        }
+        Ok(())
+    }
+
+    /// Writes the whole file atomically (temp file, sync, rename) and drops the journal.
+    /// Records new to the file follow the old ones, in input order.
+    pub fn commit(&mut self) -> Result<(), AuditError> {
+        if !self.new_order.is_empty() {
+            let first_new = self
+                .records
+                .iter()
+                .position(|r| self.new_order.contains_key(&r.email))
+                .unwrap_or(self.records.len());
+            let order = &self.new_order;
+            self.records[first_new..]
+                .sort_by_key(|r| order.get(&r.email).copied().unwrap_or(u64::MAX));
+            for (i, record) in self.records.iter().enumerate().skip(first_new) {
+                self.index.insert(record.email.clone(), i);
+            }
+        }
+        let temp = sibling(&self.path, &format!(".tmp.{}", std::process::id()));
+        let result = (|| {
+            let file = open_private(
+                &temp,
+                OpenOptions::new().create(true).truncate(true).write(true),
+            )?;
+            set_private(&temp)?;
+            let mut writer = std::io::BufWriter::new(file);
+            serde_json::to_writer_pretty(&mut writer, &self.records)?;
+            writer.write_all(b"\n")?;
+            let file = writer.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&temp, &self.path)?;
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                File::open(dir).and_then(|d| d.sync_all()).ok();
+            }
+            Ok::<_, std::io::Error>(())
+        })();
+        if let Err(e) = result {
+            std::fs::remove_file(&temp).ok();
+            return Err(io_error(&self.path)(e));
+        }
+        self.journal = None;
+        self.new_order.clear();
+        let journal_path = sibling(&self.path, ".journal");
+        match std::fs::remove_file(&journal_path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(&journal_path)(e)),
+        }
+    }
+}
+
+fn set_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::InvitationId;
+    use chrono::Utc;
+
+    fn record(email: &str, invitation: &str) -> Record {
+        let mut r = Record::new(Email::parse(email).unwrap(), Utc::now());
+        r.set_invitation(
+            InvitationId::new(invitation),
+            Utc::now(),
+            None,
+            format!("link-{invitation}"),
+            Utc::now(),
+        );
+        r
+    }
+
+    #[test]
+    fn merges_across_runs_in_input_order_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        {
+            let mut audit = Audit::open(&path).unwrap();
+            audit
+                .append(vec![(record("b@x.co", "1"), 2), (record("a@x.co", "2"), 1)])
+                .unwrap();
+            audit.commit().unwrap();
+        }
+        {
+            let mut audit = Audit::open(&path).unwrap();
+            audit
+                .append(vec![(record("c@x.co", "3"), 1), (record("b@x.co", "4"), 2)])
+                .unwrap();
+            audit.commit().unwrap();
+        }
+        let records: Vec<Record> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let order: Vec<_> = records
+            .iter()
+            .map(|r| (r.email.as_str(), r.invitation_id.as_ref().unwrap().as_str()))
+            .collect();
+        assert_eq!(order, [("a@x.co", "2"), ("b@x.co", "4"), ("c@x.co", "3")]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn journal_left_by_a_crash_is_recovered_and_a_torn_line_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        {
+            let mut audit = Audit::open(&path).unwrap();
+            audit.append(vec![(record("a@x.co", "1"), 1)]).unwrap();
+            // No commit: the process "dies" here, leaving the journal and a torn write.
+            let mut journal = OpenOptions::new()
+                .append(true)
+                .open(sibling(&path, ".journal"))
+                .unwrap();
+            journal.write_all(b"{\"email\":\"b@x.co\",\"user_").unwrap();
+        }
+        let audit = Audit::open(&path).unwrap();
+        assert_eq!(audit.records().len(), 1);
+        assert!(!sibling(&path, ".journal").exists());
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn second_open_is_refused_while_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let _first = Audit::open(&path).unwrap();
+        assert!(matches!(Audit::open(&path), Err(AuditError::Locked(_))));
+    }
+
+    #[test]
+    fn corrupt_file_is_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, "[{not json").unwrap();
+        assert!(matches!(
+            Audit::open(&path),
+            Err(AuditError::Corrupt { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[{not json");
+    }
+}

@@ -1,0 +1,490 @@
+//! A thin async client for the LiteLLM management endpoints `onboard` uses.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use url::Url;
+
+use crate::error::ProxyError;
+use crate::pacer::Pacer;
+use crate::types::{Email, InvitationId, MasterKey, Role, TeamId, UserId};
+
+/// Connection settings for [`ProxyClient`].
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Timeout for one whole request.
+    pub timeout: Duration,
+    /// Extra CA certificates (PEM) to trust.
+    pub ca_cert_pem: Option<Vec<u8>>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            ca_cert_pem: None,
+        }
+    }
+}
+
+/// The body of `POST /user/new`.
+#[derive(Debug, Serialize)]
+pub struct NewUser<'a> {
+    /// The person's email.
+    pub user_email: &'a str,
+    /// Always sent: without it the role is stored as NULL.
+    pub user_role: Role,
+    /// Team ids (never aliases).
+    pub teams: Vec<&'a str>,
+    /// Always false: people create their own keys after onboarding.
+    pub auto_create_key: bool,
+    /// Display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_alias: Option<&'a str>,
+    /// Marks users created by this tool.
+    pub metadata: serde_json::Value,
+}
+
+/// The fields of the `/user/new` answer we rely on.
+#[derive(Debug, Deserialize)]
+pub struct CreatedUser {
+    /// The new user's id.
+    pub user_id: UserId,
+    /// Teams actually joined (1.109); null on 1.80.
+    #[serde(default)]
+    pub teams: Option<Vec<String>>,
+}
+
+/// An invitation row (`InvitationModel`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Invitation {
+    /// The invitation id: the secret in the link.
+    pub id: InvitationId,
+    /// Whom it is for.
+    pub user_id: UserId,
+    /// Opened (1.80) or password set (1.109).
+    #[serde(default)]
+    pub is_accepted: bool,
+    /// When it was accepted.
+    #[serde(default)]
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Creation + 7 days; valid until the end of that UTC day.
+    pub expires_at: DateTime<Utc>,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A user row as `/user/list` returns it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct UserRow {
+    /// The user's id.
+    pub user_id: UserId,
+    /// The stored email (may differ in case or spaces, or be null).
+    #[serde(default)]
+    pub user_email: Option<String>,
+    /// Team ids the user belongs to.
+    #[serde(default)]
+    pub teams: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserList {
+    #[serde(default)]
+    users: Vec<UserRow>,
+    #[serde(default)]
+    total_pages: Option<u64>,
+}
+
+/// A team as `/v2/team/list` or `/team/info` describes it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Team {
+    /// The team id.
+    pub team_id: TeamId,
+    /// Its display name (not unique).
+    #[serde(default)]
+    pub team_alias: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TeamList {
+    #[serde(default)]
+    teams: Vec<Team>,
+    #[serde(default)]
+    total_pages: Option<u64>,
+}
+
+/// What `/.well-known/litellm-ui-config` tells about links.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct UiConfig {
+    /// A path prefix the proxy (and its UI) runs under.
+    #[serde(default)]
+    pub server_root_path: Option<String>,
+    /// The base URL the proxy believes it has.
+    #[serde(default)]
+    pub proxy_base_url: Option<String>,
+    /// SSO is configured: password links make little sense.
+    #[serde(default)]
+    pub sso_configured: Option<bool>,
+}
+
+/// The client. Cheap to clone; every clone shares the connection pool and the pacer.
+#[derive(Clone)]
+pub struct ProxyClient {
+    http: reqwest::Client,
+    base: Url,
+    key: MasterKey,
+    pacer: Arc<Pacer>,
+}
+
+impl ProxyClient {
+    /// Builds a client for `base` (a trailing slash or a path prefix is fine).
+    pub fn new(
+        base: &Url,
+        key: MasterKey,
+        options: &ClientOptions,
+        pacer: Arc<Pacer>,
+    ) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("onboard/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.ca_cert_pem {
+            for cert in reqwest::Certificate::from_pem_bundle(pem)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let mut base = base.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(ProxyClient {
+            http: builder.build()?,
+            base,
+            key,
+            pacer,
+        })
+    }
+
+    /// The proxy's base URL, always ending in `/`.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The pacer shared by every request of this client.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
+    }
+
+    /// `POST /user/new`.
+    pub async fn new_user(&self, user: &NewUser<'_>) -> Result<CreatedUser, ProxyError> {
+        self.send(
+            Method::POST,
+            "user/new",
+            &[],
+            Some(serde_json::to_value(user).expect("serialisable")),
+        )
+        .await
+    }
+
+    /// `POST /invitation/new` for an existing user.
+    pub async fn new_invitation(&self, user_id: &UserId) -> Result<Invitation, ProxyError> {
+        self.send(
+            Method::POST,
+            "invitation/new",
+            &[],
+            Some(json!({ "user_id": user_id })),
+        )
+        .await
+    }
+
+    /// `GET /invitation/info`.
+    pub async fn invitation_info(&self, id: &InvitationId) -> Result<Invitation, ProxyError> {
+        self.send(
+            Method::GET,
+            "invitation/info",
+            &[("invitation_id", id.as_str())],
+            None,
+        )
+        .await
+    }
+
+    /// `POST /invitation/delete`.
+    pub async fn delete_invitation(&self, id: &InvitationId) -> Result<(), ProxyError> {
+        self.send::<serde_json::Value>(
+            Method::POST,
+            "invitation/delete",
+            &[],
+            Some(json!({ "invitation_id": id })),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Users whose stored email equals `email` (trimmed, case-insensitive).
+    ///
+    /// `/user/list?user_email=` is a substring match, so the rows are filtered here.
+    pub async fn find_users_by_email(&self, email: &Email) -> Result<Vec<UserRow>, ProxyError> {
+        let mut found = Vec::new();
+        for page in 1u64.. {
+            let page_text = page.to_string();
+            let list: UserList = self
+                .send(
+                    Method::GET,
+                    "user/list",
+                    &[
+                        ("user_email", email.as_str()),
+                        ("page", &page_text),
+                        ("page_size", "100"),
+                    ],
+                    None,
+                )
+                .await?;
+            let done = list.users.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
+            found.extend(list.users.into_iter().filter(|row| {
+                row.user_email
+                    .as_deref()
+                    .is_some_and(|stored| stored.trim().eq_ignore_ascii_case(email.as_str()))
+            }));
+            if done {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
+    pub async fn check_admin(&self) -> Result<(), ProxyError> {
+        self.send::<serde_json::Value>(
+            Method::GET,
+            "user/list",
+            &[("page", "1"), ("page_size", "1")],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /team/member_add` by `user_id` (never by email: that would create a user).
+    /// Returns false when the user was already in the team.
+    pub async fn add_team_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+    ) -> Result<bool, ProxyError> {
+        let body = json!({ "team_id": team, "member": { "role": "user", "user_id": user_id } });
+        match self
+            .send::<serde_json::Value>(Method::POST, "team/member_add", &[], Some(body))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProxyError::Status {
+                status: 400,
+                message,
+            }) if message.to_lowercase().contains("already in team") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /team/info`: `None` when the team does not exist.
+    pub async fn team(&self, team: &TeamId) -> Result<Option<Team>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Info {
+            team_id: TeamId,
+            #[serde(default)]
+            team_info: Option<serde_json::Value>,
+        }
+        match self
+            .send::<Info>(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(info) => Ok(Some(Team {
+                team_alias: info
+                    .team_info
+                    .as_ref()
+                    .and_then(|t| t.get("team_alias"))
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string),
+                team_id: info.team_id,
+            })),
+            Err(ProxyError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Teams whose alias is exactly `alias` (`/v2/team/list?team_alias=` is a partial match).
+    pub async fn teams_by_alias(&self, alias: &str) -> Result<Vec<Team>, ProxyError> {
+        let mut found = Vec::new();
+        for page in 1u64.. {
+            let page_text = page.to_string();
+            let list: TeamList = self
+                .send(
+                    Method::GET,
+                    "v2/team/list",
+                    &[
+                        ("team_alias", alias),
+                        ("page", &page_text),
+                        ("page_size", "100"),
+                    ],
+                    None,
+                )
+                .await?;
+            let done = list.teams.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
+            found.extend(
+                list.teams
+                    .into_iter()
+                    .filter(|t| t.team_alias.as_deref() == Some(alias)),
+            );
+            if done {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// `GET /user/info`: `false` when the user is missing (404 on 1.109, null `user_info` on 1.80).
+    pub async fn user_exists(&self, user_id: &UserId) -> Result<bool, ProxyError> {
+        match self
+            .send::<serde_json::Value>(
+                Method::GET,
+                "user/info",
+                &[("user_id", user_id.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(body) => Ok(!body.get("user_info").is_none_or(serde_json::Value::is_null)),
+            Err(ProxyError::Status { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the `default_user_id` row the master key acts as (litellm-api.md §2.1).
+    pub async fn create_default_user(&self) -> Result<(), ProxyError> {
+        let body = json!({ "user_id": "default_user_id", "user_role": "proxy_admin", "auto_create_key": false });
+        self.send::<serde_json::Value>(Method::POST, "user/new", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /health/liveliness` (no auth).
+    pub async fn liveliness(&self) -> Result<(), ProxyError> {
+        self.send::<serde_json::Value>(Method::GET, "health/liveliness", &[], None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /.well-known/litellm-ui-config` (no auth); an old proxy without it gives the default.
+    pub async fn ui_config(&self) -> Result<UiConfig, ProxyError> {
+        match self
+            .send(Method::GET, ".well-known/litellm-ui-config", &[], None)
+            .await
+        {
+            Err(ProxyError::Status { status: 404, .. }) => Ok(UiConfig::default()),
+            other => other,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<T, ProxyError> {
+        self.pacer.ready().await;
+        let mut url = self.base.join(path).expect("static paths join");
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut request = self
+            .http
+            .request(method, url)
+            .bearer_auth(self.key.expose());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let started = Instant::now();
+        let result = self.exchange(request).await;
+        self.pacer.observe(started.elapsed(), result.as_ref().err());
+        result.and_then(|(status, text)| {
+            serde_json::from_str(&text).map_err(|e| {
+                ProxyError::Decode(format!(
+                    "{path}: HTTP {status}: {e}: {}",
+                    self.key.scrub(&shorten(&text))
+                ))
+            })
+        })
+    }
+
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, String), ProxyError> {
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(|secs| Duration::from_secs_f64(secs.min(300.0)));
+        let text = response.text().await.map_err(|e| self.transport_error(e))?;
+        if status.is_success() {
+            Ok((status, text))
+        } else {
+            let text = self.key.scrub(&text);
+            Err(ProxyError::from_response(
+                status.as_u16(),
+                &text,
+                retry_after,
+            ))
+        }
+    }
+
+    fn transport_error(&self, error: reqwest::Error) -> ProxyError {
+        let reason = self.key.scrub(&error_chain(&error));
+        if error.is_connect() {
+            let mut url = self.base.clone();
+            url.set_query(None);
+            ProxyError::Connect {
+                url: url.to_string().trim_end_matches('/').to_string(),
+                reason,
+            }
+        } else if error.is_timeout() {
+            ProxyError::Ambiguous(format!("timed out: {reason}"))
+        } else {
+            ProxyError::Ambiguous(reason)
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(200).collect()
+}

@@ -1,0 +1,205 @@
+//! The one printer: data on stdout, everything else on stderr; quiet, JSON and link-only modes.
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::flow::{Outcome, PersonResult};
+use crate::record::UserOrigin;
+use crate::run::Summary;
+
+/// How results are shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Lines for people (the default).
+    #[default]
+    Text,
+    /// A JSON array of results on stdout.
+    Json,
+}
+
+/// Decides what goes where.
+#[derive(Debug)]
+pub struct Printer {
+    format: Format,
+    quiet: bool,
+    link_only: bool,
+    json_started: bool,
+    stdout: std::io::BufWriter<std::io::Stdout>,
+}
+
+/// Formats a timestamp the way people read it.
+pub fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+impl Printer {
+    /// A printer for a bulk run.
+    pub fn new(format: Format, quiet: bool) -> Self {
+        Printer {
+            format,
+            quiet,
+            link_only: false,
+            json_started: false,
+            stdout: std::io::BufWriter::new(std::io::stdout()),
+        }
+    }
+
+    /// A printer for `onboard invite`: only the link on stdout (in text format).
+    pub fn link_only(format: Format, quiet: bool) -> Self {
+        Printer {
+            link_only: true,
+            ..Printer::new(format, quiet)
+        }
+    }
+
+    /// True when nothing but failures should be said.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// A line for the person reading stderr (suppressed by `-q`).
+    pub fn note(&mut self, message: &str) {
+        if !self.quiet {
+            self.flush();
+            eprintln!("onboard: {message}");
+        }
+    }
+
+    /// A warning: shown even with `-q`.
+    pub fn warn(&mut self, message: &str) {
+        self.flush();
+        eprintln!("onboard: warning: {message}");
+    }
+
+    /// Reports one finished person.
+    pub fn person(&mut self, result: &PersonResult) {
+        if self.format == Format::Json {
+            self.json_item(result);
+            return;
+        }
+        let email = &result.person.email;
+        let record = result.record.as_ref();
+        let link = record
+            .and_then(|r| r.onboarding_link.as_deref())
+            .unwrap_or_default();
+        match &result.outcome {
+            Outcome::Invited { origin } => {
+                let expires = record
+                    .and_then(|r| r.expires_at)
+                    .map(when)
+                    .unwrap_or_default();
+                let what = match origin {
+                    UserOrigin::Created => "user created",
+                    UserOrigin::Existing => "existing user",
+                };
+                if self.link_only {
+                    writeln!(self.stdout, "{link}").ok();
+                    self.flush();
+                    if !self.quiet {
+                        eprintln!("✓ {email}: {what}, invited (expires {expires})");
+                    }
+                } else if !self.quiet {
+                    writeln!(
+                        self.stdout,
+                        "✓ {email}: {what}, invited (expires {expires})\n    {link}"
+                    )
+                    .ok();
+                }
+            }
+            Outcome::AlreadyInvited { expires_at, link } => {
+                let expires = expires_at.map(when).unwrap_or_else(|| "unknown".into());
+                if self.link_only
+                    && let Some(link) = link
+                {
+                    writeln!(self.stdout, "{link}").ok();
+                    self.flush();
+                }
+                let line = format!(
+                    "- {email}: already invited, expires {expires} (nothing sent; --reinvite for a new link)"
+                );
+                self.skip_line(&line);
+            }
+            Outcome::AlreadyAccepted => {
+                self.skip_line(&format!("- {email}: already accepted (nothing sent)"))
+            }
+            Outcome::Failed { .. } => {
+                let error = record.and_then(|r| r.error.as_deref()).unwrap_or("failed");
+                self.flush();
+                eprintln!("✗ {email} (line {}): {error}", result.person.line);
+            }
+        }
+    }
+
+    fn skip_line(&mut self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.link_only {
+            eprintln!("{line}");
+        } else {
+            writeln!(self.stdout, "{line}").ok();
+        }
+    }
+
+    fn json_item(&mut self, result: &PersonResult) {
+        let record = result.record.as_ref();
+        let (status, detail) = match &result.outcome {
+            Outcome::Invited { origin } => ("invited", json!(origin)),
+            Outcome::AlreadyInvited { .. } => ("already_invited", json!(null)),
+            Outcome::AlreadyAccepted => ("already_accepted", json!(null)),
+            Outcome::Failed { reason } => ("failed", json!(reason)),
+        };
+        let item = json!({
+            "email": result.person.email,
+            "line": result.person.line,
+            "result": status,
+            "user": detail,
+            "user_id": record.and_then(|r| r.user_id.as_ref()),
+            "invitation_id": record.and_then(|r| r.invitation_id.as_ref()),
+            "expires_at": record.and_then(|r| r.expires_at),
+            "onboarding_link": record.and_then(|r| r.onboarding_link.as_ref()),
+            "error": record.and_then(|r| r.error.as_ref()),
+        });
+        let sep = if self.json_started { ",\n  " } else { "[\n  " };
+        self.json_started = true;
+        write!(self.stdout, "{sep}{item}").ok();
+    }
+
+    /// Ends the output and prints the summary on stderr.
+    pub fn finish(&mut self, summary: &Summary, audit_path: &std::path::Path) {
+        if self.format == Format::Json {
+            let end = if self.json_started { "\n]" } else { "[]" };
+            writeln!(self.stdout, "{end}").ok();
+        }
+        self.flush();
+        let failed = summary.failed > 0 || summary.stopped.is_some();
+        if self.quiet && !failed && !summary.interrupted {
+            return;
+        }
+        let existing = summary.invited - summary.created;
+        let mut line = format!(
+            "{} invited ({} created, {} existing), {} already invited, {} already accepted, {} failed",
+            summary.invited,
+            summary.created,
+            existing,
+            summary.already_invited,
+            summary.already_accepted,
+            summary.failed
+        );
+        if summary.not_started > 0 {
+            line.push_str(&format!(", {} not started", summary.not_started));
+        }
+        eprintln!("onboard: {line} in {:.1} s", summary.seconds);
+        for (reason, count) in &summary.failure_reasons {
+            eprintln!("  failed: {count} × {reason}");
+        }
+        eprintln!("Results saved to {}", audit_path.display());
+    }
+
+    /// Flushes stdout.
+    pub fn flush(&mut self) {
+        self.stdout.flush().ok();
+    }
+}

@@ -1,0 +1,315 @@
+//! Run-wide traffic control: a requests-per-second cap, a pause when the proxy sends
+//! `retry-after`, the retry back-off, and the adaptive limit on people in flight.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::error::ProxyError;
+
+/// Shared by every request of a run.
+#[derive(Debug)]
+pub struct Pacer {
+    limiter: Arc<Limiter>,
+    rate_interval: Option<Duration>,
+    next_slot: Mutex<Instant>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer with an optional cap on requests per second.
+    pub fn new(limiter: Arc<Limiter>, rate: Option<f64>) -> Self {
+        Pacer {
+            limiter,
+            rate_interval: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next_slot: Mutex::new(Instant::now()),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// The limit on people in flight.
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.limiter
+    }
+
+    /// Waits until a request may be sent: after any pause, and within the rate cap.
+    pub async fn ready(&self) {
+        let pause = *self.paused_until.lock().expect("pacer lock");
+        if let Some(until) = pause {
+            tokio::time::sleep_until(until).await;
+        }
+        if let Some(interval) = self.rate_interval {
+            let slot = {
+                let mut next = self.next_slot.lock().expect("pacer lock");
+                let slot = (*next).max(Instant::now());
+                *next = slot + interval;
+                slot
+            };
+            tokio::time::sleep_until(slot).await;
+        }
+    }
+
+    /// Takes note of a finished request: a `retry-after` pauses the whole run, and an
+    /// overloaded proxy makes the limiter back off.
+    pub fn observe(&self, _elapsed: Duration, error: Option<&ProxyError>) {
+        if let Some(ProxyError::Unavailable {
+            retry_after,
+            status,
+            ..
+        }) = error
+        {
+            if let Some(wait) = retry_after {
+                let until = Instant::now() + *wait;
+                let mut paused = self.paused_until.lock().expect("pacer lock");
+                if paused.is_none_or(|p| p < until) {
+                    *paused = Some(until);
+                }
+            }
+            if *status == 429 || *status == 503 {
+                self.limiter.overloaded();
+            }
+        }
+    }
+}
+
+/// How many attempts a request gets and how long to wait between them.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// The first back-off; it doubles each time.
+    pub base: Duration,
+    /// The longest back-off.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 4,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (1-based): exponential with full jitter,
+    /// never shorter than the proxy's `retry-after`.
+    pub fn delay(&self, attempt: u32, error: &ProxyError) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1))
+            .min(self.max);
+        let jittered = ceiling.mul_f64(0.5 + fastrand::f64() * 0.5);
+        match error {
+            ProxyError::Unavailable {
+                retry_after: Some(after),
+                ..
+            } => jittered.max(*after),
+            _ => jittered,
+        }
+    }
+}
+
+/// The limit on people in flight: fixed, or adaptive (Vegas-style).
+///
+/// Adaptive: each finished person reports its mean request latency. The limiter keeps the
+/// lowest recent latency as the no-load latency and estimates how many requests are queued
+/// at the proxy as `limit × (1 − no_load / latency)`. It raises the limit while that queue is
+/// small and lowers it when the queue grows or the proxy answers 429/503 — so it climbs when
+/// round trips dominate, and settles at the knee when the proxy is the bottleneck.
+#[derive(Debug)]
+pub struct Limiter {
+    state: Mutex<LimitState>,
+    notify: Notify,
+}
+
+#[derive(Debug)]
+struct LimitState {
+    in_flight: usize,
+    limit: f64,
+    adaptive: bool,
+    max: usize,
+    peak_limit: f64,
+    window_min: f64,
+    previous_min: f64,
+    samples: u32,
+}
+
+const WINDOW: u32 = 250;
+
+impl Limiter {
+    /// A fixed limit of `n` people in flight.
+    pub fn fixed(n: usize) -> Self {
+        Self::with(n.max(1) as f64, false, n.max(1))
+    }
+
+    /// An adaptive limit starting at `start`, never above `max`.
+    pub fn adaptive(start: usize, max: usize) -> Self {
+        Self::with(start.clamp(1, max.max(1)) as f64, true, max.max(1))
+    }
+
+    fn with(limit: f64, adaptive: bool, max: usize) -> Self {
+        Limiter {
+            state: Mutex::new(LimitState {
+                in_flight: 0,
+                limit,
+                adaptive,
+                max,
+                peak_limit: limit,
+                window_min: f64::INFINITY,
+                previous_min: f64::INFINITY,
+                samples: 0,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
+    /// Waits for room for one more person.
+    pub async fn acquire(self: &Arc<Self>) -> Permit {
+        loop {
+            let notified = self.notify.notified();
+            if let Some(permit) = self.try_acquire() {
+                return permit;
+            }
+            notified.await;
+        }
+    }
+
+    /// Room for one more person now, if there is any.
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut state = self.state.lock().expect("limiter lock");
+        if (state.in_flight as f64) < state.limit.floor().max(1.0) {
+            state.in_flight += 1;
+            return Some(Permit {
+                limiter: Arc::clone(self),
+            });
+        }
+        None
+    }
+
+    /// The current limit.
+    pub fn limit(&self) -> f64 {
+        self.state.lock().expect("limiter lock").limit
+    }
+
+    /// The highest limit reached so far.
+    pub fn peak_limit(&self) -> f64 {
+        self.state.lock().expect("limiter lock").peak_limit
+    }
+
+    /// Reports the mean request latency of one finished person.
+    pub fn sample(&self, latency: Duration) {
+        let mut s = self.state.lock().expect("limiter lock");
+        if !s.adaptive {
+            return;
+        }
+        let rtt = latency.as_secs_f64().max(1e-6);
+        s.window_min = s.window_min.min(rtt);
+        s.samples += 1;
+        if s.samples >= WINDOW {
+            s.previous_min = s.window_min;
+            s.window_min = f64::INFINITY;
+            s.samples = 0;
+        }
+        let no_load = s.window_min.min(s.previous_min).min(rtt);
+        let queued = s.limit * (1.0 - no_load / rtt);
+        let step = 1.0 / s.limit.sqrt().max(1.0);
+        let alpha = 1.0_f64.max(s.limit.log10());
+        if queued < alpha {
+            s.limit = (s.limit + step * 1.5).min(s.max as f64);
+        } else if queued > 2.0 * alpha {
+            s.limit = (s.limit - step).max(1.0);
+        }
+        s.peak_limit = s.peak_limit.max(s.limit);
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// The proxy said it is overloaded: halve the limit (adaptive only).
+    pub fn overloaded(&self) {
+        let mut s = self.state.lock().expect("limiter lock");
+        if s.adaptive {
+            s.limit = (s.limit * 0.7).max(1.0);
+        }
+    }
+}
+
+/// Room for one person; dropping it frees the room.
+#[derive(Debug)]
+pub struct Permit {
+    limiter: Arc<Limiter>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.limiter.state.lock().expect("limiter lock").in_flight -= 1;
+        self.limiter.notify.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_limit_rises_when_latency_holds() {
+        let limiter = Limiter::adaptive(2, 64);
+        for _ in 0..500 {
+            limiter.sample(Duration::from_millis(20));
+        }
+        assert!(limiter.limit() > 30.0, "limit {}", limiter.limit());
+    }
+
+    #[test]
+    fn adaptive_limit_falls_when_latency_climbs() {
+        let limiter = Limiter::adaptive(32, 64);
+        limiter.sample(Duration::from_millis(10));
+        for _ in 0..200 {
+            limiter.sample(Duration::from_millis(80));
+        }
+        assert!(limiter.limit() < 16.0, "limit {}", limiter.limit());
+    }
+
+    #[test]
+    fn overload_backs_off_but_fixed_stays() {
+        let adaptive = Limiter::adaptive(20, 64);
+        adaptive.overloaded();
+        assert!(adaptive.limit() < 20.0);
+        let fixed = Limiter::fixed(8);
+        fixed.overloaded();
+        fixed.sample(Duration::from_secs(5));
+        assert_eq!(fixed.limit(), 8.0);
+    }
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let policy = RetryPolicy::default();
+        let plain = ProxyError::Ambiguous("x".into());
+        assert!(policy.delay(1, &plain) <= Duration::from_millis(200));
+        assert!(policy.delay(5, &plain) >= Duration::from_millis(1600));
+        let after = ProxyError::Unavailable {
+            status: 503,
+            message: String::new(),
+            retry_after: Some(Duration::from_secs(3)),
+        };
+        assert!(policy.delay(1, &after) >= Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn fixed_limit_bounds_permits() {
+        let limiter = Arc::new(Limiter::fixed(2));
+        let a = limiter.acquire().await;
+        let _b = limiter.acquire().await;
+        let third = tokio::time::timeout(Duration::from_millis(50), limiter.acquire()).await;
+        assert!(third.is_err(), "a third permit must wait");
+        drop(a);
+        let third = tokio::time::timeout(Duration::from_millis(500), limiter.acquire()).await;
+        assert!(third.is_ok());
+    }
+}

@@ -1,0 +1,128 @@
+//! Checks before the first write: the proxy answers, the key is an admin key, every team
+//! exists, invitations can be made, and where links must point.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::client::ProxyClient;
+use crate::error::{Fatal, ProxyError};
+use crate::links::Links;
+use crate::output::Printer;
+use crate::types::{TeamId, UserId};
+
+/// What pre-flight learned.
+#[derive(Debug)]
+pub struct Checked {
+    /// How to build links on this proxy.
+    pub links: Links,
+    /// Each team as written in the input → its team id.
+    pub teams: BTreeMap<TeamId, TeamId>,
+}
+
+/// Turns a failed pre-flight request into a message for the admin.
+pub fn explain(error: ProxyError, client: &ProxyClient) -> Fatal {
+    let url = client.base().as_str().trim_end_matches('/').to_string();
+    match error {
+        ProxyError::Connect { reason, .. } => Fatal::new(format!("cannot reach the proxy at {url}: {reason}"))
+            .hint(format!("connection refused or unreachable — is the proxy running at {url}? (--proxy-url / LITELLM_PROXY_URL)")),
+        ProxyError::Unauthorized(message) => Fatal::new(format!("the master key was rejected (HTTP 401): {message}"))
+            .hint("check LITELLM_MASTER_KEY / LITELLM_PROXY_API_KEY: it must be the proxy's master key"),
+        ProxyError::Forbidden(message) => Fatal::new(format!("this key is not a proxy admin key (HTTP 403): {message}"))
+            .hint("use the proxy's master key or a proxy_admin key"),
+        other => Fatal::new(format!("the proxy at {url} failed a pre-flight check: {other}")),
+    }
+}
+
+/// Runs the checks in order; each failure is its own message.
+pub async fn check(
+    client: &ProxyClient,
+    teams: &BTreeSet<TeamId>,
+    fix_default_user: bool,
+    dry_run: bool,
+    printer: &mut Printer,
+) -> Result<Checked, Fatal> {
+    match client.liveliness().await {
+        Ok(()) => {}
+        Err(e @ (ProxyError::Connect { .. } | ProxyError::Ambiguous(_))) => {
+            return Err(explain(e, client));
+        }
+        Err(ProxyError::Status { status: 404, .. }) => {}
+        Err(e) => return Err(explain(e, client)),
+    }
+    client.check_admin().await.map_err(|e| explain(e, client))?;
+    let resolved = resolve_teams(client, teams).await?;
+    let default_user = UserId::new("default_user_id");
+    if !client
+        .user_exists(&default_user)
+        .await
+        .map_err(|e| explain(e, client))?
+    {
+        if fix_default_user && !dry_run {
+            client
+                .create_default_user()
+                .await
+                .map_err(|e| explain(e, client))?;
+            printer.note("created the missing default_user_id row (--fix-default-user)");
+        } else if fix_default_user {
+            printer.note("would create the missing default_user_id row (--fix-default-user)");
+        } else {
+            return Err(Fatal::new(
+                "this proxy has no `default_user_id` user row, so /invitation/new would fail with a misleading \"User id does not exist\" (LiteLLM issue #41176: nobody has logged into the Admin UI yet)",
+            )
+            .hint("pass --fix-default-user to create that row (role proxy_admin, no key), or log into the Admin UI once"));
+        }
+    }
+    let ui = client.ui_config().await.unwrap_or_default();
+    if ui.sso_configured == Some(true) {
+        printer.warn("SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need");
+    }
+    Ok(Checked {
+        links: Links::new(client.base(), ui.server_root_path.as_deref()),
+        teams: resolved,
+    })
+}
+
+/// Resolves every distinct team (one request per team): an id that exists, or an alias that
+/// exactly one team has. All problems are reported together.
+async fn resolve_teams(
+    client: &ProxyClient,
+    teams: &BTreeSet<TeamId>,
+) -> Result<BTreeMap<TeamId, TeamId>, Fatal> {
+    let mut resolved = BTreeMap::new();
+    let mut problems = Vec::new();
+    for team in teams {
+        if client
+            .team(team)
+            .await
+            .map_err(|e| explain(e, client))?
+            .is_some()
+        {
+            resolved.insert(team.clone(), team.clone());
+            continue;
+        }
+        let matches = client
+            .teams_by_alias(team.as_str())
+            .await
+            .map_err(|e| explain(e, client))?;
+        match matches.as_slice() {
+            [one] => {
+                resolved.insert(team.clone(), one.team_id.clone());
+            }
+            [] => problems.push(format!(
+                "team {team:?} not found (neither a team id nor a team alias on this proxy)"
+            )),
+            many => problems.push(format!(
+                "team alias {team:?} is ambiguous: {} teams have it ({}); use the team id",
+                many.len(),
+                many.iter()
+                    .map(|t| t.team_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(Fatal::new(problems.join("\n  ")).hint("the proxy would silently create these users without the team; fix the team column or --team"))
+    }
+}

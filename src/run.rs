@@ -1,0 +1,142 @@
+//! A run over many people: bounded concurrency, results made durable as they finish,
+//! a clean stop on Ctrl-C, and a summary.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use crate::audit::{Audit, AuditError};
+use crate::error::ProxyError;
+use crate::flow::{Onboarder, Outcome, PersonResult, StopRun};
+use crate::input::Person;
+use crate::output::Printer;
+use crate::shutdown::Shutdown;
+
+/// Totals of a run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// People with a new invitation.
+    pub invited: usize,
+    /// Of those, users created now.
+    pub created: usize,
+    /// People skipped because a live invitation exists.
+    pub already_invited: usize,
+    /// People skipped because they accepted.
+    pub already_accepted: usize,
+    /// People who failed.
+    pub failed: usize,
+    /// Failures grouped by reason.
+    pub failure_reasons: BTreeMap<String, usize>,
+    /// Requests sent.
+    pub requests: u64,
+    /// People never started because the run was interrupted.
+    pub not_started: usize,
+    /// Set when the run was interrupted.
+    pub interrupted: bool,
+    /// Set when an auth failure stopped the run.
+    pub stopped: Option<ProxyError>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// The highest limit on people in flight reached.
+    pub peak_concurrency: f64,
+}
+
+impl Summary {
+    fn add(&mut self, result: &PersonResult) {
+        self.requests += u64::from(result.requests);
+        match &result.outcome {
+            Outcome::Invited { origin } => {
+                self.invited += 1;
+                if *origin == crate::record::UserOrigin::Created {
+                    self.created += 1;
+                }
+            }
+            Outcome::AlreadyInvited { .. } => self.already_invited += 1,
+            Outcome::AlreadyAccepted => self.already_accepted += 1,
+            Outcome::Failed { reason } => {
+                self.failed += 1;
+                *self.failure_reasons.entry(reason.clone()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// Onboards `people` (each email once), recording every finished person in `audit`.
+/// `on_result` sees each result after it is durable.
+pub async fn run(
+    onboarder: &Onboarder,
+    people: impl IntoIterator<Item = Person>,
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<Summary, AuditError> {
+    let started = Instant::now();
+    let limiter = Arc::clone(onboarder.client.pacer().limiter());
+    let mut summary = Summary::default();
+    let mut queue = people.into_iter().enumerate().peekable();
+    let mut tasks: JoinSet<Result<(PersonResult, u64), StopRun>> = JoinSet::new();
+    let mut stopping = false;
+    loop {
+        while !stopping && queue.peek().is_some() {
+            let Some(permit) = limiter.try_acquire() else {
+                break;
+            };
+            let (order, person) = queue.next().expect("peeked");
+            let prior = audit.get(&person.email).cloned();
+            let onboarder = onboarder.clone();
+            tasks.spawn(async move {
+                let result = onboarder.onboard(person, prior).await;
+                drop(permit);
+                result.map(|r| (r, order as u64))
+            });
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        let first = tokio::select! {
+            biased;
+            () = shutdown.requested(), if !stopping => {
+                stopping = true;
+                summary.interrupted = true;
+                printer.note("interrupted: finishing the people in flight (Ctrl-C again to stop at once)");
+                continue;
+            }
+            () = shutdown.forced(), if stopping => {
+                tasks.abort_all();
+                break;
+            }
+            joined = tasks.join_next() => joined,
+        };
+        let mut batch = Vec::new();
+        let mut joined = first;
+        while let Some(result) = joined {
+            match result {
+                Ok(Ok(done)) => batch.push(done),
+                Ok(Err(StopRun(error))) => {
+                    if summary.stopped.is_none() {
+                        summary.stopped = Some(error);
+                    }
+                    stopping = true;
+                }
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+            joined = tasks.try_join_next();
+        }
+        let records = batch
+            .iter()
+            .filter_map(|(r, order)| r.record.clone().map(|rec| (rec, *order)))
+            .collect();
+        audit.append(records)?;
+        for (result, _) in &batch {
+            summary.add(result);
+            printer.person(result);
+        }
+    }
+    summary.not_started = queue.count();
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.peak_concurrency = limiter.peak_limit();
+    Ok(summary)
+}

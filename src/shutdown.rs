@@ -1,0 +1,69 @@
+//! Ctrl-C and SIGTERM: the first asks the run to stop starting people, the second to stop now.
+
+use tokio::sync::watch;
+
+/// Counts the stop signals received.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    signals: watch::Receiver<u32>,
+}
+
+impl Shutdown {
+    /// Listens for Ctrl-C and (on Unix) SIGTERM. Needs a running tokio runtime.
+    pub fn install() -> Self {
+        let (tx, rx) = watch::channel(0u32);
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            loop {
+                #[cfg(unix)]
+                let term_signal = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                #[cfg(not(unix))]
+                let term_signal = std::future::pending::<()>();
+                tokio::select! {
+                    result = tokio::signal::ctrl_c() => if result.is_err() { return },
+                    () = term_signal => {}
+                }
+                tx.send_modify(|count| *count += 1);
+            }
+        });
+        Shutdown { signals: rx }
+    }
+
+    /// A shutdown that never comes (for tests and one-shot calls).
+    pub fn never() -> Self {
+        let (tx, rx) = watch::channel(0u32);
+        std::mem::forget(tx);
+        Shutdown { signals: rx }
+    }
+
+    /// True once a stop was asked for.
+    pub fn is_requested(&self) -> bool {
+        *self.signals.borrow() >= 1
+    }
+
+    /// Resolves when the first stop signal has arrived.
+    pub async fn requested(&self) {
+        self.at_least(1).await;
+    }
+
+    /// Resolves when a second stop signal has arrived.
+    pub async fn forced(&self) {
+        self.at_least(2).await;
+    }
+
+    async fn at_least(&self, n: u32) {
+        let mut rx = self.signals.clone();
+        if rx.wait_for(|count| *count >= n).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Domain types: what a CSV cell or a proxy answer becomes once it has been checked.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// An email address, checked for syntax and normalised (trimmed, lower case).
+///
+/// LiteLLM compares emails case-insensitively after trimming, so two spellings of one
+/// address are one person here too.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses and normalises an address; the error says what is wrong with it.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("is empty".into());
+        }
+        match email_address::EmailAddress::from_str(trimmed) {
+            Ok(_) if trimmed.contains('.') => Ok(Email(trimmed.to_lowercase())),
+            Ok(_) => Err(format!("{trimmed:?} has no domain with a dot")),
+            Err(e) => Err(format!("{trimmed:?} is not a valid email address ({e})")),
+        }
+    }
+
+    /// Normalises text that failed validation, to key a failed record by what was written.
+    pub fn unchecked(raw: &str) -> Self {
+        Email(raw.trim().to_lowercase())
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id as the proxy spells it.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A team id (`team_id` on the proxy), or an alias before it is resolved.
+    TeamId
+);
+id_type!(
+    /// A user id on the proxy (`user_id`).
+    UserId
+);
+id_type!(
+    /// An invitation id (`id` of `/invitation/new`); the secret part of an onboarding link.
+    InvitationId
+);
+
+/// The four roles `/user/new` accepts; anything else is a 422 there.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum Role {
+    /// May create and manage everything.
+    ProxyAdmin,
+    /// May view everything.
+    ProxyAdminViewer,
+    /// An ordinary member who creates their own keys (the default).
+    #[default]
+    InternalUser,
+    /// May view their own usage only.
+    InternalUserViewer,
+}
+
+impl Role {
+    /// The name the proxy uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ProxyAdmin => "proxy_admin",
+            Role::ProxyAdminViewer => "proxy_admin_viewer",
+            Role::InternalUser => "internal_user",
+            Role::InternalUserViewer => "internal_user_viewer",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "proxy_admin" => Ok(Role::ProxyAdmin),
+            "proxy_admin_viewer" => Ok(Role::ProxyAdminViewer),
+            "internal_user" => Ok(Role::InternalUser),
+            "internal_user_viewer" => Ok(Role::InternalUserViewer),
+            other => Err(format!(
+                "{other:?} is not a role (use proxy_admin, proxy_admin_viewer, internal_user or internal_user_viewer)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The proxy's master key. It cannot be printed: `Debug` and `Display` show `(redacted)`.
+#[derive(Clone)]
+pub struct MasterKey(String);
+
+impl MasterKey {
+    /// Wraps a key, trimming the whitespace a file or an env var may carry.
+    pub fn new(key: &str) -> Self {
+        Self(key.trim().to_string())
+    }
+
+    /// The key itself, for the `Authorization` header and for scrubbing text.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces every occurrence of the key in `text` with `(redacted)`.
+    pub fn scrub(&self, text: &str) -> String {
+        if self.0.len() < 4 {
+            return text.to_string();
+        }
+        text.replace(&self.0, "(redacted)")
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(redacted)")
+    }
+}
+
+impl fmt::Display for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(redacted)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lowercased() {
+        assert_eq!(
+            Email::parse("  Alice@Company.COM ").unwrap().as_str(),
+            "alice@company.com"
+        );
+    }
+
+    #[test]
+    fn bad_emails_are_rejected() {
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@company.com",
+            "a b@c.com",
+            "alice@localhost",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn roles_parse_case_insensitively_and_reject_ui_typos() {
+        assert_eq!("Internal_User".parse::<Role>().unwrap(), Role::InternalUser);
+        assert!("internal_user_view_only".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn master_key_never_prints() {
+        let key = MasterKey::new("sk-secret-1234");
+        assert!(!format!("{key} {key:?}").contains("sk-secret"));
+        assert_eq!(key.scrub("got sk-secret-1234!"), "got (redacted)!");
+    }
+}
