@@ -1,0 +1,104 @@
+//! Shared test set-up: a LiteLLM emulator on loopback and the real `onboard` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use litellm_emulator::{Emulator, EmulatorConfig};
+use serde_json::Value;
+
+/// The emulator's default master key.
+pub const KEY: &str = "sk-1234";
+/// The seeded "Dev-Test" team.
+pub const DEV_TEST: &str = "f6dbea80-21b4-4f7b-a669-3d6adcc6e8d1";
+/// The seeded "Research" team.
+pub const RESEARCH: &str = "0c5a6b7e-3d2f-4a1b-9e8d-7f6a5b4c3d2e";
+
+/// An emulator, a scratch directory, and the audit file's path in it.
+pub struct Env {
+    /// The running emulator.
+    pub emulator: Emulator,
+    /// The scratch directory (the binary runs in it).
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// Starts an emulator with `config`.
+    pub fn new(config: EmulatorConfig) -> Env {
+        Env {
+            emulator: Emulator::spawn(config),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// An emulator with LiteLLM 1.109 behaviour.
+    pub fn default_proxy() -> Env {
+        Env::new(EmulatorConfig::default())
+    }
+
+    /// The audit file.
+    pub fn results_path(&self) -> PathBuf {
+        self.dir.path().join("onboarding_results.json")
+    }
+
+    /// The `onboard` binary, pointed at the emulator, with a clean environment.
+    pub fn onboard(&self) -> Command {
+        let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("onboard");
+        cmd.current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("LITELLM_PROXY_URL", self.emulator.url())
+            .env("LITELLM_MASTER_KEY", KEY);
+        cmd
+    }
+
+    /// Writes a file in the scratch directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    /// The audit file's records.
+    pub fn records(&self) -> Vec<Value> {
+        read_records(&self.results_path())
+    }
+
+    /// The record for one email.
+    pub fn record(&self, email: &str) -> Value {
+        self.records()
+            .into_iter()
+            .find(|r| r["email"] == email)
+            .unwrap_or_else(|| panic!("no record for {email}"))
+    }
+
+    /// Opens a link the way the onboarding page does: `GET /onboarding/get_token`.
+    pub fn link_opens(&self, link: &str) -> bool {
+        let url = url::Url::parse(link).expect("link is a URL");
+        assert_eq!(url.path(), "/ui/onboarding", "link path: {link}");
+        let id = url
+            .query_pairs()
+            .find(|(k, _)| k == "invitation_id")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no invitation_id in {link}"));
+        let status = reqwest::blocking_get(&format!("{}/onboarding/get_token?invite_link={id}", self.emulator.url()));
+        status == 200
+    }
+}
+
+/// Reads an audit file.
+pub fn read_records(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).expect("audit file is a JSON array")
+}
+
+/// A tiny blocking GET for tests, returning the status.
+pub mod reqwest {
+    /// GET `url` and return the HTTP status.
+    pub fn blocking_get(url: &str) -> u16 {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async { ::reqwest::get(url).await.expect("GET").status().as_u16() })
+    }
+}
