@@ -1,0 +1,276 @@
+//! Re-runs, crashes, faults and interruptions: nothing duplicated, nothing lost.
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{DEV_TEST, Env, KEY, RESEARCH, read_records};
+use litellm_emulator::{ApiVersion, EmulatorConfig, FaultConfig};
+use predicates::prelude::*;
+
+fn people(prefix: &str, n: usize) -> String {
+    let mut csv = String::from("user_email,team_id\n");
+    for i in 0..n {
+        csv.push_str(&format!("{prefix}{i}@company.com,{DEV_TEST}\n"));
+    }
+    csv
+}
+
+/// Exactly one user per email on the proxy, one success record per email, every link opens.
+fn assert_converged(env: &Env, emails: &[String]) {
+    let records = env.records();
+    let recorded: Vec<&str> = records.iter().map(|r| r["email"].as_str().unwrap()).collect();
+    assert_eq!(recorded.len(), recorded.iter().collect::<HashSet<_>>().len(), "one record per email");
+    for email in emails {
+        let users = env.emulator.users_with_email(email);
+        assert_eq!(users.len(), 1, "exactly one user for {email}");
+        assert!(users[0].teams.iter().any(|t| t == DEV_TEST), "{email} is in the team");
+        let record = env.record(email);
+        assert_eq!(record["status"], "success", "{record}");
+        assert_eq!(record["user_id"].as_str(), Some(users[0].user_id.as_str()));
+        assert!(env.link_opens(record["onboarding_link"].as_str().unwrap()));
+    }
+    assert_eq!(env.emulator.stats().duplicate_emails, 0);
+}
+
+fn emails(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}@company.com")).collect()
+}
+
+fn faulty_runs(faults: FaultConfig) {
+    let env = Env::default_proxy();
+    env.emulator.set_faults(faults);
+    let csv = env.write("users.csv", &people("f", 40));
+    for _ in 0..2 {
+        let code = env.onboard().arg(&csv).args(["--concurrency", "8"]).output().unwrap().status.code();
+        assert!(matches!(code, Some(0 | 1)), "exit {code:?}");
+    }
+    let faults = env.emulator.stats().faults;
+    assert!(
+        faults.overload + faults.fail_before_commit + faults.fail_after_commit + faults.drop_after_commit > 0,
+        "faults were injected"
+    );
+    assert_converged(&env, &emails("f", 40));
+}
+
+#[test]
+fn every_fault_kind_at_once_converges_within_two_runs() {
+    faulty_runs(FaultConfig {
+        seed: 7,
+        fail_before_commit: 0.05,
+        fail_after_commit: 0.05,
+        drop_after_commit: 0.05,
+        overload: 0.05,
+        retry_after_secs: 0,
+    });
+}
+
+#[test]
+fn each_fault_kind_at_twenty_percent_converges_within_two_runs() {
+    let kinds: [fn(&mut FaultConfig); 4] = [
+        |f| f.fail_before_commit = 0.2,
+        |f| f.fail_after_commit = 0.2,
+        |f| f.drop_after_commit = 0.2,
+        |f| f.overload = 0.2,
+    ];
+    for (seed, set) in kinds.iter().enumerate() {
+        let mut faults = FaultConfig {
+            seed: seed as u64 + 11,
+            ..FaultConfig::default()
+        };
+        set(&mut faults);
+        faulty_runs(faults);
+    }
+}
+
+fn spawn_onboard(env: &Env, csv: &std::path::Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(env.dir.path())
+        .env_clear()
+        .env("LITELLM_PROXY_URL", env.emulator.url())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .arg(csv)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn journal_lines(env: &Env) -> usize {
+    let journal = env.dir.path().join("onboarding_results.json.journal");
+    std::fs::read_to_string(journal).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+fn wait_for_progress(env: &Env, child: &mut Child, lines: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_lines(env) < lines {
+        assert!(child.try_wait().unwrap().is_none(), "onboard finished too early");
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn kill_9_mid_run_loses_nothing_and_duplicates_nothing() {
+    let env = Env::default_proxy();
+    env.emulator.set_latency(Duration::from_millis(40));
+    let csv = env.write("users.csv", &people("k", 120));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "4"]);
+    wait_for_progress(&env, &mut child, 10);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let journaled = journal_lines(&env);
+    assert!(journaled >= 10 && journaled < 120, "killed mid-run ({journaled} done)");
+    if env.results_path().exists() {
+        read_records(&env.results_path()); // parseable, whatever instant it was killed at
+    }
+    let journal = std::fs::read_to_string(env.dir.path().join("onboarding_results.json.journal")).unwrap();
+    let done_before: Vec<serde_json::Value> = journal.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    env.emulator.set_latency(Duration::ZERO);
+    let before = env.emulator.stats();
+    env.onboard().arg(&csv).assert().code(0).stderr(predicate::str::contains("recovered"));
+    assert_converged(&env, &emails("k", 120));
+    for done in &done_before {
+        let record = env.record(done["email"].as_str().unwrap());
+        assert_eq!(record["invitation_id"], done["invitation_id"], "a finished person is kept, not re-invited");
+    }
+    let new_users = env.emulator.stats().count("/user/new") - before.count("/user/new");
+    assert!(new_users <= (120 - done_before.len()) as u64, "no /user/new for people already done");
+}
+
+#[test]
+fn a_second_run_on_the_same_audit_file_is_refused() {
+    let env = Env::default_proxy();
+    env.emulator.set_latency(Duration::from_millis(50));
+    let csv = env.write("users.csv", &people("l", 60));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "2"]);
+    wait_for_progress(&env, &mut child, 1);
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("in use by another onboard run"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[cfg(unix)]
+fn interrupt(child: &Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_finishes_in_flight_people_and_exits_130() {
+    let env = Env::default_proxy();
+    env.emulator.set_latency(Duration::from_millis(40));
+    let csv = env.write("users.csv", &people("c", 200));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "4"]);
+    wait_for_progress(&env, &mut child, 5);
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    let records = env.records();
+    assert!(!records.is_empty() && records.len() < 200);
+    assert!(records.iter().all(|r| r["status"] == "success"), "in-flight people were finished");
+    assert!(!env.dir.path().join("onboarding_results.json.journal").exists());
+    // Every user the proxy has is recorded: nothing in flight was abandoned.
+    assert_eq!(env.emulator.users().iter().filter(|u| u.user_email.is_some()).count(), records.len());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_stops_at_once_with_a_valid_audit_file() {
+    let env = Env::default_proxy();
+    env.emulator.set_latency(Duration::from_millis(300));
+    let csv = env.write("users.csv", &people("d", 100));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "8"]);
+    wait_for_progress(&env, &mut child, 8);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(50));
+    interrupt(&child);
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_millis(600), "stopped at once");
+    let records = env.records();
+    assert!(records.len() >= 8);
+    // A re-run finishes the job without duplicates.
+    env.emulator.set_latency(Duration::ZERO);
+    env.onboard().arg(&csv).assert().code(0);
+    assert_converged(&env, &emails("d", 100));
+}
+
+fn pre_existing_user_is_reused(version: ApiVersion) {
+    let env = Env::new(EmulatorConfig::new(version));
+    let existing = env.emulator.add_user("Pre@Company.com", &[RESEARCH]);
+    let csv = env.write("users.csv", &format!("user_email,team_id\npre@company.com,{DEV_TEST}\nnew@company.com,{DEV_TEST}\n"));
+    env.onboard().arg(&csv).assert().code(0);
+    let users = env.emulator.users_with_email("pre@company.com");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].user_id, existing);
+    assert!(users[0].teams.iter().any(|t| t == DEV_TEST), "membership ensured: {:?}", users[0].teams);
+    let record = env.record("pre@company.com");
+    assert_eq!(record["user"], "existing");
+    assert_eq!(record["user_id"], existing.as_str());
+    assert!(env.link_opens(record["onboarding_link"].as_str().unwrap()));
+    assert_eq!(env.record("new@company.com")["user"], "created");
+}
+
+#[test]
+fn pre_existing_user_is_reused_on_1_109() {
+    pre_existing_user_is_reused(ApiVersion::V1_109);
+}
+
+#[test]
+fn pre_existing_user_is_reused_on_1_80() {
+    pre_existing_user_is_reused(ApiVersion::V1_80);
+}
+
+#[test]
+fn duplicates_in_the_csv_make_one_user_and_a_rerun_sends_no_user_new() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\nsam@company.com,{DEV_TEST}\n SAM@company.com ,{DEV_TEST}\nkim@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard().arg(&csv).assert().code(0).stderr(predicate::str::contains("lines 2, 3"));
+    assert_eq!(env.emulator.users_with_email("sam@company.com").len(), 1);
+    assert_eq!(env.records().len(), 2);
+    env.emulator.reset_stats();
+    env.onboard().arg(&csv).assert().code(0).stdout(predicate::str::contains("already invited"));
+    let stats = env.emulator.stats();
+    assert_eq!(stats.count("/user/new"), 0);
+    assert_eq!(stats.count("/invitation/new"), 0);
+}
+
+#[test]
+fn reinvite_makes_a_fresh_link_and_keeps_the_old_id_in_history() {
+    let env = Env::default_proxy();
+    let csv = env.write("users.csv", &people("r", 2));
+    env.onboard().arg(&csv).assert().code(0);
+    let first = env.record("r0@company.com");
+    env.onboard().arg(&csv).arg("--reinvite").assert().code(0);
+    let second = env.record("r0@company.com");
+    assert_ne!(first["invitation_id"], second["invitation_id"]);
+    assert_eq!(second["history"][0]["invitation_id"], first["invitation_id"]);
+    assert_eq!(second["user_id"], first["user_id"]);
+    assert_eq!(env.emulator.users_with_email("r0@company.com").len(), 1);
+}
+
+#[test]
+fn a_failed_person_is_tried_again_on_the_next_run() {
+    let env = Env::default_proxy();
+    env.emulator.add_user("dup@company.com", &[]);
+    let second = env.emulator.add_user("dup@company.com", &[]);
+    let csv = env.write("users.csv", &format!("user_email,team_id\ndup@company.com,{DEV_TEST}\n"));
+    env.onboard().arg(&csv).assert().code(1);
+    assert_eq!(env.record("dup@company.com")["status"], "failed");
+    assert!(env.emulator.delete_user(&second));
+    env.onboard().arg(&csv).assert().code(0);
+    assert_eq!(env.record("dup@company.com")["status"], "success");
+}
