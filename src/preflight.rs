@@ -40,6 +40,24 @@ pub async fn check(
     dry_run: bool,
     printer: &mut Printer,
 ) -> Result<Checked, Fatal> {
+    reachable_admin(client).await?;
+    let resolved = resolve_teams(client, teams).await?;
+    ensure_default_user(client, fix_default_user, dry_run, printer).await?;
+    let (links, sso) = links(client).await;
+    if sso {
+        printer.warn(SSO_WARNING);
+    }
+    Ok(Checked {
+        links,
+        teams: resolved,
+    })
+}
+
+/// What to say when SSO is configured on the proxy.
+pub const SSO_WARNING: &str = "SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need";
+
+/// The proxy answers (`/health/liveliness`) and the key is an admin key.
+pub async fn reachable_admin(client: &ProxyClient) -> Result<(), Fatal> {
     match client.liveliness().await {
         Ok(()) => {}
         Err(e @ (ProxyError::Connect { .. } | ProxyError::Ambiguous(_))) => {
@@ -48,8 +66,17 @@ pub async fn check(
         Err(ProxyError::Status { status: 404, .. }) => {}
         Err(e) => return Err(explain(e, client)),
     }
-    client.check_admin().await.map_err(|e| explain(e, client))?;
-    let resolved = resolve_teams(client, teams).await?;
+    client.check_admin().await.map_err(|e| explain(e, client))
+}
+
+/// Makes sure the `default_user_id` row that `/invitation/new` needs exists (creating it
+/// with `--fix-default-user`), or explains why invitations would fail.
+pub async fn ensure_default_user(
+    client: &ProxyClient,
+    fix_default_user: bool,
+    dry_run: bool,
+    printer: &mut Printer,
+) -> Result<(), Fatal> {
     let default_user = UserId::new("default_user_id");
     if !client
         .user_exists(&default_user)
@@ -71,14 +98,15 @@ pub async fn check(
             .hint("pass --fix-default-user to create that row (role proxy_admin, no key), or log into the Admin UI once"));
         }
     }
+    Ok(())
+}
+
+/// How links are built on this proxy (its `server_root_path` from the UI config), and
+/// whether SSO is configured there.
+pub async fn links(client: &ProxyClient) -> (Links, bool) {
     let ui = client.ui_config().await.unwrap_or_default();
-    if ui.sso_configured == Some(true) {
-        printer.warn("SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need");
-    }
-    Ok(Checked {
-        links: Links::new(client.base(), ui.server_root_path.as_deref()),
-        teams: resolved,
-    })
+    let links = Links::new(client.base(), ui.server_root_path.as_deref());
+    (links, ui.sso_configured == Some(true))
 }
 
 /// Resolves every distinct team (one request per team): an id that exists, or an alias that
@@ -108,10 +136,10 @@ async fn resolve_teams(
                 resolved.insert(team.clone(), one.team_id.clone());
             }
             [] => problems.push(format!(
-                "team {team:?} not found (neither a team id nor a team alias on this proxy)"
+                "team \"{team}\" not found (neither a team id nor a team alias on this proxy)"
             )),
             many => problems.push(format!(
-                "team alias {team:?} is ambiguous: {} teams have it ({}); use the team id",
+                "team alias \"{team}\" is ambiguous: {} teams have it ({}); use the team id",
                 many.len(),
                 many.iter()
                     .map(|t| t.team_id.as_str())

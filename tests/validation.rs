@@ -1,0 +1,348 @@
+//! Checks before writing: bad input, pre-flight, dry run, secrets and transport.
+
+mod common;
+
+use common::{DEV_TEST, Env, RESEARCH};
+use litellm_emulator::{ApiKey, EmulatorConfig};
+use predicates::prelude::*;
+
+/// Each bad input: exit 2, a message naming file, line and field, and no request at all.
+#[test]
+fn bad_inputs_are_refused_before_any_request() {
+    let cases: &[(&str, &[u8], &[&str])] = &[
+        ("empty", b"", &["users.csv", "empty"]),
+        ("blank", b"\n\n", &["users.csv", "empty"]),
+        (
+            "no email column",
+            b"name,team_id\nalice,t\n",
+            &["users.csv:1", "no user_email column"],
+        ),
+        (
+            "not utf-8",
+            b"user_email,team_id\nal\xefce@company.com,t\n",
+            &["users.csv:2", "UTF-8"],
+        ),
+        (
+            "invalid email",
+            b"user_email,team_id\nalice.company.com,t\n",
+            &["line 2", "user_email", "alice.company.com"],
+        ),
+        (
+            "unknown role",
+            b"user_email,team_id,user_role\nalice@company.com,t,admin\n",
+            &["line 2", "user_role", "admin"],
+        ),
+        (
+            "no team",
+            b"user_email,team_id\nalice@company.com,\n",
+            &["line 2", "team_id", "--team"],
+        ),
+        (
+            "many problems",
+            b"user_email,team_id\nx,t\ny,t\nok@company.com,t\nz,t\n",
+            &["3 invalid row", "line 2", "line 3", "line 5"],
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let env = Env::default_proxy();
+        std::fs::write(env.dir.path().join("users.csv"), bytes).unwrap();
+        std::fs::write(env.results_path(), "[]\n").unwrap();
+        let output = env.onboard().arg("users.csv").output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        for text in *expected {
+            assert!(
+                stderr.contains(text),
+                "{name}: {text:?} missing from: {stderr}"
+            );
+        }
+        assert_eq!(
+            env.emulator.stats().total_requests,
+            0,
+            "{name}: no request may be sent"
+        );
+        assert_eq!(
+            std::fs::read_to_string(env.results_path()).unwrap(),
+            "[]\n",
+            "{name}: audit untouched"
+        );
+    }
+}
+
+#[test]
+fn awkward_but_valid_spreadsheet_output_onboards_cleanly() {
+    let env = Env::default_proxy();
+    let text = format!(
+        "\u{feff} User_Email , Team_ID ,Department,\r\n\"alice@company.com\",{DEV_TEST},Sales,\r\n\r\n  bob@company.com ,\"{RESEARCH}\",,\r\n"
+    );
+    let csv = env.write("users.csv", &text);
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("department").and(predicate::str::contains("not used")));
+    assert_eq!(env.records().len(), 2);
+    assert_eq!(env.record("bob@company.com")["team_id"], RESEARCH);
+}
+
+#[test]
+fn plain_list_of_emails_with_team() {
+    let env = Env::default_proxy();
+    let csv = env.write("emails.txt", "alice@company.com\nbob@company.com\n");
+    env.onboard()
+        .arg(&csv)
+        .args(["--team", "Dev-Test"])
+        .assert()
+        .code(0);
+    assert_eq!(env.record("bob@company.com")["team_id"], DEV_TEST);
+}
+
+#[test]
+fn skip_invalid_onboards_the_rest_and_records_the_invalid() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\nbroken-email,{DEV_TEST}\nok@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard()
+        .arg(&csv)
+        .arg("--skip-invalid")
+        .assert()
+        .code(1);
+    assert_eq!(env.record("ok@company.com")["status"], "success");
+    let bad = env.record("broken-email");
+    assert_eq!(bad["status"], "failed");
+    assert!(bad["error"].as_str().unwrap().contains("line 2"));
+}
+
+fn refused(env: &Env, csv_text: &str, expected: &str) {
+    let csv = env.write("users.csv", csv_text);
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(expected));
+    assert_eq!(
+        env.emulator.stats().write_requests,
+        0,
+        "no write before pre-flight passes"
+    );
+}
+
+#[test]
+fn unknown_team_and_ambiguous_alias_are_refused() {
+    let env = Env::default_proxy();
+    refused(
+        &env,
+        "user_email,team_id\na@company.com,no-such-team\n",
+        "team \"no-such-team\" not found",
+    );
+    env.emulator
+        .add_team("11111111-aaaa-4bbb-8ccc-000000000001", "Twins");
+    env.emulator
+        .add_team("11111111-aaaa-4bbb-8ccc-000000000002", "Twins");
+    refused(
+        &env,
+        "user_email,team_id\na@company.com,Twins\n",
+        "ambiguous",
+    );
+}
+
+#[test]
+fn a_non_admin_key_is_refused() {
+    let env = Env::new(EmulatorConfig {
+        extra_keys: vec![ApiKey::internal_user("sk-member-key", "member-1")],
+        ..EmulatorConfig::default()
+    });
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard()
+        .arg(&csv)
+        .env("LITELLM_MASTER_KEY", "sk-member-key")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a proxy admin key"));
+    assert_eq!(env.emulator.stats().write_requests, 0);
+}
+
+#[test]
+fn missing_default_user_is_explained_and_fixable() {
+    let env = Env::new(EmulatorConfig {
+        default_user: false,
+        ..EmulatorConfig::default()
+    });
+    refused(
+        &env,
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+        "--fix-default-user",
+    );
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard()
+        .arg(&csv)
+        .arg("--fix-default-user")
+        .assert()
+        .code(0);
+    assert!(
+        env.link_opens(
+            env.record("a@company.com")["onboarding_link"]
+                .as_str()
+                .unwrap()
+        )
+    );
+}
+
+#[test]
+fn dry_run_sends_no_write_and_shows_the_plan() {
+    let env = Env::default_proxy();
+    env.emulator.add_user("old@company.com", &[DEV_TEST]);
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\nold@company.com,{DEV_TEST}\nnew@company.com,Dev-Test\n"),
+    );
+    env.onboard()
+        .arg(&csv)
+        .arg("--dry-run")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("1 to create, 1 existing"));
+    assert_eq!(env.emulator.stats().write_requests, 0);
+    assert!(!env.results_path().exists() || env.records().is_empty());
+}
+
+#[test]
+fn the_key_never_appears_in_output_or_audit() {
+    let secret = "sk-master-secret-key-9f8e7d6c5b4a";
+    let env = Env::new(EmulatorConfig {
+        master_key: secret.into(),
+        echo_key_in_errors: true,
+        ..EmulatorConfig::default()
+    });
+    let run = |args: &[&str], key: &str| {
+        let output = env
+            .onboard()
+            .args(args)
+            .env("LITELLM_MASTER_KEY", key)
+            .output()
+            .unwrap();
+        let audit = std::fs::read_to_string(env.results_path()).unwrap_or_default();
+        for text in [
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+            audit,
+        ] {
+            assert!(!text.contains(key), "the key leaked: {text}");
+        }
+        output.status.code()
+    };
+    let good = env.write(
+        "good.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    let good = good.to_str().unwrap();
+    assert_eq!(run(&[good], secret), Some(0));
+    // A failure whose error body echoes request data (the legacy duplicates case).
+    env.emulator.add_user("b@company.com", &[]);
+    env.emulator.add_user("b@company.com", &[]);
+    let failing = env.write(
+        "failing.csv",
+        &format!("user_email,team_id\nb@company.com,{DEV_TEST}\n"),
+    );
+    assert_eq!(run(&[failing.to_str().unwrap()], secret), Some(1));
+    // A wrong key that the proxy echoes back in its 401.
+    let wrong = "sk-wrong-key-that-is-echoed-123456";
+    assert_eq!(run(&[good, "--reinvite"], wrong), Some(2));
+    assert_eq!(
+        run(&["invite", "c@company.com", "--team", DEV_TEST], secret),
+        Some(0)
+    );
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_without_connecting() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard()
+        .arg(&csv)
+        .env("LITELLM_PROXY_URL", "http://proxy.invalid:4000")
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("clear text")
+                .and(predicate::str::contains("--allow-insecure-http")),
+        );
+}
+
+#[test]
+fn master_key_file_and_command_line_warning() {
+    let env = Env::default_proxy();
+    let key_file = env.write("key.txt", "sk-1234\n");
+    env.onboard()
+        .args([
+            "invite",
+            "k@company.com",
+            "--team",
+            DEV_TEST,
+            "--master-key-file",
+        ])
+        .arg(&key_file)
+        .env_remove("LITELLM_MASTER_KEY")
+        .assert()
+        .code(0);
+    env.onboard()
+        .args([
+            "invite",
+            "k2@company.com",
+            "--team",
+            DEV_TEST,
+            "--master-key",
+            "sk-1234",
+        ])
+        .env_remove("LITELLM_MASTER_KEY")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("visible to other users"));
+}
+
+#[test]
+fn json_format_writes_results_on_stdout() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\nb@company.com,{DEV_TEST}\n"),
+    );
+    let output = env.onboard().arg(&csv).arg("--json").output().unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["result"] == "invited" && r["onboarding_link"].is_string())
+    );
+}
+
+#[test]
+fn help_version_and_completions() {
+    let env = Env::default_proxy();
+    env.onboard().arg("--help").assert().code(0).stdout(
+        predicate::str::contains("onboard invite").and(predicate::str::contains("refresh")),
+    );
+    env.onboard()
+        .arg("--version")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    env.onboard()
+        .args(["completions", "bash"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("_onboard"));
+}
