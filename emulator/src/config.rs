@@ -154,6 +154,17 @@ pub struct EmulatorConfig {
     /// Leaky-proxy mode (default false): the 401 message shows the full presented key, and every
     /// other API error message gets ` Received API Key = <presented key>` appended.
     pub echo_key_in_errors: bool,
+    /// Serve HTTPS with this certificate chain and key (PEM) instead of plain HTTP.
+    pub tls: Option<TlsPem>,
+}
+
+/// A server certificate chain and its private key, both PEM.
+#[derive(Clone, Debug)]
+pub struct TlsPem {
+    /// The certificate chain, leaf first.
+    pub cert_chain: String,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
 }
 
 impl Default for EmulatorConfig {
@@ -177,6 +188,7 @@ impl Default for EmulatorConfig {
             proxy_base_url: None,
             clock_offset: chrono::Duration::zero(),
             echo_key_in_errors: false,
+            tls: None,
         }
     }
 }

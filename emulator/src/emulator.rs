@@ -90,8 +90,14 @@ impl Emulator {
         let prefix = config.root_prefix();
         let app = App::new(config);
         *app.base_url.lock().unwrap_or_else(|e| e.into_inner()) = format!("http://{addr}");
+        let tls = match &app.cfg.tls {
+            Some(pem) => Some(server::acceptor(pem)?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        *app.base_url.lock().unwrap_or_else(|e| e.into_inner()) = format!("{scheme}://{addr}");
         let (tx, rx) = watch::channel(false);
-        handle.spawn(server::serve(listener, router(&app), prefix, rx));
+        handle.spawn(server::serve(listener, router(&app), prefix, tls, rx));
         Ok(Emulator {
             app,
             addr,
@@ -100,9 +106,12 @@ impl Emulator {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash, no root path).
+    /// `http://127.0.0.1:PORT` (`https://localhost:PORT` with TLS; no trailing slash, no root path).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.app.cfg.tls {
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     /// The bound address.

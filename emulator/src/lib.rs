@@ -29,7 +29,7 @@ mod views;
 
 pub use config::{
     ApiKey, ApiVersion, DEFAULT_MASTER_KEY, DEFAULT_USER_ID, DEV_TEST_TEAM_ID, EmulatorConfig,
-    RESEARCH_TEAM_ID, SeedTeam,
+    RESEARCH_TEAM_ID, SeedTeam, TlsPem,
 };
 pub use emulator::Emulator;
 pub use faults::FaultConfig;

@@ -69,10 +69,16 @@ struct Cli {
     /// Leaky proxy: echo the presented API key in error messages.
     #[arg(long)]
     echo_key_in_errors: bool,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "PEM")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "PEM")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 impl Cli {
-    fn config(self) -> EmulatorConfig {
+    fn config(self) -> anyhow::Result<EmulatorConfig> {
         let mut cfg = EmulatorConfig::new(self.api_version);
         cfg.host = self.host;
         cfg.port = self.port;
@@ -95,7 +101,13 @@ impl Cli {
         if self.no_seed_teams {
             cfg.seed_teams.clear();
         }
-        cfg
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            cfg.tls = Some(litellm_emulator::TlsPem {
+                cert_chain: std::fs::read_to_string(cert)?,
+                key: std::fs::read_to_string(key)?,
+            });
+        }
+        Ok(cfg)
     }
 }
 
@@ -118,7 +130,7 @@ async fn wait_for_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let version = cli.api_version;
-    let emulator = Emulator::start(cli.config()).await?;
+    let emulator = Emulator::start(cli.config()?).await?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -159,7 +171,7 @@ mod tests {
             "--no-seed-teams",
         ])
         .unwrap();
-        let cfg = cli.config();
+        let cfg = cli.config().unwrap();
         assert_eq!(cfg.api_version, ApiVersion::V1_80);
         assert_eq!(cfg.capacity, Some(4));
         assert!(!cfg.default_user && cfg.sso_configured && cfg.seed_teams.is_empty());

@@ -9,24 +9,59 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
 use tower::Service;
 
+use crate::config::TlsPem;
 use crate::gate::ConnKill;
+
+/// Builds a TLS acceptor from PEM text.
+pub(crate) fn acceptor(pem: &TlsPem) -> anyhow::Result<TlsAcceptor> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs =
+        CertificateDer::pem_slice_iter(pem.cert_chain.as_bytes()).collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(pem.key.as_bytes())?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
 
 /// Accept connections until `shutdown` changes (or its sender is dropped).
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     prefix: String,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
-                    tokio::spawn(connection(stream, router.clone(), prefix.clone(), shutdown.clone()));
+                    let _ = stream.set_nodelay(true);
+                    let (router, prefix, shutdown) = (router.clone(), prefix.clone(), shutdown.clone());
+                    match &tls {
+                        Some(tls) => {
+                            let tls = tls.clone();
+                            tokio::spawn(async move {
+                                if let Ok(stream) = tls.accept(stream).await {
+                                    connection(stream, router, prefix, shutdown).await;
+                                }
+                            });
+                        }
+                        None => {
+                            tokio::spawn(connection(stream, router, prefix, shutdown));
+                        }
+                    }
                 }
             }
             _ = shutdown.changed() => break,
@@ -54,13 +89,12 @@ fn strip_prefix<B>(req: &mut Request<B>, prefix: &str) {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     router: Router,
     prefix: String,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
     let kill = Arc::new(Notify::new());
     let handle = kill.clone();
     let svc = service_fn(move |mut req: Request<Incoming>| {
