@@ -41,7 +41,8 @@ pub fn client(config: &Config) -> anyhow::Result<ProxyClient> {
     ProxyClient::new(&config.proxy_url, config.key.clone(), &options, pacer)
 }
 
-fn retry_policy(config: &Config) -> RetryPolicy {
+/// The retry policy of a run.
+pub fn retry_policy(config: &Config) -> RetryPolicy {
     RetryPolicy {
         retries: config.retries,
         ..RetryPolicy::default()
@@ -172,7 +173,15 @@ async fn onboard_people(
             person.team = id.clone();
         }
     }
+    let mailer = crate::mail::setup(&config).await?;
     if dry_run {
+        crate::mail::preview(
+            mailer.as_ref(),
+            &people,
+            &audit,
+            &checked.links,
+            &mut printer,
+        );
         return crate::plan::dry_run(
             &client,
             &people,
@@ -190,9 +199,20 @@ async fn onboard_people(
         retry: retry_policy(&config),
         reinvite,
     };
+    let recipients = crate::mail::recipients(mailer.as_ref(), &people);
     let run_result = run::run(&onboarder, people, &mut audit, &mut printer, &shutdown).await;
+    let mailed = crate::mail::after_run(
+        mailer.as_ref(),
+        &run_result,
+        &recipients,
+        &mut audit,
+        &mut printer,
+        &shutdown,
+    )
+    .await;
     let committed = audit.commit();
     let mut summary: Summary = run_result.map_err(|e| Fatal::new(e.to_string()))?;
+    let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
     committed.map_err(|e| Fatal::new(e.to_string()))?;
     summary.failed += invalid.len();
     if !invalid.is_empty() {
@@ -200,13 +220,14 @@ async fn onboard_people(
             .failure_reasons
             .insert("invalid row".into(), invalid.len());
     }
+    mailed.print(&mut printer);
     printer.finish(&summary, audit.path());
     if let Some(error) = summary.stopped {
         return Err(preflight::explain(error, &onboarder.client));
     }
     Ok(if summary.interrupted {
         Exit::Interrupted
-    } else if summary.failed > 0 {
+    } else if summary.failed > 0 || mailed.failed > 0 {
         Exit::Failures
     } else {
         Exit::Success

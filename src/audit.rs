@@ -98,15 +98,7 @@ impl Audit {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
         }
-        let records: Vec<Record> = match std::fs::read(path) {
-            Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Vec::new(),
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AuditError::Corrupt {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io_error(path)(e)),
-        };
+        let records = load(path)?;
         let mut audit = Audit {
             path: path.to_path_buf(),
             index: HashMap::with_capacity(records.len()),
@@ -130,6 +122,41 @@ impl Audit {
             audit.commit()?;
         }
         Ok(audit)
+    }
+
+    /// The records as a reader sees them without the lock (another run holds it): the file
+    /// as last saved, with that run's journal laid over it in memory. Nothing is written.
+    pub fn read_only(path: &Path) -> Result<Vec<Record>, AuditError> {
+        let mut records = load(path)?;
+        let journal = sibling(path, ".journal");
+        let file = match File::open(&journal) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(records),
+            Err(e) => return Err(io_error(&journal)(e)),
+        };
+        let mut index: HashMap<Email, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.email.clone(), i))
+            .collect();
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(record) = serde_json::from_str::<Record>(&line) {
+                match index.get(&record.email) {
+                    Some(&i) => records[i] = record,
+                    None => {
+                        index.insert(record.email.clone(), records.len());
+                        records.push(record);
+                    }
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// True when there is an audit file (or a journal a killed run left) at `path`.
+    pub fn exists(path: &Path) -> bool {
+        path.exists() || sibling(path, ".journal").exists()
     }
 
     fn replay(&mut self, journal: &Path) -> Result<usize, AuditError> {
@@ -246,6 +273,19 @@ impl Audit {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(&journal_path)(e)),
         }
+    }
+}
+
+/// Reads the JSON file (missing or blank is an empty list).
+fn load(path: &Path) -> Result<Vec<Record>, AuditError> {
+    match std::fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Vec::new()),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AuditError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_error(path)(e)),
     }
 }
 

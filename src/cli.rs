@@ -131,6 +131,16 @@ pub struct GlobalArgs {
     /// Create the missing `default_user_id` row that /invitation/new needs on fresh proxies.
     #[arg(long, global = true)]
     pub fix_default_user: bool,
+    /// `--send-email` and the SMTP settings.
+    #[command(flatten)]
+    pub mail: crate::mail::MailArgs,
+}
+
+impl GlobalArgs {
+    /// The output format, `--json` included (for commands that run without a `Config`).
+    pub fn output_format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
 }
 
 /// `onboard invite`.

@@ -39,6 +39,8 @@ pub struct Config {
     pub ca_cert_pem: Option<Vec<u8>>,
     /// Create `default_user_id` when missing.
     pub fix_default_user: bool,
+    /// `--send-email` settings, when given.
+    pub mail: Option<crate::mail::MailConfig>,
     /// Warnings to show once the printer exists.
     pub warnings: Vec<String>,
 }
@@ -136,6 +138,7 @@ impl Config {
             quiet: args.quiet,
             ca_cert_pem,
             fix_default_user: args.fix_default_user,
+            mail: crate::mail::MailConfig::resolve(&args.mail)?,
             warnings,
         })
     }

@@ -297,25 +297,17 @@ impl Onboarder {
     }
 
     /// Runs a request that is safe to repeat, retrying what may succeed next time.
-    async fn retrying<T, F, Fut>(&self, step: &mut Step, mut call: F) -> Result<T, ProxyError>
+    async fn retrying<T, F, Fut>(&self, step: &mut Step, call: F) -> Result<T, ProxyError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProxyError>>,
     {
-        let mut attempt = 0;
-        loop {
-            let started = Instant::now();
-            let result = call().await;
-            step.requests += 1;
-            step.busy += started.elapsed();
-            match result {
-                Err(e) if e.is_retryable() && attempt < self.retry.retries => {
-                    attempt += 1;
-                    tokio::time::sleep(self.retry.delay(attempt, &e)).await;
-                }
-                other => return other,
-            }
-        }
+        self.retry
+            .run(call, |busy| {
+                step.requests += 1;
+                step.busy += busy;
+            })
+            .await
     }
 }
 

@@ -10,13 +10,16 @@ pub mod error;
 pub mod flow;
 pub mod input;
 pub mod links;
+pub mod mail;
 pub mod output;
 pub mod pacer;
 pub mod plan;
 pub mod preflight;
 pub mod record;
+pub mod refresh;
 pub mod run;
 pub mod shutdown;
+pub mod status;
 pub mod types;
 
 use clap::CommandFactory;
@@ -37,14 +40,25 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         );
         return Ok(Exit::Success);
     }
+    if let Some(Command::Status(args)) = &cli.command {
+        // Status reads the audit file only: no proxy URL or key unless --check.
+        let config = if args.check {
+            Some(Config::resolve(&cli.global)?)
+        } else {
+            None
+        };
+        let format = cli.global.output_format();
+        let results = &cli.global.results;
+        return status::status(args, results, format, cli.global.quiet, config).await;
+    }
     let config = Config::resolve(&cli.global)?;
     let shutdown = Shutdown::install();
     match &cli.command {
         Some(Command::Invite(args)) => app::invite(config, args, shutdown).await,
-        Some(Command::Refresh(_)) | Some(Command::Status(_)) => {
-            Err(Fatal::new("refresh and status are not built yet"))
+        Some(Command::Refresh(args)) => refresh::refresh(config, args, shutdown).await,
+        Some(Command::Status(_)) | Some(Command::Completions { .. }) => {
+            unreachable!("handled above")
         }
-        Some(Command::Completions { .. }) => unreachable!("handled above"),
         None => {
             let csv = cli
                 .csv

@@ -59,6 +59,11 @@ impl Printer {
         self.quiet
     }
 
+    /// A line of data on stdout, whatever the mode (the caller decides what `-q` hides).
+    pub fn data(&mut self, line: &str) {
+        writeln!(self.stdout, "{line}").ok();
+    }
+
     /// A line for the person reading stderr (suppressed by `-q`).
     pub fn note(&mut self, message: &str) {
         if !self.quiet {

@@ -114,6 +114,32 @@ impl RetryPolicy {
             _ => jittered,
         }
     }
+
+    /// Runs a request that is safe to repeat, retrying what may succeed next time.
+    /// `attempted` sees how long each attempt took (for request counts and latency samples).
+    pub async fn run<T, F, Fut>(
+        &self,
+        mut call: F,
+        mut attempted: impl FnMut(Duration),
+    ) -> Result<T, ProxyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProxyError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let result = call().await;
+            attempted(started.elapsed());
+            match result {
+                Err(e) if e.is_retryable() && attempt < self.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(self.delay(attempt, &e)).await;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// The limit on people in flight: fixed, or adaptive (Vegas-style).
@@ -139,7 +165,11 @@ struct LimitState {
     window_min: f64,
     previous_min: f64,
     samples: u32,
+    last_cut: Option<std::time::Instant>,
 }
+
+/// The shortest time between two overload cuts of the limit.
+const CUT_WINDOW: Duration = Duration::from_millis(100);
 
 const WINDOW: u32 = 250;
 
@@ -165,6 +195,7 @@ impl Limiter {
                 window_min: f64::INFINITY,
                 previous_min: f64::INFINITY,
                 samples: 0,
+                last_cut: None,
             }),
             notify: Notify::new(),
         }
@@ -231,11 +262,17 @@ impl Limiter {
         self.notify.notify_one();
     }
 
-    /// The proxy said it is overloaded: halve the limit (adaptive only).
+    /// The proxy said it is overloaded: cut the limit by 30 % (adaptive only), at most once
+    /// per back-off window so a burst of 503s from one moment counts once.
     pub fn overloaded(&self) {
         let mut s = self.state.lock().expect("limiter lock");
-        if s.adaptive {
+        let now = std::time::Instant::now();
+        let recent = s
+            .last_cut
+            .is_some_and(|at| now.duration_since(at) < CUT_WINDOW);
+        if s.adaptive && !recent {
             s.limit = (s.limit * 0.7).max(1.0);
+            s.last_cut = Some(now);
         }
     }
 }
@@ -251,6 +288,64 @@ impl Drop for Permit {
         self.limiter.state.lock().expect("limiter lock").in_flight -= 1;
         self.limiter.notify.notify_one();
     }
+}
+
+/// Requests sent for one person and the time they took, for the adaptive limit.
+#[derive(Debug, Default)]
+pub struct Tally {
+    requests: u32,
+    busy: Duration,
+}
+
+impl Tally {
+    /// Runs a request that is safe to repeat under `retry`, counting every attempt.
+    pub async fn call<T, F, Fut>(&mut self, retry: &RetryPolicy, call: F) -> Result<T, ProxyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProxyError>>,
+    {
+        retry
+            .run(call, |busy| {
+                self.requests += 1;
+                self.busy += busy;
+            })
+            .await
+    }
+
+    /// Reports the mean request latency to the limiter.
+    pub fn sample(&self, limiter: &Limiter) {
+        if self.requests > 0 {
+            limiter.sample(self.busy / self.requests);
+        }
+    }
+}
+
+/// Spawns `work` for each item with at most the limiter's limit in flight. An item whose
+/// turn comes after `halt` was set (a stop signal, an auth failure) is not started: `None`.
+pub fn spawn_bounded<T, R, F, Fut>(
+    limiter: &Arc<Limiter>,
+    halt: &Arc<std::sync::atomic::AtomicBool>,
+    items: Vec<T>,
+    work: F,
+) -> tokio::task::JoinSet<Option<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = R> + Send,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for item in items {
+        let (limiter, halt, work) = (Arc::clone(limiter), Arc::clone(halt), work.clone());
+        tasks.spawn(async move {
+            let _permit = limiter.acquire().await;
+            if halt.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            Some(work(item).await)
+        });
+    }
+    tasks
 }
 
 #[cfg(test)]

@@ -74,6 +74,15 @@ pub struct Record {
     /// When the person accepted an invitation (as far as the proxy tells).
     #[serde(default)]
     pub accepted_at: Option<DateTime<Utc>>,
+    /// When `onboard refresh` found the user deleted on the proxy (no invitation is made then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_deleted_at: Option<DateTime<Utc>>,
+    /// When the latest invitation's link was emailed (`--send-email`); cleared by a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emailed_at: Option<DateTime<Utc>>,
+    /// Why the last email failed; the invitation stands, and a re-run tries again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_error: Option<String>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -96,6 +105,8 @@ pub enum State {
     Accepted,
     /// No usable invitation: the last attempt failed.
     Failed,
+    /// The user was deleted on the proxy (found by `onboard refresh`); nobody is invited.
+    UserDeleted,
 }
 
 /// True when an invitation expiring at `expires_at` no longer opens at `now`:
@@ -121,6 +132,9 @@ impl Record {
             user: None,
             invited_at: None,
             accepted_at: None,
+            user_deleted_at: None,
+            emailed_at: None,
+            email_error: None,
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),
@@ -131,6 +145,8 @@ impl Record {
     pub fn state(&self, now: DateTime<Utc>) -> State {
         if self.accepted_at.is_some() {
             State::Accepted
+        } else if self.user_deleted_at.is_some() {
+            State::UserDeleted
         } else if self.invitation_id.is_none() {
             State::Failed
         } else if self.expires_at.is_some_and(|e| is_expired(e, now)) {
@@ -162,6 +178,11 @@ impl Record {
         link: String,
         now: DateTime<Utc>,
     ) {
+        if self.invitation_id.as_ref() != Some(&id) {
+            // A new link: it has not been emailed yet.
+            self.emailed_at = None;
+            self.email_error = None;
+        }
         if let Some(old) = self.invitation_id.take()
             && old != id
         {
@@ -176,6 +197,8 @@ impl Record {
         self.expires_at = Some(expires_at);
         self.invited_at = invited_at.or(Some(now));
         self.onboarding_link = Some(link);
+        // A new invitation can only be made for a user that exists.
+        self.user_deleted_at = None;
         self.status = Status::Success;
         self.error = None;
         self.updated_at = now;

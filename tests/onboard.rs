@@ -18,24 +18,41 @@ fn people(n: usize) -> String {
 fn happy_path(version: ApiVersion) {
     let env = Env::new(EmulatorConfig::new(version));
     let csv = env.write("users.csv", &people(24));
-    env.onboard().arg(&csv).assert().code(0).stdout(predicate::str::contains("/ui/onboarding?invitation_id="));
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("/ui/onboarding?invitation_id="));
     let records = env.records();
     assert_eq!(records.len(), 24);
     for (i, record) in records.iter().enumerate() {
-        assert_eq!(record["email"], format!("person{i}@company.com"), "CSV order");
+        assert_eq!(
+            record["email"],
+            format!("person{i}@company.com"),
+            "CSV order"
+        );
         assert_eq!(record["status"], "success");
         assert_eq!(record["user"], "created");
         assert!(record["error"].is_null());
         let link = record["onboarding_link"].as_str().unwrap();
-        assert!(link.starts_with(&format!("{}/ui/onboarding?invitation_id=", env.emulator.url())));
+        assert!(link.starts_with(&format!(
+            "{}/ui/onboarding?invitation_id=",
+            env.emulator.url()
+        )));
         assert!(!link.contains("?id="));
         assert!(env.link_opens(link), "link must open: {link}");
         let team = if i % 2 == 0 { DEV_TEST } else { RESEARCH };
         assert_eq!(record["team_id"], team);
         assert_eq!(record["user_role"], "internal_user");
-        let users = env.emulator.users_with_email(record["email"].as_str().unwrap());
+        let users = env
+            .emulator
+            .users_with_email(record["email"].as_str().unwrap());
         assert_eq!(users.len(), 1);
-        assert_eq!(users[0].teams, [team], "the user joined the team on the proxy");
+        assert_eq!(
+            users[0].teams,
+            [team],
+            "the user joined the team on the proxy"
+        );
         assert_eq!(users[0].user_role.as_deref(), Some("internal_user"));
         assert_eq!(record["user_id"].as_str(), Some(users[0].user_id.as_str()));
     }
@@ -58,15 +75,22 @@ fn bulk_happy_path_on_1_80() {
 #[test]
 fn the_example_csv_onboards_with_aliases_and_roles() {
     let env = Env::default_proxy();
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.csv")).unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.csv")).unwrap();
     let csv = env.write("users.csv", &example);
     env.onboard().arg(&csv).assert().code(0);
     let carol = env.record("carol@company.com");
     assert_eq!(carol["user_role"], "internal_user_viewer");
     assert_eq!(carol["user_alias"], "Carol");
     let dave = env.record("dave@company.com");
-    assert_eq!(dave["team_id"], DEV_TEST, "the alias Dev-Test resolves to its id");
-    assert_eq!(env.emulator.users_with_email("dave@company.com")[0].teams, [DEV_TEST]);
+    assert_eq!(
+        dave["team_id"], DEV_TEST,
+        "the alias Dev-Test resolves to its id"
+    );
+    assert_eq!(
+        env.emulator.users_with_email("dave@company.com")[0].teams,
+        [DEV_TEST]
+    );
 }
 
 #[test]
@@ -79,11 +103,11 @@ fn one_failing_person_does_not_stop_the_others() {
         "users.csv",
         &format!("user_email,team_id\nok1@company.com,{DEV_TEST}\ntwice@company.com,{DEV_TEST}\nok2@company.com,{DEV_TEST}\n"),
     );
-    env.onboard()
-        .arg(&csv)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("twice@company.com").and(predicate::str::contains(&a)).and(predicate::str::contains(&b)));
+    env.onboard().arg(&csv).assert().code(1).stderr(
+        predicate::str::contains("twice@company.com")
+            .and(predicate::str::contains(&a))
+            .and(predicate::str::contains(&b)),
+    );
     assert_eq!(env.record("ok1@company.com")["status"], "success");
     assert_eq!(env.record("ok2@company.com")["status"], "success");
     let failed = env.record("twice@company.com");
@@ -97,7 +121,14 @@ fn wrong_master_key_stops_with_exit_2_and_never_prints_the_key() {
     let env = Env::default_proxy();
     let csv = env.write("users.csv", &people(3));
     let secret = "sk-wrong-but-secret-0123456789";
-    let output = env.onboard().arg(&csv).env("LITELLM_MASTER_KEY", secret).assert().code(2).get_output().clone();
+    let output = env
+        .onboard()
+        .arg(&csv)
+        .env("LITELLM_MASTER_KEY", secret)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("master key was rejected"), "{stderr}");
     assert!(!stderr.contains(secret) && !String::from_utf8_lossy(&output.stdout).contains(secret));
@@ -128,33 +159,64 @@ fn missing_url_or_key_names_the_flag_and_variables() {
         .env_remove("LITELLM_PROXY_URL")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--proxy-url").and(predicate::str::contains("LITELLM_PROXY_URL")));
+        .stderr(
+            predicate::str::contains("--proxy-url")
+                .and(predicate::str::contains("LITELLM_PROXY_URL")),
+        );
     env.onboard()
         .arg(&csv)
         .env_remove("LITELLM_MASTER_KEY")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("LITELLM_MASTER_KEY").and(predicate::str::contains("LITELLM_PROXY_API_KEY")));
-    env.onboard().arg(&csv).env_remove("LITELLM_MASTER_KEY").env("LITELLM_PROXY_API_KEY", KEY).assert().code(0);
+        .stderr(
+            predicate::str::contains("LITELLM_MASTER_KEY")
+                .and(predicate::str::contains("LITELLM_PROXY_API_KEY")),
+        );
+    env.onboard()
+        .arg(&csv)
+        .env_remove("LITELLM_MASTER_KEY")
+        .env("LITELLM_PROXY_API_KEY", KEY)
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn a_second_run_keeps_the_first_runs_records() {
     let env = Env::default_proxy();
-    let first = env.write("first.csv", &format!("user_email,team_id\na@company.com,{DEV_TEST}\nb@company.com,{DEV_TEST}\n"));
-    let second = env.write("second.csv", &format!("user_email,team_id\nc@company.com,{RESEARCH}\n"));
+    let first = env.write(
+        "first.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\nb@company.com,{DEV_TEST}\n"),
+    );
+    let second = env.write(
+        "second.csv",
+        &format!("user_email,team_id\nc@company.com,{RESEARCH}\n"),
+    );
     env.onboard().arg(&first).assert().code(0);
     let before = env.record("a@company.com");
     env.onboard().arg(&second).assert().code(0);
-    let emails: Vec<_> = env.records().iter().map(|r| r["email"].as_str().unwrap().to_string()).collect();
+    let emails: Vec<_> = env
+        .records()
+        .iter()
+        .map(|r| r["email"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(emails, ["a@company.com", "b@company.com", "c@company.com"]);
-    assert_eq!(env.record("a@company.com"), before, "an earlier record is kept as it was");
+    assert_eq!(
+        env.record("a@company.com"),
+        before,
+        "an earlier record is kept as it was"
+    );
 }
 
 #[test]
 fn invite_prints_only_the_link_on_stdout() {
     let env = Env::default_proxy();
-    let output = env.onboard().args(["invite", "Alice@Company.com", "--team", "Dev-Test"]).assert().code(0).get_output().clone();
+    let output = env
+        .onboard()
+        .args(["invite", "Alice@Company.com", "--team", "Dev-Test"])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<_> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "stdout: {stdout}");
@@ -163,7 +225,13 @@ fn invite_prints_only_the_link_on_stdout() {
     assert_eq!(record["onboarding_link"], lines[0]);
     assert_eq!(record["team_id"], DEV_TEST);
     // Again: the live link is printed again and nothing is created.
-    let again = env.onboard().args(["invite", "alice@company.com", "--team", DEV_TEST]).assert().code(0).get_output().clone();
+    let again = env
+        .onboard()
+        .args(["invite", "alice@company.com", "--team", DEV_TEST])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
     assert_eq!(String::from_utf8(again.stdout).unwrap(), stdout);
     assert_eq!(env.emulator.stats().count("/user/new"), 1);
     assert_eq!(env.emulator.stats().count("/invitation/new"), 1);
@@ -176,7 +244,10 @@ fn the_audit_file_is_private() {
     let env = Env::default_proxy();
     let csv = env.write("users.csv", &people(2));
     env.onboard().arg(&csv).assert().code(0);
-    let mode = std::fs::metadata(env.results_path()).unwrap().permissions().mode();
+    let mode = std::fs::metadata(env.results_path())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -195,5 +266,11 @@ fn proxy_under_a_path_prefix() {
         .get_output()
         .clone();
     let link = String::from_utf8(output.stdout).unwrap();
-    assert!(link.starts_with(&format!("{}/litellm/ui/onboarding?invitation_id=", env.emulator.url())), "{link}");
+    assert!(
+        link.starts_with(&format!(
+            "{}/litellm/ui/onboarding?invitation_id=",
+            env.emulator.url()
+        )),
+        "{link}"
+    );
 }

@@ -21,12 +21,22 @@ fn people(prefix: &str, n: usize) -> String {
 /// Exactly one user per email on the proxy, one success record per email, every link opens.
 fn assert_converged(env: &Env, emails: &[String]) {
     let records = env.records();
-    let recorded: Vec<&str> = records.iter().map(|r| r["email"].as_str().unwrap()).collect();
-    assert_eq!(recorded.len(), recorded.iter().collect::<HashSet<_>>().len(), "one record per email");
+    let recorded: Vec<&str> = records
+        .iter()
+        .map(|r| r["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        recorded.len(),
+        recorded.iter().collect::<HashSet<_>>().len(),
+        "one record per email"
+    );
     for email in emails {
         let users = env.emulator.users_with_email(email);
         assert_eq!(users.len(), 1, "exactly one user for {email}");
-        assert!(users[0].teams.iter().any(|t| t == DEV_TEST), "{email} is in the team");
+        assert!(
+            users[0].teams.iter().any(|t| t == DEV_TEST),
+            "{email} is in the team"
+        );
         let record = env.record(email);
         assert_eq!(record["status"], "success", "{record}");
         assert_eq!(record["user_id"].as_str(), Some(users[0].user_id.as_str()));
@@ -44,12 +54,23 @@ fn faulty_runs(faults: FaultConfig) {
     env.emulator.set_faults(faults);
     let csv = env.write("users.csv", &people("f", 40));
     for _ in 0..2 {
-        let code = env.onboard().arg(&csv).args(["--concurrency", "8"]).output().unwrap().status.code();
+        let code = env
+            .onboard()
+            .arg(&csv)
+            .args(["--concurrency", "8"])
+            .output()
+            .unwrap()
+            .status
+            .code();
         assert!(matches!(code, Some(0 | 1)), "exit {code:?}");
     }
     let faults = env.emulator.stats().faults;
     assert!(
-        faults.overload + faults.fail_before_commit + faults.fail_after_commit + faults.drop_after_commit > 0,
+        faults.overload
+            + faults.fail_before_commit
+            + faults.fail_after_commit
+            + faults.drop_after_commit
+            > 0,
         "faults were injected"
     );
     assert_converged(&env, &emails("f", 40));
@@ -101,13 +122,18 @@ fn spawn_onboard(env: &Env, csv: &std::path::Path, extra: &[&str]) -> Child {
 
 fn journal_lines(env: &Env) -> usize {
     let journal = env.dir.path().join("onboarding_results.json.journal");
-    std::fs::read_to_string(journal).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(journal)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 fn wait_for_progress(env: &Env, child: &mut Child, lines: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while journal_lines(env) < lines {
-        assert!(child.try_wait().unwrap().is_none(), "onboard finished too early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "onboard finished too early"
+        );
         assert!(Instant::now() < deadline, "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -123,22 +149,39 @@ fn kill_9_mid_run_loses_nothing_and_duplicates_nothing() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let journaled = journal_lines(&env);
-    assert!(journaled >= 10 && journaled < 120, "killed mid-run ({journaled} done)");
+    assert!(
+        (10..120).contains(&journaled),
+        "killed mid-run ({journaled} done)"
+    );
     if env.results_path().exists() {
         read_records(&env.results_path()); // parseable, whatever instant it was killed at
     }
-    let journal = std::fs::read_to_string(env.dir.path().join("onboarding_results.json.journal")).unwrap();
-    let done_before: Vec<serde_json::Value> = journal.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let journal =
+        std::fs::read_to_string(env.dir.path().join("onboarding_results.json.journal")).unwrap();
+    let done_before: Vec<serde_json::Value> = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     env.emulator.set_latency(Duration::ZERO);
     let before = env.emulator.stats();
-    env.onboard().arg(&csv).assert().code(0).stderr(predicate::str::contains("recovered"));
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("recovered"));
     assert_converged(&env, &emails("k", 120));
     for done in &done_before {
         let record = env.record(done["email"].as_str().unwrap());
-        assert_eq!(record["invitation_id"], done["invitation_id"], "a finished person is kept, not re-invited");
+        assert_eq!(
+            record["invitation_id"], done["invitation_id"],
+            "a finished person is kept, not re-invited"
+        );
     }
     let new_users = env.emulator.stats().count("/user/new") - before.count("/user/new");
-    assert!(new_users <= (120 - done_before.len()) as u64, "no /user/new for people already done");
+    assert!(
+        new_users <= (120 - done_before.len()) as u64,
+        "no /user/new for people already done"
+    );
 }
 
 #[test]
@@ -159,7 +202,10 @@ fn a_second_run_on_the_same_audit_file_is_refused() {
 
 #[cfg(unix)]
 fn interrupt(child: &Child) {
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -173,22 +219,43 @@ fn ctrl_c_finishes_in_flight_people_and_exits_130() {
     wait_for_progress(&env, &mut child, 5);
     interrupt(&child);
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let records = env.records();
     assert!(!records.is_empty() && records.len() < 200);
-    assert!(records.iter().all(|r| r["status"] == "success"), "in-flight people were finished");
-    assert!(!env.dir.path().join("onboarding_results.json.journal").exists());
+    assert!(
+        records.iter().all(|r| r["status"] == "success"),
+        "in-flight people were finished"
+    );
+    assert!(
+        !env.dir
+            .path()
+            .join("onboarding_results.json.journal")
+            .exists()
+    );
     // Every user the proxy has is recorded: nothing in flight was abandoned.
-    assert_eq!(env.emulator.users().iter().filter(|u| u.user_email.is_some()).count(), records.len());
+    assert_eq!(
+        env.emulator
+            .users()
+            .iter()
+            .filter(|u| u.user_email.is_some())
+            .count(),
+        records.len()
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn a_second_ctrl_c_stops_at_once_with_a_valid_audit_file() {
     let env = Env::default_proxy();
-    env.emulator.set_latency(Duration::from_millis(300));
+    // Long round trips: finishing the people in flight would take over a second.
+    env.emulator.set_latency(Duration::from_millis(1500));
     let csv = env.write("users.csv", &people("d", 100));
-    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "8"]);
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "16"]);
     wait_for_progress(&env, &mut child, 8);
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(50));
@@ -196,7 +263,10 @@ fn a_second_ctrl_c_stops_at_once_with_a_valid_audit_file() {
     let started = Instant::now();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    assert!(started.elapsed() < Duration::from_millis(600), "stopped at once");
+    assert!(
+        started.elapsed() < Duration::from_millis(1200),
+        "stopped at once"
+    );
     let records = env.records();
     assert!(records.len() >= 8);
     // A re-run finishes the job without duplicates.
@@ -208,12 +278,19 @@ fn a_second_ctrl_c_stops_at_once_with_a_valid_audit_file() {
 fn pre_existing_user_is_reused(version: ApiVersion) {
     let env = Env::new(EmulatorConfig::new(version));
     let existing = env.emulator.add_user("Pre@Company.com", &[RESEARCH]);
-    let csv = env.write("users.csv", &format!("user_email,team_id\npre@company.com,{DEV_TEST}\nnew@company.com,{DEV_TEST}\n"));
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\npre@company.com,{DEV_TEST}\nnew@company.com,{DEV_TEST}\n"),
+    );
     env.onboard().arg(&csv).assert().code(0);
     let users = env.emulator.users_with_email("pre@company.com");
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].user_id, existing);
-    assert!(users[0].teams.iter().any(|t| t == DEV_TEST), "membership ensured: {:?}", users[0].teams);
+    assert!(
+        users[0].teams.iter().any(|t| t == DEV_TEST),
+        "membership ensured: {:?}",
+        users[0].teams
+    );
     let record = env.record("pre@company.com");
     assert_eq!(record["user"], "existing");
     assert_eq!(record["user_id"], existing.as_str());
@@ -238,11 +315,19 @@ fn duplicates_in_the_csv_make_one_user_and_a_rerun_sends_no_user_new() {
         "users.csv",
         &format!("user_email,team_id\nsam@company.com,{DEV_TEST}\n SAM@company.com ,{DEV_TEST}\nkim@company.com,{DEV_TEST}\n"),
     );
-    env.onboard().arg(&csv).assert().code(0).stderr(predicate::str::contains("lines 2, 3"));
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("lines 2, 3"));
     assert_eq!(env.emulator.users_with_email("sam@company.com").len(), 1);
     assert_eq!(env.records().len(), 2);
     env.emulator.reset_stats();
-    env.onboard().arg(&csv).assert().code(0).stdout(predicate::str::contains("already invited"));
+    env.onboard()
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("already invited"));
     let stats = env.emulator.stats();
     assert_eq!(stats.count("/user/new"), 0);
     assert_eq!(stats.count("/invitation/new"), 0);
@@ -257,7 +342,10 @@ fn reinvite_makes_a_fresh_link_and_keeps_the_old_id_in_history() {
     env.onboard().arg(&csv).arg("--reinvite").assert().code(0);
     let second = env.record("r0@company.com");
     assert_ne!(first["invitation_id"], second["invitation_id"]);
-    assert_eq!(second["history"][0]["invitation_id"], first["invitation_id"]);
+    assert_eq!(
+        second["history"][0]["invitation_id"],
+        first["invitation_id"]
+    );
     assert_eq!(second["user_id"], first["user_id"]);
     assert_eq!(env.emulator.users_with_email("r0@company.com").len(), 1);
 }
@@ -267,7 +355,10 @@ fn a_failed_person_is_tried_again_on_the_next_run() {
     let env = Env::default_proxy();
     env.emulator.add_user("dup@company.com", &[]);
     let second = env.emulator.add_user("dup@company.com", &[]);
-    let csv = env.write("users.csv", &format!("user_email,team_id\ndup@company.com,{DEV_TEST}\n"));
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\ndup@company.com,{DEV_TEST}\n"),
+    );
     env.onboard().arg(&csv).assert().code(1);
     assert_eq!(env.record("dup@company.com")["status"], "failed");
     assert!(env.emulator.delete_user(&second));

@@ -346,3 +346,49 @@ fn help_version_and_completions() {
         .code(0)
         .stdout(predicate::str::contains("_onboard"));
 }
+
+/// A private CA and a `localhost` certificate it signed: (CA PEM, server chain PEM, server key PEM).
+fn private_ca() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), server_cert.pem(), server_key.serialize_pem())
+}
+
+#[test]
+fn ca_cert_trusts_a_private_ca_and_tls_is_verified_without_it() {
+    let (ca, chain, key) = private_ca();
+    let env = Env::new(EmulatorConfig {
+        tls: Some(litellm_emulator::TlsPem {
+            cert_chain: chain,
+            key,
+        }),
+        ..EmulatorConfig::default()
+    });
+    assert!(env.emulator.url().starts_with("https://"));
+    let ca_file = env.write("ca.pem", &ca);
+    env.onboard()
+        .args(["invite", "tls@company.com", "--team", DEV_TEST])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot reach the proxy"));
+    let output = env
+        .onboard()
+        .args(["invite", "tls@company.com", "--team", DEV_TEST, "--ca-cert"])
+        .arg(&ca_file)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let link = String::from_utf8(output.stdout).unwrap();
+    assert!(link.starts_with("https://localhost:"), "{link}");
+    assert_eq!(env.emulator.users_with_email("tls@company.com").len(), 1);
+}

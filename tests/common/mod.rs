@@ -83,7 +83,10 @@ impl Env {
             .find(|(k, _)| k == "invitation_id")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_else(|| panic!("no invitation_id in {link}"));
-        let status = reqwest::blocking_get(&format!("{}/onboarding/get_token?invite_link={id}", self.emulator.url()));
+        let status = reqwest::blocking_get(&format!(
+            "{}/onboarding/get_token?invite_link={id}",
+            self.emulator.url()
+        ));
         status == 200
     }
 }
@@ -98,7 +101,10 @@ pub fn read_records(path: &Path) -> Vec<Value> {
 pub mod reqwest {
     /// GET `url` and return the HTTP status.
     pub fn blocking_get(url: &str) -> u16 {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async { ::reqwest::get(url).await.expect("GET").status().as_u16() })
     }
 }

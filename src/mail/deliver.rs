@@ -1,0 +1,294 @@
+//! Mailing after a run: who is emailed, a few at a time, each result journaled; the SMTP check
+//! before the first request; the dry-run preview; the hooks the commands call.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use super::{MAIL_CONCURRENCY, MailError, Mailer, is_tls, needs_email};
+use crate::audit::{Audit, AuditError};
+use crate::config::Config;
+use crate::error::Fatal;
+use crate::input::Person;
+use crate::links::Links;
+use crate::output::Printer;
+use crate::record::Record;
+use crate::run::Summary;
+use crate::shutdown::Shutdown;
+use crate::types::{Email, InvitationId};
+
+impl Mailer {
+    /// Emails each of `emails` whose live invitation is not emailed yet, a few at a time,
+    /// recording each result in the audit journal. Stops starting new emails on Ctrl-C.
+    pub async fn deliver(
+        &self,
+        emails: &[Email],
+        audit: &mut Audit,
+        printer: &mut Printer,
+        shutdown: &Shutdown,
+    ) -> Result<MailSummary, AuditError> {
+        let now = Utc::now();
+        let mut seen = HashSet::new();
+        let mut queue: VecDeque<(Record, u64)> = emails
+            .iter()
+            .enumerate()
+            .filter(|(_, email)| seen.insert(*email))
+            .filter_map(|(i, email)| {
+                let record = audit.get(email).filter(|r| needs_email(r, now))?;
+                Some((record.clone(), i as u64))
+            })
+            .collect();
+        let mut summary = MailSummary::default();
+        let mut tasks: JoinSet<(Record, u64, Result<(), MailError>)> = JoinSet::new();
+        let mut stopping = false;
+        loop {
+            while !stopping && tasks.len() < MAIL_CONCURRENCY {
+                let Some((record, order)) = queue.pop_front() else {
+                    break;
+                };
+                let mailer = self.clone();
+                tasks.spawn(async move {
+                    let result = mailer.send_invitation(&record).await;
+                    (record, order, result)
+                });
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            let first = tokio::select! {
+                biased;
+                () = shutdown.requested(), if !stopping => {
+                    stopping = true;
+                    printer.note("interrupted: finishing the emails in flight");
+                    continue;
+                }
+                () = shutdown.forced(), if stopping => {
+                    summary.not_sent += tasks.len();
+                    tasks.abort_all();
+                    break;
+                }
+                joined = tasks.join_next() => joined,
+            };
+            let mut batch = Vec::new();
+            let mut lines = Vec::new();
+            let mut joined = first;
+            while let Some(result) = joined {
+                match result {
+                    Ok((mut record, order, result)) => {
+                        let at = Utc::now();
+                        match result {
+                            Ok(()) => {
+                                record.emailed_at = Some(at);
+                                record.email_error = None;
+                                summary.sent += 1;
+                                lines.push((false, format!("✉ {}: link emailed", record.email)));
+                            }
+                            Err(e) => {
+                                let message = e.to_string();
+                                summary.failed += 1;
+                                *summary.reasons.entry(e.reason()).or_default() += 1;
+                                lines.push((
+                                    true,
+                                    format!(
+                                        "✗ {}: email not sent ({message}); the invitation stands",
+                                        record.email
+                                    ),
+                                ));
+                                record.email_error = Some(message);
+                            }
+                        }
+                        record.updated_at = at;
+                        batch.push((record, order));
+                    }
+                    Err(e) if e.is_cancelled() => {}
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+                joined = tasks.try_join_next();
+            }
+            audit.append(batch)?;
+            for (failed, line) in lines {
+                if failed {
+                    printer.warn(&line);
+                } else {
+                    printer.note(&line);
+                }
+            }
+        }
+        summary.not_sent += queue.len();
+        Ok(summary)
+    }
+}
+
+/// What the mailing did.
+#[derive(Debug, Default)]
+pub struct MailSummary {
+    /// Emails sent.
+    pub sent: usize,
+    /// Emails that failed (recorded as `email_error`).
+    pub failed: usize,
+    /// People left unmailed because the run was interrupted.
+    pub not_sent: usize,
+    /// Failures grouped by reason.
+    pub reasons: BTreeMap<String, usize>,
+}
+
+impl MailSummary {
+    /// Prints the totals on stderr (only failures with `-q`).
+    pub fn print(&self, printer: &mut Printer) {
+        if self.sent + self.failed + self.not_sent == 0 {
+            return;
+        }
+        let mut line = format!("emailed {}, {} email(s) failed", self.sent, self.failed);
+        if self.not_sent > 0 {
+            line.push_str(&format!(", {} not emailed (interrupted)", self.not_sent));
+        }
+        if self.failed == 0 {
+            printer.note(&line);
+            return;
+        }
+        let reasons: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(reason, count)| format!("  email failed: {count} × {reason}"))
+            .collect();
+        printer.warn(&format!(
+            "{line} (recorded as email_error; a re-run with --send-email tries them again)\n{}",
+            reasons.join("\n")
+        ));
+    }
+}
+
+/// Before the first request: builds the mailer and proves the SMTP settings (connect, TLS,
+/// AUTH). `None` without `--send-email`.
+pub async fn setup(config: &Config) -> Result<Option<Mailer>, Fatal> {
+    let Some(mail) = &config.mail else {
+        return Ok(None);
+    };
+    let server = format!("{}:{}", mail.host, mail.port);
+    let mailer = Mailer::new(mail, config.timeout)
+        .map_err(|e| Fatal::new(format!("cannot set up SMTP for {server}: {e}")))?;
+    mailer.check().await.map_err(|e| {
+        let hint = match &e {
+            MailError::Smtp(s) if s.status().is_some_and(|c| c.to_string().starts_with("53")) => {
+                "check --smtp-username and the password (ONBOARD_SMTP_PASSWORD or --smtp-password-file)"
+            }
+            MailError::Smtp(s) if is_tls(s) => {
+                "check --smtp-tls (implicit for port 465, starttls for 587) and, for a private CA, --smtp-ca-cert"
+            }
+            _ => "check --smtp-host, --smtp-port and --smtp-tls; or run without --send-email and email the links later with a re-run",
+        };
+        Fatal::new(format!(
+            "cannot use the SMTP server at {server}: {e}; nothing was sent"
+        ))
+        .hint(hint)
+    })?;
+    Ok(Some(mailer))
+}
+
+/// `--dry-run --send-email`: shows the email the first person would get, on stderr.
+pub fn preview(
+    mailer: Option<&Mailer>,
+    people: &[Person],
+    audit: &Audit,
+    links: &Links,
+    printer: &mut Printer,
+) {
+    let (Some(mailer), Some(person)) = (mailer, people.first()) else {
+        return;
+    };
+    let now = Utc::now();
+    let known = audit
+        .get(&person.email)
+        .filter(|r| r.has_live_invitation(now) && r.onboarding_link.is_some());
+    let (record, example) = match known {
+        Some(record) => (record.clone(), false),
+        None => {
+            let mut record = Record::new(person.email.clone(), now);
+            record.team_id = Some(person.team.clone());
+            record.user_alias = person.alias.clone();
+            record.onboarding_link = Some(links.link(&InvitationId::new("INVITATION-ID")));
+            record.expires_at = Some(now + chrono::Duration::days(7));
+            (record, true)
+        }
+    };
+    let text = match mailer.render(&record) {
+        Ok(mail) => {
+            let body: Vec<String> = mail.body.lines().map(|l| format!("  {l}")).collect();
+            format!(
+                "dry run: the email to {} would be{}:\n  From: {}\n  To: {}\n  Subject: {}\n\n{}",
+                person.email,
+                if example {
+                    " (the link and expiry are examples until the invitation is made)"
+                } else {
+                    ""
+                },
+                mailer.from,
+                person.email,
+                mail.subject,
+                body.join("\n")
+            )
+        }
+        Err(e) => format!("dry run: cannot render the email to {}: {e}", person.email),
+    };
+    printer.warn(&text);
+}
+
+/// The people a run should email afterwards (empty without `--send-email`).
+pub fn recipients(mailer: Option<&Mailer>, people: &[Person]) -> Vec<Email> {
+    match mailer {
+        Some(_) => people.iter().map(|p| p.email.clone()).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// After a run whose results are durable: emails `recipients` unless the run was stopped or
+/// interrupted (then a re-run with `--send-email` emails them).
+pub async fn after_run(
+    mailer: Option<&Mailer>,
+    run: &Result<Summary, AuditError>,
+    recipients: &[Email],
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<MailSummary, AuditError> {
+    let (Some(mailer), Ok(summary)) = (mailer, run) else {
+        return Ok(MailSummary::default());
+    };
+    if summary.stopped.is_some() {
+        return Ok(MailSummary::default());
+    }
+    if summary.interrupted || shutdown.is_requested() {
+        printer.warn("no email sent (interrupted): a re-run with --send-email emails everyone invited and not yet emailed");
+        return Ok(MailSummary::default());
+    }
+    mailer.deliver(recipients, audit, printer, shutdown).await
+}
+
+/// After `onboard refresh`: emails the renewed records, and retries the live ones whose last
+/// email failed. `renewed` is `None` when nothing should be sent (a dry run, a stopped or an
+/// interrupted refresh). People never emailed before are left alone: their link may have
+/// gone out by hand, and a bulk re-run with `--send-email` emails them.
+pub async fn after_refresh(
+    mailer: Option<&Mailer>,
+    renewed: Option<&[Record]>,
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<MailSummary, AuditError> {
+    let (Some(mailer), Some(renewed)) = (mailer, renewed) else {
+        return Ok(MailSummary::default());
+    };
+    let recipients: Vec<Email> = renewed
+        .iter()
+        .map(|r| r.email.clone())
+        .chain(
+            audit
+                .records()
+                .iter()
+                .filter(|r| r.email_error.is_some())
+                .map(|r| r.email.clone()),
+        )
+        .collect();
+    mailer.deliver(&recipients, audit, printer, shutdown).await
+}

@@ -1,0 +1,487 @@
+//! `onboard refresh`: renew the invitations that expired (or soon will) before the person
+//! accepted them, and record who accepted and whose user was deleted. Made for cron: no
+//! prompts, the audit lock keeps runs apart, and a second run right after does nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use crate::app;
+use crate::audit::Audit;
+use crate::cli::RefreshArgs;
+use crate::client::ProxyClient;
+use crate::config::Config;
+use crate::error::{Exit, Fatal, ProxyError};
+use crate::flow::StopRun;
+use crate::links::Links;
+use crate::output::{Format, Printer, when};
+use crate::pacer::{RetryPolicy, Tally, spawn_bounded};
+use crate::preflight;
+use crate::record::{Record, is_expired};
+use crate::shutdown::Shutdown;
+
+/// How long an invitation lives on the proxy; `--within` must be shorter.
+const LIFETIME_DAYS: i64 = 7;
+
+/// Parses a duration such as `24h`, `2d`, `30m`, `90s`, `1w` or `1d12h` (`0` alone is zero).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::zero());
+    }
+    if text.is_empty() {
+        return Err("is empty".into());
+    }
+    let mut total = Duration::zero();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(format!("expected a number at {rest:?}"));
+        }
+        let number: i64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{:?} is too large", &rest[..digits]))?;
+        rest = &rest[digits..];
+        let unit_len = rest.len() - rest.trim_start_matches(char::is_alphabetic).len();
+        let unit = match &rest[..unit_len] {
+            "s" | "sec" | "secs" => Duration::try_seconds(number),
+            "m" | "min" | "mins" => Duration::try_minutes(number),
+            "h" | "hr" | "hrs" => Duration::try_hours(number),
+            "d" | "day" | "days" => Duration::try_days(number),
+            "w" | "week" | "weeks" => Duration::try_weeks(number),
+            "" => return Err(format!("{number} has no unit (s, m, h, d or w)")),
+            other => return Err(format!("unknown unit {other:?} (use s, m, h, d or w)")),
+        };
+        total = unit
+            .and_then(|u| total.checked_add(&u))
+            .ok_or_else(|| "is too large".to_string())?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// True when the proxy says the invitation is not there (deleted, or its user deleted).
+pub(crate) fn is_gone(error: &ProxyError) -> bool {
+    matches!(error, ProxyError::Status { status: 400 | 404, message }
+        if message.to_lowercase().contains("does not exist"))
+}
+
+/// True for a record `refresh` (and `status --check`) asks the proxy about. A record
+/// without an invitation (a failed person) is the bulk run's job, not refresh's.
+pub(crate) fn is_open(record: &Record) -> bool {
+    record.invitation_id.is_some()
+        && record.user_id.is_some()
+        && record.accepted_at.is_none()
+        && record.user_deleted_at.is_none()
+}
+
+/// What happened to one person.
+#[derive(Debug)]
+enum Change {
+    Renewed { old_kept: Option<String> },
+    WouldRenew,
+    Accepted,
+    StillValid,
+    UserDeleted,
+    Failed { reason: String },
+}
+
+#[derive(Clone)]
+struct Renewer {
+    client: ProxyClient,
+    links: Links,
+    retry: RetryPolicy,
+    window: Duration,
+    dry_run: bool,
+}
+
+impl Renewer {
+    async fn refresh(&self, mut record: Record) -> Result<(Record, Change), StopRun> {
+        let mut step = Tally::default();
+        let result = self.check(&mut record, &mut step).await;
+        step.sample(self.client.pacer().limiter());
+        match result {
+            Ok(change) => Ok((record, change)),
+            Err(e) if e.is_auth() => Err(StopRun(e)),
+            Err(e) => {
+                let reason = e.reason();
+                record.set_failed(e.to_string(), Utc::now());
+                Ok((record, Change::Failed { reason }))
+            }
+        }
+    }
+
+    async fn check(&self, record: &mut Record, step: &mut Tally) -> Result<Change, ProxyError> {
+        let id = record.invitation_id.clone().expect("only open records");
+        let retry = &self.retry;
+        let info = match step.call(retry, || self.client.invitation_info(&id)).await {
+            Ok(info) => Some(info),
+            Err(e) if is_gone(&e) => None,
+            Err(e) => return Err(e),
+        };
+        let now = Utc::now();
+        if let Some(info) = &info {
+            if info.is_accepted {
+                record.accepted_at = Some(info.accepted_at.unwrap_or(now));
+                record.updated_at = now;
+                return Ok(Change::Accepted);
+            }
+            let expires = info.expires_at;
+            if !is_expired(expires, now) && expires > now + self.window {
+                return Ok(Change::StillValid);
+            }
+        }
+        let user_id = record.user_id.clone().expect("only open records");
+        if !step
+            .call(retry, || self.client.user_exists(&user_id))
+            .await?
+        {
+            record.user_deleted_at = Some(now);
+            record.updated_at = now;
+            return Ok(Change::UserDeleted);
+        }
+        if self.dry_run {
+            return Ok(Change::WouldRenew);
+        }
+        let invitation = step
+            .call(retry, || self.client.new_invitation(&user_id))
+            .await?;
+        let link = self.links.link(&invitation.id);
+        record.set_invitation(
+            invitation.id,
+            invitation.expires_at,
+            invitation.created_at,
+            link,
+            Utc::now(),
+        );
+        // The new invitation is made: from here on nothing may lose the record.
+        let old_kept = if info.is_none() {
+            None
+        } else {
+            match step
+                .call(retry, || self.client.delete_invitation(&id))
+                .await
+            {
+                Err(e) if !is_gone(&e) => Some(e.to_string()),
+                _ => {
+                    if let Some(past) = record.history.iter_mut().rfind(|p| p.invitation_id == id) {
+                        past.deleted = true;
+                    }
+                    None
+                }
+            }
+        };
+        Ok(Change::Renewed { old_kept })
+    }
+}
+
+/// What a refresh did, grouped.
+#[derive(Default)]
+struct Report {
+    renewed: Vec<Record>,
+    would_renew: Vec<String>,
+    accepted: Vec<String>,
+    still_valid: usize,
+    user_deleted: Vec<String>,
+    failed: Vec<(String, String)>,
+    failure_reasons: BTreeMap<String, usize>,
+    old_kept: Vec<(String, String)>,
+    not_started: usize,
+    interrupted: bool,
+    stopped: Option<ProxyError>,
+}
+
+impl Report {
+    fn add(&mut self, record: Record, change: Change) {
+        let email = record.email.to_string();
+        match change {
+            Change::Renewed { old_kept } => {
+                if let Some(why) = old_kept {
+                    self.old_kept.push((email, why));
+                }
+                self.renewed.push(record);
+            }
+            Change::WouldRenew => self.would_renew.push(email),
+            Change::Accepted => self.accepted.push(email),
+            Change::StillValid => self.still_valid += 1,
+            Change::UserDeleted => self.user_deleted.push(email),
+            Change::Failed { reason } => {
+                *self.failure_reasons.entry(reason).or_default() += 1;
+                let error = record.error.unwrap_or_default();
+                self.failed.push((email, error));
+            }
+        }
+    }
+
+    fn sort(&mut self) {
+        self.renewed.sort_by(|a, b| a.email.cmp(&b.email));
+        self.would_renew.sort();
+        self.accepted.sort();
+        self.user_deleted.sort();
+        self.failed.sort();
+        self.old_kept.sort();
+    }
+
+    fn notable(&self) -> bool {
+        !self.renewed.is_empty()
+            || !self.failed.is_empty()
+            || self.stopped.is_some()
+            || self.interrupted
+    }
+}
+
+/// `onboard refresh`.
+pub async fn refresh(
+    config: Config,
+    args: &RefreshArgs,
+    shutdown: Shutdown,
+) -> Result<Exit, Fatal> {
+    let window = parse_duration(&args.within).map_err(|m| {
+        Fatal::new(format!("--within {:?}: {m}", args.within)).hint("e.g. --within 24h, 2d or 30m")
+    })?;
+    if window >= Duration::days(LIFETIME_DAYS) {
+        return Err(Fatal::new(format!(
+            "--within {}: an invitation lives {LIFETIME_DAYS} days, so this would renew every invitation on every run",
+            args.within
+        )));
+    }
+    let mut printer = Printer::new(config.format, config.quiet);
+    for warning in &config.warnings {
+        printer.warn(warning);
+    }
+    if !Audit::exists(&config.results) {
+        return Err(Fatal::new(format!(
+            "no audit file at {}: nothing to refresh",
+            config.results.display()
+        ))
+        .hint("pass --results with the file `onboard` wrote (an absolute path in a cron job, which runs in $HOME)"));
+    }
+    let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
+    let client = app::client(&config)
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    preflight::reachable_admin(&client).await?;
+    preflight::ensure_default_user(&client, config.fix_default_user, args.dry_run, &mut printer)
+        .await?;
+    let (links, sso) = preflight::links(&client).await;
+    let mailer = crate::mail::setup(&config).await?;
+    if sso {
+        printer.note(preflight::SSO_WARNING);
+    }
+    let renewer = Renewer {
+        client: client.clone(),
+        links,
+        retry: app::retry_policy(&config),
+        window,
+        dry_run: args.dry_run,
+    };
+    let started = Instant::now();
+    let run = run(renewer, &mut audit, &mut printer, &shutdown).await;
+    let renewed = (run.as_ref().ok())
+        .filter(|r| !args.dry_run && r.stopped.is_none() && !r.interrupted)
+        .map(|r| r.renewed.as_slice());
+    let mailed = crate::mail::after_refresh(
+        mailer.as_ref(),
+        renewed,
+        &mut audit,
+        &mut printer,
+        &shutdown,
+    )
+    .await;
+    let committed = if args.dry_run { Ok(()) } else { audit.commit() };
+    let mut report = run.map_err(|e| Fatal::new(e.to_string()))?;
+    let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
+    committed.map_err(|e| Fatal::new(e.to_string()))?;
+    report.sort();
+    print(&report, &mut printer, config.format, args.dry_run);
+    mailed.print(&mut printer);
+    if !config.quiet || report.notable() {
+        summary(
+            &report,
+            started.elapsed().as_secs_f64(),
+            &config,
+            args.dry_run,
+        );
+    }
+    if let Some(error) = report.stopped {
+        return Err(preflight::explain(error, &client));
+    }
+    Ok(if report.interrupted {
+        Exit::Interrupted
+    } else if !report.failed.is_empty() || mailed.failed > 0 {
+        Exit::Failures
+    } else {
+        Exit::Success
+    })
+}
+
+/// Checks every open record with bounded concurrency, journaling changes as they finish.
+async fn run(
+    renewer: Renewer,
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<Report, crate::audit::AuditError> {
+    let dry_run = renewer.dry_run;
+    let open: Vec<Record> = audit
+        .records()
+        .iter()
+        .filter(|r| is_open(r))
+        .cloned()
+        .collect();
+    let limiter = Arc::clone(renewer.client.pacer().limiter());
+    let halt = Arc::new(AtomicBool::new(false));
+    let mut tasks = spawn_bounded(&limiter, &halt, open, move |record| {
+        let renewer = renewer.clone();
+        async move { renewer.refresh(record).await }
+    });
+    let mut report = Report::default();
+    let mut stopping = false;
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = shutdown.requested(), if !stopping => {
+                stopping = true;
+                report.interrupted = true;
+                halt.store(true, Ordering::Relaxed);
+                printer.note("interrupted: finishing the people in flight (Ctrl-C again to stop at once)");
+                continue;
+            }
+            () = shutdown.forced(), if stopping => {
+                tasks.abort_all();
+                break;
+            }
+            joined = tasks.join_next() => joined,
+        };
+        let mut batch = Vec::new();
+        let mut joined = first;
+        if joined.is_none() {
+            break;
+        }
+        while let Some(result) = joined {
+            match result {
+                Ok(Some(Ok(done))) => batch.push(done),
+                Ok(Some(Err(StopRun(error)))) => {
+                    report.stopped.get_or_insert(error);
+                    halt.store(true, Ordering::Relaxed);
+                    stopping = true;
+                }
+                Ok(None) => report.not_started += 1,
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+            joined = tasks.try_join_next();
+        }
+        if !dry_run {
+            let changed = batch
+                .iter()
+                .filter(|(_, change)| !matches!(change, Change::StillValid))
+                .map(|(record, _)| (record.clone(), 0))
+                .collect();
+            audit.append(changed)?;
+        }
+        for (record, change) in batch {
+            report.add(record, change);
+        }
+    }
+    Ok(report)
+}
+
+fn print(report: &Report, printer: &mut Printer, format: Format, dry_run: bool) {
+    for (email, why) in &report.old_kept {
+        printer.warn(&format!(
+            "{email}: renewed, but the old invitation could not be deleted ({why}); it works until it expires"
+        ));
+    }
+    if format == Format::Json {
+        if !printer.is_quiet() || !report.renewed.is_empty() {
+            let items: Vec<_> = report
+                .renewed
+                .iter()
+                .map(|r| {
+                    json!({
+                        "email": r.email,
+                        "onboarding_link": r.onboarding_link,
+                        "expires_at": r.expires_at,
+                        "invitation_id": r.invitation_id,
+                    })
+                })
+                .collect();
+            printer.data(&serde_json::Value::Array(items).to_string());
+        }
+    } else if !printer.is_quiet() || report.notable() {
+        if !report.renewed.is_empty() {
+            printer.data(&format!(
+                "Renewed ({}), send these new links:",
+                report.renewed.len()
+            ));
+            for r in &report.renewed {
+                let expires = r.expires_at.map(when).unwrap_or_default();
+                let link = r.onboarding_link.as_deref().unwrap_or_default();
+                printer.data(&format!("  {} (expires {expires})\n    {link}", r.email));
+            }
+        }
+        let groups = [
+            ("Would renew (dry run)", &report.would_renew),
+            ("Newly accepted", &report.accepted),
+            (
+                "User deleted on the proxy, no new invitation",
+                &report.user_deleted,
+            ),
+        ];
+        for (title, emails) in groups {
+            if !emails.is_empty() {
+                printer.data(&format!("{title} ({}):", emails.len()));
+                for email in emails {
+                    printer.data(&format!("  {email}"));
+                }
+            }
+        }
+        printer.data(&format!("Still valid: {}", report.still_valid));
+    }
+    printer.flush();
+    if !report.failed.is_empty() {
+        eprintln!("Failed ({}):", report.failed.len());
+        for (email, error) in &report.failed {
+            eprintln!("  ✗ {email}: {error}");
+        }
+    }
+    if dry_run {
+        printer
+            .note("dry run: no invitation was made or deleted, and the audit file was not changed");
+    }
+}
+
+fn summary(report: &Report, seconds: f64, config: &Config, dry_run: bool) {
+    let mut line = format!(
+        "{} renewed, {} newly accepted, {} still valid, {} user deleted, {} failed",
+        if dry_run {
+            report.would_renew.len()
+        } else {
+            report.renewed.len()
+        },
+        report.accepted.len(),
+        report.still_valid,
+        report.user_deleted.len(),
+        report.failed.len()
+    );
+    if report.not_started > 0 {
+        line.push_str(&format!(", {} not started", report.not_started));
+    }
+    let what = if dry_run {
+        "refresh (dry run)"
+    } else {
+        "refresh"
+    };
+    eprintln!("onboard: {what}: {line} in {seconds:.1} s");
+    for (reason, count) in &report.failure_reasons {
+        eprintln!("  failed: {count} × {reason}");
+    }
+    if !dry_run {
+        eprintln!("Results saved to {}", config.results.display());
+    }
+}

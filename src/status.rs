@@ -1,0 +1,361 @@
+//! `onboard status`: everyone in the audit file and where they stand. It reads the file
+//! only, so it needs no proxy URL or key, unless `--check` asks the proxy for the live state.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde_json::json;
+
+use crate::app;
+use crate::audit::{Audit, AuditError};
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::error::{Exit, Fatal};
+use crate::output::{Format, Printer};
+use crate::pacer::{Tally, spawn_bounded};
+use crate::preflight;
+use crate::record::{Record, State, UserOrigin};
+use crate::refresh::{is_gone, is_open};
+use crate::types::Email;
+
+/// `onboard status`. `config` is given (and the proxy asked) only with `--check`.
+pub async fn status(
+    args: &StatusArgs,
+    results: &Path,
+    format: Format,
+    quiet: bool,
+    config: Option<Config>,
+) -> Result<Exit, Fatal> {
+    let mut printer = Printer::new(format, quiet);
+    if !Audit::exists(results) {
+        return Err(
+            Fatal::new(format!("no audit file at {}", results.display()))
+                .hint("run `onboard <CSV>` first, or pass --results with the file it wrote"),
+        );
+    }
+    let mut gone = BTreeSet::new();
+    let mut check_failed = 0;
+    let records = match config {
+        Some(config) => {
+            for warning in &config.warnings {
+                printer.warn(warning);
+            }
+            let mut audit = Audit::open(results).map_err(|e| Fatal::new(e.to_string()))?;
+            let checked = check(&config, &mut audit, &mut printer).await?;
+            audit.commit().map_err(|e| Fatal::new(e.to_string()))?;
+            gone = checked.gone;
+            check_failed = checked.failed;
+            audit.records().to_vec()
+        }
+        None => match Audit::open(results) {
+            Ok(audit) => audit.records().to_vec(),
+            Err(AuditError::Locked(_)) => {
+                printer.note(&format!(
+                    "{} is in use by another onboard run: showing it as that run has saved it so far (read-only)",
+                    results.display()
+                ));
+                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
+            }
+            Err(e @ AuditError::Io { .. }) => {
+                // E.g. a directory we may read but not write: the lock file cannot be made.
+                printer.note(&format!("{e}: showing the file read-only"));
+                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
+            }
+            Err(e) => return Err(Fatal::new(e.to_string())),
+        },
+    };
+    let now = Utc::now();
+    let wanted = filter(args);
+    let rows: Vec<(&Record, State)> = records
+        .iter()
+        .map(|r| {
+            let state = match r.state(now) {
+                State::Pending if gone.contains(&r.email) => State::Expired,
+                state => state,
+            };
+            (r, state)
+        })
+        .filter(|(_, state)| wanted.is_none_or(|w| w == *state))
+        .collect();
+    if format == Format::Json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(r, state)| json_row(r, *state, args.show_links))
+            .collect();
+        printer.data(&serde_json::to_string_pretty(&items).expect("rows serialise"));
+    } else if !rows.is_empty() {
+        for line in table(&rows, now, args.show_links) {
+            printer.data(&line);
+        }
+    }
+    printer.flush();
+    printer.note(&totals(&records, &rows, now, wanted.is_some()));
+    Ok(if check_failed > 0 {
+        Exit::Failures
+    } else {
+        Exit::Success
+    })
+}
+
+fn filter(args: &StatusArgs) -> Option<State> {
+    [
+        (args.pending, State::Pending),
+        (args.expired, State::Expired),
+        (args.accepted, State::Accepted),
+        (args.failed, State::Failed),
+    ]
+    .into_iter()
+    .find_map(|(on, state)| on.then_some(state))
+}
+
+struct Checked {
+    gone: BTreeSet<Email>,
+    failed: usize,
+}
+
+/// `--check`: asks `/invitation/info` about every open invitation and records acceptances.
+async fn check(
+    config: &Config,
+    audit: &mut Audit,
+    printer: &mut Printer,
+) -> Result<Checked, Fatal> {
+    let client = app::client(config)
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    preflight::reachable_admin(&client).await?;
+    let retry = app::retry_policy(config);
+    let open: Vec<Record> = audit
+        .records()
+        .iter()
+        .filter(|r| is_open(r))
+        .cloned()
+        .collect();
+    let limiter = Arc::clone(client.pacer().limiter());
+    let halt = Arc::new(AtomicBool::new(false));
+    let worker = client.clone();
+    let mut tasks = spawn_bounded(&limiter, &halt, open, move |record: Record| {
+        let client = worker.clone();
+        async move {
+            let id = record.invitation_id.clone().expect("only open records");
+            let mut step = Tally::default();
+            let answer = step.call(&retry, || client.invitation_info(&id)).await;
+            step.sample(client.pacer().limiter());
+            (record, answer)
+        }
+    });
+    let mut checked = Checked {
+        gone: BTreeSet::new(),
+        failed: 0,
+    };
+    let mut accepted = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Some((mut record, answer)) = joined.expect("check task") else {
+            continue;
+        };
+        match answer {
+            Ok(info) if info.is_accepted => {
+                let now = Utc::now();
+                record.accepted_at = Some(info.accepted_at.unwrap_or(now));
+                record.updated_at = now;
+                accepted.push((record, 0));
+            }
+            Ok(_) => {}
+            Err(e) if is_gone(&e) => {
+                checked.gone.insert(record.email);
+            }
+            Err(e) if e.is_auth() => return Err(preflight::explain(e, &client)),
+            Err(e) => {
+                checked.failed += 1;
+                printer.warn(&format!("{}: could not check: {e}", record.email));
+            }
+        }
+    }
+    if !accepted.is_empty() {
+        printer.note(&format!("{} newly accepted (recorded)", accepted.len()));
+    }
+    audit
+        .append(accepted)
+        .map_err(|e| Fatal::new(e.to_string()))?;
+    Ok(checked)
+}
+
+fn label(state: State) -> &'static str {
+    match state {
+        State::Pending => "pending",
+        State::Expired => "expired",
+        State::Accepted => "accepted",
+        State::Failed => "failed",
+        State::UserDeleted => "user deleted",
+    }
+}
+
+/// The moment the link stops working: the proxy compares UTC dates, so the end of that day.
+fn deadline(expires_at: DateTime<Utc>) -> DateTime<Utc> {
+    (expires_at.date_naive() + Duration::days(1))
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+}
+
+/// "in 3 days", "2 hours ago", "in 20 minutes".
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let delta = at - now;
+    let span = delta.abs();
+    let amount = if span >= Duration::days(2) {
+        plural(span.num_days(), "day")
+    } else if span >= Duration::hours(2) {
+        plural(span.num_hours(), "hour")
+    } else if span >= Duration::minutes(1) {
+        plural(span.num_minutes(), "minute")
+    } else {
+        return "now".into();
+    };
+    if delta > Duration::zero() {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+fn origin(record: &Record) -> &'static str {
+    match record.user {
+        Some(UserOrigin::Created) => "created",
+        Some(UserOrigin::Existing) => "existing",
+        None => "-",
+    }
+}
+
+fn table(rows: &[(&Record, State)], now: DateTime<Utc>, show_links: bool) -> Vec<String> {
+    let mut cells: Vec<Vec<String>> = vec![
+        [
+            "EMAIL",
+            "TEAM",
+            "USER",
+            "INVITED (UTC)",
+            "EXPIRES",
+            "STATE",
+            "LINK",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for (r, state) in rows {
+        let expires = match (state, r.expires_at) {
+            (State::Pending | State::Expired, Some(at)) => relative(deadline(at), now),
+            _ => "-".into(),
+        };
+        cells.push(vec![
+            r.email.to_string(),
+            r.team_id.as_ref().map_or("-".into(), ToString::to_string),
+            origin(r).into(),
+            r.invited_at
+                .map_or("-".into(), |at| at.format("%Y-%m-%d %H:%M").to_string()),
+            expires,
+            label(*state).into(),
+            r.onboarding_link.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let columns = if show_links { 7 } else { 6 };
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            cells
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    cells
+        .iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (c, width) in widths.iter().enumerate() {
+                if c + 1 == columns {
+                    line.push_str(&row[c]);
+                } else {
+                    line.push_str(&format!("{:<width$}  ", row[c]));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
+fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {
+    let mut row = json!({
+        "email": r.email,
+        "team_id": r.team_id,
+        "user_id": r.user_id,
+        "user": r.user,
+        "invited_at": r.invited_at,
+        "expires_at": r.expires_at,
+        "state": state,
+        "accepted_at": r.accepted_at,
+        "user_deleted_at": r.user_deleted_at,
+        "error": r.error,
+    });
+    if show_links {
+        row["invitation_id"] = json!(r.invitation_id);
+        row["onboarding_link"] = json!(r.onboarding_link);
+    }
+    row
+}
+
+fn totals(
+    all: &[Record],
+    shown: &[(&Record, State)],
+    now: DateTime<Utc>,
+    filtered: bool,
+) -> String {
+    let mut counts = [0usize; 5];
+    for r in all {
+        counts[r.state(now) as usize] += 1;
+    }
+    let mut text = format!(
+        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted",
+        all.len(),
+        counts[State::Pending as usize],
+        counts[State::Expired as usize],
+        counts[State::Accepted as usize],
+        counts[State::Failed as usize],
+        counts[State::UserDeleted as usize],
+    );
+    if filtered {
+        text.push_str(&format!(" ({} shown)", shown.len()));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn relative_times() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 10, 12, 0, 0).unwrap();
+        assert_eq!(relative(now + Duration::days(3), now), "in 3 days");
+        assert_eq!(relative(now - Duration::days(2), now), "2 days ago");
+        assert_eq!(relative(now + Duration::hours(30), now), "in 30 hours");
+        assert_eq!(relative(now - Duration::minutes(1), now), "1 minute ago");
+        assert_eq!(relative(now + Duration::seconds(5), now), "now");
+    }
+
+    #[test]
+    fn deadline_is_the_end_of_the_utc_day() {
+        let expires = Utc.with_ymd_and_hms(2026, 11, 10, 8, 30, 0).unwrap();
+        assert_eq!(
+            deadline(expires),
+            Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap()
+        );
+    }
+}
