@@ -6,6 +6,7 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod drive;
 pub mod error;
 pub mod flow;
 pub mod input;

@@ -320,34 +320,6 @@ impl Tally {
     }
 }
 
-/// Spawns `work` for each item with at most the limiter's limit in flight. An item whose
-/// turn comes after `halt` was set (a stop signal, an auth failure) is not started: `None`.
-pub fn spawn_bounded<T, R, F, Fut>(
-    limiter: &Arc<Limiter>,
-    halt: &Arc<std::sync::atomic::AtomicBool>,
-    items: Vec<T>,
-    work: F,
-) -> tokio::task::JoinSet<Option<R>>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(T) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = R> + Send,
-{
-    let mut tasks = tokio::task::JoinSet::new();
-    for item in items {
-        let (limiter, halt, work) = (Arc::clone(limiter), Arc::clone(halt), work.clone());
-        tasks.spawn(async move {
-            let _permit = limiter.acquire().await;
-            if halt.load(std::sync::atomic::Ordering::Relaxed) {
-                return None;
-            }
-            Some(work(item).await)
-        });
-    }
-    tasks
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
@@ -15,11 +14,12 @@ use crate::audit::Audit;
 use crate::cli::RefreshArgs;
 use crate::client::ProxyClient;
 use crate::config::Config;
+use crate::drive::{Lanes, drive};
 use crate::error::{Exit, Fatal, ProxyError};
 use crate::flow::StopRun;
 use crate::links::Links;
 use crate::output::{Format, Printer, when};
-use crate::pacer::{RetryPolicy, Tally, spawn_bounded};
+use crate::pacer::{RetryPolicy, Tally};
 use crate::preflight;
 use crate::record::{Record, is_expired};
 use crate::shutdown::Shutdown;
@@ -334,60 +334,40 @@ async fn run(
         .cloned()
         .collect();
     let limiter = Arc::clone(renewer.client.pacer().limiter());
-    let halt = Arc::new(AtomicBool::new(false));
-    let mut tasks = spawn_bounded(&limiter, &halt, open, move |record| {
-        let renewer = renewer.clone();
-        async move { renewer.refresh(record).await }
-    });
-    let mut report = Report::default();
-    let mut stopping = false;
-    loop {
-        let first = tokio::select! {
-            biased;
-            () = shutdown.requested(), if !stopping => {
-                stopping = true;
-                report.interrupted = true;
-                halt.store(true, Ordering::Relaxed);
-                printer.note("interrupted: finishing the people in flight (Ctrl-C again to stop at once)");
-                continue;
+    let mut state = (audit, Report::default());
+    let ending = drive(
+        Lanes {
+            limiter: &limiter,
+            shutdown,
+            what: "people",
+        },
+        &mut state,
+        open,
+        printer,
+        |_, record| {
+            let renewer = renewer.clone();
+            async move { renewer.refresh(record).await }
+        },
+        |(audit, report), batch: Vec<(Record, Change)>, _| {
+            if !dry_run {
+                let changed = batch
+                    .iter()
+                    .filter(|(_, change)| !matches!(change, Change::StillValid))
+                    .map(|(record, _)| (record.clone(), 0))
+                    .collect();
+                audit.append(changed)?;
             }
-            () = shutdown.forced(), if stopping => {
-                tasks.abort_all();
-                break;
+            for (record, change) in batch {
+                report.add(record, change);
             }
-            joined = tasks.join_next() => joined,
-        };
-        let mut batch = Vec::new();
-        let mut joined = first;
-        if joined.is_none() {
-            break;
-        }
-        while let Some(result) = joined {
-            match result {
-                Ok(Some(Ok(done))) => batch.push(done),
-                Ok(Some(Err(StopRun(error)))) => {
-                    report.stopped.get_or_insert(error);
-                    halt.store(true, Ordering::Relaxed);
-                    stopping = true;
-                }
-                Ok(None) => report.not_started += 1,
-                Err(e) if e.is_cancelled() => {}
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
-            joined = tasks.try_join_next();
-        }
-        if !dry_run {
-            let changed = batch
-                .iter()
-                .filter(|(_, change)| !matches!(change, Change::StillValid))
-                .map(|(record, _)| (record.clone(), 0))
-                .collect();
-            audit.append(changed)?;
-        }
-        for (record, change) in batch {
-            report.add(record, change);
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
+    let mut report = state.1;
+    report.interrupted = ending.interrupted;
+    report.stopped = ending.stopped;
+    report.not_started = ending.not_started;
     Ok(report)
 }
 

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::task::JoinSet;
-
 use crate::audit::{Audit, AuditError};
+use crate::drive::{Lanes, drive};
 use crate::error::ProxyError;
-use crate::flow::{Onboarder, Outcome, PersonResult, StopRun};
+use crate::flow::{Onboarder, Outcome, PersonResult};
 use crate::input::Person;
 use crate::output::Printer;
 use crate::shutdown::Shutdown;
@@ -63,8 +62,8 @@ impl Summary {
     }
 }
 
-/// Onboards `people` (each email once), recording every finished person in `audit`.
-/// `on_result` sees each result after it is durable.
+/// Onboards `people` (each email once), recording every finished person in `audit`
+/// before it is printed.
 pub async fn run(
     onboarder: &Onboarder,
     people: impl IntoIterator<Item = Person>,
@@ -74,68 +73,39 @@ pub async fn run(
 ) -> Result<Summary, AuditError> {
     let started = Instant::now();
     let limiter = Arc::clone(onboarder.client.pacer().limiter());
-    let mut summary = Summary::default();
-    let mut queue = people.into_iter().enumerate().peekable();
-    let mut tasks: JoinSet<Result<(PersonResult, u64), StopRun>> = JoinSet::new();
-    let mut stopping = false;
-    loop {
-        while !stopping && queue.peek().is_some() {
-            let Some(permit) = limiter.try_acquire() else {
-                break;
-            };
-            let (order, person) = queue.next().expect("peeked");
+    let mut state = (audit, Summary::default());
+    let ending = drive(
+        Lanes {
+            limiter: &limiter,
+            shutdown,
+            what: "people",
+        },
+        &mut state,
+        people.into_iter().enumerate(),
+        printer,
+        |(audit, _), (order, person)| {
             let prior = audit.get(&person.email).cloned();
             let onboarder = onboarder.clone();
-            tasks.spawn(async move {
-                let result = onboarder.onboard(person, prior).await;
-                drop(permit);
-                result.map(|r| (r, order as u64))
-            });
-        }
-        if tasks.is_empty() {
-            break;
-        }
-        let first = tokio::select! {
-            biased;
-            () = shutdown.requested(), if !stopping => {
-                stopping = true;
-                summary.interrupted = true;
-                printer.note("interrupted: finishing the people in flight (Ctrl-C again to stop at once)");
-                continue;
+            async move { Ok((onboarder.onboard(person, prior).await?, order as u64)) }
+        },
+        |(audit, summary), batch: Vec<(PersonResult, u64)>, printer| {
+            let records = batch
+                .iter()
+                .filter_map(|(r, order)| r.record.clone().map(|rec| (rec, *order)))
+                .collect();
+            audit.append(records)?;
+            for (result, _) in &batch {
+                summary.add(result);
+                printer.person(result);
             }
-            () = shutdown.forced(), if stopping => {
-                tasks.abort_all();
-                break;
-            }
-            joined = tasks.join_next() => joined,
-        };
-        let mut batch = Vec::new();
-        let mut joined = first;
-        while let Some(result) = joined {
-            match result {
-                Ok(Ok(done)) => batch.push(done),
-                Ok(Err(StopRun(error))) => {
-                    if summary.stopped.is_none() {
-                        summary.stopped = Some(error);
-                    }
-                    stopping = true;
-                }
-                Err(e) if e.is_cancelled() => {}
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
-            joined = tasks.try_join_next();
-        }
-        let records = batch
-            .iter()
-            .filter_map(|(r, order)| r.record.clone().map(|rec| (rec, *order)))
-            .collect();
-        audit.append(records)?;
-        for (result, _) in &batch {
-            summary.add(result);
-            printer.person(result);
-        }
-    }
-    summary.not_started = queue.count();
+            Ok(())
+        },
+    )
+    .await?;
+    let mut summary = state.1;
+    summary.interrupted = ending.interrupted;
+    summary.stopped = ending.stopped;
+    summary.not_started = ending.not_started;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.peak_concurrency = limiter.peak_limit();
     Ok(summary)

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::json;
@@ -13,12 +12,15 @@ use crate::app;
 use crate::audit::{Audit, AuditError};
 use crate::cli::StatusArgs;
 use crate::config::Config;
+use crate::drive::{Lanes, drive};
 use crate::error::{Exit, Fatal};
+use crate::flow::StopRun;
 use crate::output::{Format, Printer};
-use crate::pacer::{Tally, spawn_bounded};
+use crate::pacer::Tally;
 use crate::preflight;
 use crate::record::{Record, State, UserOrigin};
 use crate::refresh::{is_gone, is_open};
+use crate::shutdown::Shutdown;
 use crate::types::Email;
 
 /// `onboard status`. `config` is given (and the proxy asked) only with `--check`.
@@ -133,27 +135,44 @@ async fn check(
         .cloned()
         .collect();
     let limiter = Arc::clone(client.pacer().limiter());
-    let halt = Arc::new(AtomicBool::new(false));
-    let worker = client.clone();
-    let mut tasks = spawn_bounded(&limiter, &halt, open, move |record: Record| {
-        let client = worker.clone();
-        async move {
-            let id = record.invitation_id.clone().expect("only open records");
-            let mut step = Tally::default();
-            let answer = step.call(&retry, || client.invitation_info(&id)).await;
-            step.sample(client.pacer().limiter());
-            (record, answer)
-        }
-    });
+    let mut answers = Vec::new();
+    let ending = drive(
+        Lanes {
+            limiter: &limiter,
+            shutdown: &Shutdown::never(),
+            what: "checks",
+        },
+        &mut answers,
+        open,
+        printer,
+        |_, record: Record| {
+            let client = client.clone();
+            async move {
+                let id = record.invitation_id.clone().expect("only open records");
+                let mut step = Tally::default();
+                let answer = step.call(&retry, || client.invitation_info(&id)).await;
+                step.sample(client.pacer().limiter());
+                match answer {
+                    Err(e) if e.is_auth() => Err(StopRun(e)),
+                    answer => Ok((record, answer)),
+                }
+            }
+        },
+        |answers, batch, _| {
+            answers.extend(batch);
+            Ok::<_, Fatal>(())
+        },
+    )
+    .await?;
+    if let Some(e) = ending.stopped {
+        return Err(preflight::explain(e, &client));
+    }
     let mut checked = Checked {
         gone: BTreeSet::new(),
         failed: 0,
     };
     let mut accepted = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let Some((mut record, answer)) = joined.expect("check task") else {
-            continue;
-        };
+    for (mut record, answer) in answers {
         match answer {
             Ok(info) if info.is_accepted => {
                 let now = Utc::now();
@@ -165,7 +184,6 @@ async fn check(
             Err(e) if is_gone(&e) => {
                 checked.gone.insert(record.email);
             }
-            Err(e) if e.is_auth() => return Err(preflight::explain(e, &client)),
             Err(e) => {
                 checked.failed += 1;
                 printer.warn(&format!("{}: could not check: {e}", record.email));

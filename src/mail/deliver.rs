@@ -1,18 +1,20 @@
 //! Mailing after a run: who is emailed, a few at a time, each result journaled; the SMTP check
 //! before the first request; the dry-run preview; the hooks the commands call.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
-use tokio::task::JoinSet;
 
 use super::{MAIL_CONCURRENCY, MailError, Mailer, is_tls, needs_email};
 use crate::audit::{Audit, AuditError};
 use crate::config::Config;
+use crate::drive::{Lanes, drive};
 use crate::error::Fatal;
 use crate::input::Person;
 use crate::links::Links;
 use crate::output::Printer;
+use crate::pacer::Limiter;
 use crate::record::Record;
 use crate::run::Summary;
 use crate::shutdown::Shutdown;
@@ -30,7 +32,7 @@ impl Mailer {
     ) -> Result<MailSummary, AuditError> {
         let now = Utc::now();
         let mut seen = HashSet::new();
-        let mut queue: VecDeque<(Record, u64)> = emails
+        let queue: Vec<(Record, u64)> = emails
             .iter()
             .enumerate()
             .filter(|(_, email)| seen.insert(*email))
@@ -39,83 +41,67 @@ impl Mailer {
                 Some((record.clone(), i as u64))
             })
             .collect();
-        let mut summary = MailSummary::default();
-        let mut tasks: JoinSet<(Record, u64, Result<(), MailError>)> = JoinSet::new();
-        let mut stopping = false;
-        loop {
-            while !stopping && tasks.len() < MAIL_CONCURRENCY {
-                let Some((record, order)) = queue.pop_front() else {
-                    break;
-                };
+        let limiter = Arc::new(Limiter::fixed(MAIL_CONCURRENCY));
+        let mut state = (audit, MailSummary::default());
+        let ending = drive(
+            Lanes {
+                limiter: &limiter,
+                shutdown,
+                what: "emails",
+            },
+            &mut state,
+            queue,
+            printer,
+            |_, (record, order): (Record, u64)| {
                 let mailer = self.clone();
-                tasks.spawn(async move {
+                async move {
                     let result = mailer.send_invitation(&record).await;
-                    (record, order, result)
-                });
-            }
-            if tasks.is_empty() {
-                break;
-            }
-            let first = tokio::select! {
-                biased;
-                () = shutdown.requested(), if !stopping => {
-                    stopping = true;
-                    printer.note("interrupted: finishing the emails in flight");
-                    continue;
+                    Ok((record, order, result))
                 }
-                () = shutdown.forced(), if stopping => {
-                    summary.not_sent += tasks.len();
-                    tasks.abort_all();
-                    break;
-                }
-                joined = tasks.join_next() => joined,
-            };
-            let mut batch = Vec::new();
-            let mut lines = Vec::new();
-            let mut joined = first;
-            while let Some(result) = joined {
-                match result {
-                    Ok((mut record, order, result)) => {
-                        let at = Utc::now();
-                        match result {
-                            Ok(()) => {
-                                record.emailed_at = Some(at);
-                                record.email_error = None;
-                                summary.sent += 1;
-                                lines.push((false, format!("✉ {}: link emailed", record.email)));
-                            }
-                            Err(e) => {
-                                let message = e.to_string();
-                                summary.failed += 1;
-                                *summary.reasons.entry(e.reason()).or_default() += 1;
-                                lines.push((
-                                    true,
-                                    format!(
-                                        "✗ {}: email not sent ({message}); the invitation stands",
-                                        record.email
-                                    ),
-                                ));
-                                record.email_error = Some(message);
-                            }
+            },
+            |(audit, summary), results, printer| {
+                let at = Utc::now();
+                let mut batch = Vec::with_capacity(results.len());
+                let mut lines = Vec::new();
+                for (mut record, order, result) in results {
+                    match result {
+                        Ok(()) => {
+                            record.emailed_at = Some(at);
+                            record.email_error = None;
+                            summary.sent += 1;
+                            lines.push((false, format!("✉ {}: link emailed", record.email)));
                         }
-                        record.updated_at = at;
-                        batch.push((record, order));
+                        Err(e) => {
+                            let message = e.to_string();
+                            summary.failed += 1;
+                            *summary.reasons.entry(e.reason()).or_default() += 1;
+                            lines.push((
+                                true,
+                                format!(
+                                    "✗ {}: email not sent ({message}); the invitation stands",
+                                    record.email
+                                ),
+                            ));
+                            record.email_error = Some(message);
+                        }
                     }
-                    Err(e) if e.is_cancelled() => {}
-                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    record.updated_at = at;
+                    batch.push((record, order));
                 }
-                joined = tasks.try_join_next();
-            }
-            audit.append(batch)?;
-            for (failed, line) in lines {
-                if failed {
-                    printer.warn(&line);
-                } else {
-                    printer.note(&line);
+                audit.append(batch)?;
+                for (failed, line) in lines {
+                    if failed {
+                        printer.warn(&line);
+                    } else {
+                        printer.note(&line);
+                    }
                 }
-            }
-        }
-        summary.not_sent += queue.len();
+                Ok(())
+            },
+        )
+        .await?;
+        let mut summary = state.1;
+        summary.not_sent += ending.not_started;
         Ok(summary)
     }
 }

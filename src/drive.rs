@@ -1,0 +1,112 @@
+//! Running many independent jobs — people to onboard, invitations to renew, emails to send:
+//! at most the limiter's limit in flight, finished jobs handed back in batches (so one
+//! journal sync covers all that finished together), and a clean stop on Ctrl-C.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::error::ProxyError;
+use crate::flow::StopRun;
+use crate::output::Printer;
+use crate::pacer::Limiter;
+use crate::shutdown::Shutdown;
+
+/// How a drive ended, besides the results it handed back.
+#[derive(Debug, Default)]
+pub struct Ending {
+    /// A stop signal came: no new job was started after it.
+    pub interrupted: bool,
+    /// A failure that would hit every job stopped the drive.
+    pub stopped: Option<ProxyError>,
+    /// Jobs never started (or cut off by a second stop signal).
+    pub not_started: usize,
+}
+
+/// Where jobs run: the limit on jobs in flight, the stop signals, and what the jobs are
+/// called in messages ("people", "emails").
+#[derive(Clone, Copy)]
+pub struct Lanes<'a> {
+    /// The limit on jobs in flight.
+    pub limiter: &'a Arc<Limiter>,
+    /// Ctrl-C and SIGTERM.
+    pub shutdown: &'a Shutdown,
+    /// What the jobs are, for messages.
+    pub what: &'a str,
+}
+
+/// Runs `start(ctx, item)` for each item, at most the lanes' limit at a time, and hands each
+/// batch of finished results to `finish(ctx, batch, printer)` in the calling task. After the
+/// first stop signal no job starts and those in flight finish; after the second the rest are
+/// dropped. A [`StopRun`] from a job stops the drive the same way as the first signal.
+pub async fn drive<C, T, R, E, Fut>(
+    lanes: Lanes<'_>,
+    ctx: &mut C,
+    items: impl IntoIterator<Item = T>,
+    printer: &mut Printer,
+    mut start: impl FnMut(&mut C, T) -> Fut,
+    mut finish: impl FnMut(&mut C, Vec<R>, &mut Printer) -> Result<(), E>,
+) -> Result<Ending, E>
+where
+    R: Send + 'static,
+    Fut: Future<Output = Result<R, StopRun>> + Send + 'static,
+{
+    let Lanes {
+        limiter,
+        shutdown,
+        what,
+    } = lanes;
+    let mut ending = Ending::default();
+    let mut queue = items.into_iter().peekable();
+    let mut tasks: JoinSet<Result<R, StopRun>> = JoinSet::new();
+    let mut stopping = false;
+    loop {
+        while !stopping && queue.peek().is_some() {
+            let Some(permit) = limiter.try_acquire() else {
+                break;
+            };
+            let job = start(ctx, queue.next().expect("peeked"));
+            tasks.spawn(async move {
+                let result = job.await;
+                drop(permit);
+                result
+            });
+        }
+        if tasks.is_empty() {
+            break;
+        }
+        let first = tokio::select! {
+            biased;
+            () = shutdown.requested(), if !stopping => {
+                stopping = true;
+                ending.interrupted = true;
+                printer.note(&format!("interrupted: finishing the {what} in flight (Ctrl-C again to stop at once)"));
+                continue;
+            }
+            () = shutdown.forced(), if stopping => {
+                ending.not_started += tasks.len();
+                tasks.abort_all();
+                break;
+            }
+            joined = tasks.join_next() => joined,
+        };
+        let mut batch = Vec::new();
+        let mut joined = first;
+        while let Some(result) = joined {
+            match result {
+                Ok(Ok(done)) => batch.push(done),
+                Ok(Err(StopRun(error))) => {
+                    ending.stopped.get_or_insert(error);
+                    stopping = true;
+                }
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+            joined = tasks.try_join_next();
+        }
+        finish(ctx, batch, printer)?;
+    }
+    ending.not_started += queue.count();
+    Ok(ending)
+}
