@@ -134,7 +134,8 @@ impl Onboarder {
         record: &mut Record,
         step: &mut Step,
     ) -> Result<UserOrigin, ProxyError> {
-        let known = prior.and_then(|p| {
+        // A user that refresh found deleted on the proxy is made (or found) again.
+        let known = prior.filter(|p| p.user_deleted_at.is_none()).and_then(|p| {
             p.user_id
                 .clone()
                 .map(|id| (id, p.user.unwrap_or(UserOrigin::Existing)))
@@ -158,6 +159,7 @@ impl Onboarder {
         let invitation: Invitation = self
             .retrying(step, || self.client.new_invitation(&user_id))
             .await?;
+        record.user_deleted_at = None;
         let link = self.links.link(&invitation.id);
         record.set_invitation(
             invitation.id,

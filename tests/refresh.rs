@@ -510,3 +510,26 @@ fn within_durations_parse() {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_bulk_rerun_recreates_a_user_refresh_found_deleted() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\ngone@company.com,{DEV_TEST}\n"),
+    );
+    env.emulator.set_clock_offset(chrono::Duration::days(-8));
+    env.onboard().arg(&csv).assert().code(0);
+    env.emulator.set_clock_offset(chrono::Duration::zero());
+    let old = env.record("gone@company.com");
+    assert!(env.emulator.delete_user(old["user_id"].as_str().unwrap()));
+    env.onboard().arg("refresh").assert().code(0);
+    assert!(env.record("gone@company.com")["user_deleted_at"].is_string());
+    env.onboard().arg(&csv).assert().code(0);
+    let again = env.record("gone@company.com");
+    assert_eq!(again["status"], "success");
+    assert!(again["user_deleted_at"].is_null());
+    assert_ne!(again["user_id"], old["user_id"]);
+    assert_eq!(env.emulator.users_with_email("gone@company.com").len(), 1);
+    assert!(env.link_opens(again["onboarding_link"].as_str().unwrap()));
+}
