@@ -200,6 +200,7 @@ async fn onboard_people(
         reinvite,
     };
     let recipients = crate::mail::recipients(mailer.as_ref(), &people);
+    printer.progress(people.len() as u64);
     let run_result = run::run(&onboarder, people, &mut audit, &mut printer, &shutdown).await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),

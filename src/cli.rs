@@ -122,6 +122,9 @@ pub struct GlobalArgs {
     /// Say nothing unless something failed.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log requests on stderr (-v: retries and pauses, -vv: every request); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Send the master key over plain http to a host that is not loopback.
     #[arg(long, global = true)]
     pub allow_insecure_http: bool,

@@ -410,14 +410,20 @@ impl ProxyClient {
         }
         let mut request = self
             .http
-            .request(method, url)
+            .request(method.clone(), url)
             .bearer_auth(self.key.expose());
         if let Some(body) = body {
             request = request.json(&body);
         }
         let started = Instant::now();
         let result = self.exchange(request).await;
-        self.pacer.observe(started.elapsed(), result.as_ref().err());
+        let elapsed = started.elapsed();
+        self.pacer.observe(elapsed, result.as_ref().err());
+        // The path only: query strings carry emails and invitation ids (credentials).
+        match &result {
+            Ok((status, _)) => tracing::debug!("{method} /{path} → {status} in {elapsed:.1?}"),
+            Err(e) => tracing::info!("{method} /{path} failed in {elapsed:.1?}: {}", e.reason()),
+        }
         result.and_then(|(status, text)| {
             serde_json::from_str(&text).map_err(|e| {
                 ProxyError::Decode(format!(

@@ -1,6 +1,10 @@
-//! The one printer: data on stdout, everything else on stderr; quiet, JSON and link-only modes.
+//! The one printer: data on stdout, everything else on stderr; quiet, JSON and link-only
+//! modes; colour only on a terminal (never with `NO_COLOR`); a progress bar on a terminal.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+
+use anstyle::{AnsiColor, Style};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -27,6 +31,17 @@ pub struct Printer {
     link_only: bool,
     json_started: bool,
     stdout: std::io::BufWriter<std::io::Stdout>,
+    color_out: bool,
+    color_err: bool,
+    bar: Option<ProgressBar>,
+}
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const DIM: Style = Style::new().dimmed();
+
+fn colors(stream: &impl anstream::stream::RawStream) -> bool {
+    anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
 }
 
 /// Formats a timestamp the way people read it.
@@ -43,6 +58,55 @@ impl Printer {
             link_only: false,
             json_started: false,
             stdout: std::io::BufWriter::new(std::io::stdout()),
+            color_out: colors(&std::io::stdout()),
+            color_err: colors(&std::io::stderr()),
+            bar: None,
+        }
+    }
+
+    /// Shows a progress bar for `total` people on stderr, if it is a terminal and the
+    /// output is for people (not `-q`, not JSON, not one-off).
+    pub fn progress(&mut self, total: u64) {
+        if self.quiet
+            || self.link_only
+            || self.format != Format::Text
+            || !std::io::stderr().is_terminal()
+        {
+            return;
+        }
+        let style =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} people, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        self.bar = Some(ProgressBar::new(total).with_style(style));
+    }
+
+    fn paint(color: bool, style: Style, text: &str) -> String {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A line on stdout, drawn around the progress bar.
+    fn out(&mut self, line: &str) {
+        match self.bar.clone() {
+            Some(bar) => bar.suspend(|| {
+                writeln!(self.stdout, "{line}").ok();
+                self.stdout.flush().ok();
+            }),
+            None => {
+                writeln!(self.stdout, "{line}").ok();
+            }
+        }
+    }
+
+    /// A line on stderr, after whatever stdout holds, drawn around the progress bar.
+    fn err(&mut self, line: &str) {
+        self.flush();
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -61,25 +125,27 @@ impl Printer {
 
     /// A line of data on stdout, whatever the mode (the caller decides what `-q` hides).
     pub fn data(&mut self, line: &str) {
-        writeln!(self.stdout, "{line}").ok();
+        self.out(line);
     }
 
     /// A line for the person reading stderr (suppressed by `-q`).
     pub fn note(&mut self, message: &str) {
         if !self.quiet {
-            self.flush();
-            eprintln!("onboard: {message}");
+            self.err(&format!("onboard: {message}"));
         }
     }
 
     /// A warning: shown even with `-q`.
     pub fn warn(&mut self, message: &str) {
-        self.flush();
-        eprintln!("onboard: warning: {message}");
+        let label = Self::paint(self.color_err, AnsiColor::Yellow.on_default(), "warning:");
+        self.err(&format!("onboard: {label} {message}"));
     }
 
     /// Reports one finished person.
     pub fn person(&mut self, result: &PersonResult) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
         if self.format == Format::Json {
             self.json_item(result);
             return;
@@ -100,17 +166,19 @@ impl Printer {
                     UserOrigin::Existing => "existing user",
                 };
                 if self.link_only {
-                    writeln!(self.stdout, "{link}").ok();
+                    self.out(link);
                     self.flush();
                     if !self.quiet {
-                        eprintln!("✓ {email}: {what}, invited (expires {expires})");
+                        let tick = Self::paint(self.color_err, GREEN, "✓");
+                        self.err(&format!(
+                            "{tick} {email}: {what}, invited (expires {expires})"
+                        ));
                     }
                 } else if !self.quiet {
-                    writeln!(
-                        self.stdout,
-                        "✓ {email}: {what}, invited (expires {expires})\n    {link}"
-                    )
-                    .ok();
+                    let tick = Self::paint(self.color_out, GREEN, "✓");
+                    self.out(&format!(
+                        "{tick} {email}: {what}, invited (expires {expires})\n    {link}"
+                    ));
                 }
             }
             Outcome::AlreadyInvited { expires_at, link } => {
@@ -118,7 +186,7 @@ impl Printer {
                 if self.link_only
                     && let Some(link) = link
                 {
-                    writeln!(self.stdout, "{link}").ok();
+                    self.out(link);
                     self.flush();
                 }
                 let line = format!(
@@ -131,8 +199,11 @@ impl Printer {
             }
             Outcome::Failed { .. } => {
                 let error = record.and_then(|r| r.error.as_deref()).unwrap_or("failed");
-                self.flush();
-                eprintln!("✗ {email} (line {}): {error}", result.person.line);
+                let cross = Self::paint(self.color_err, RED, "✗");
+                self.err(&format!(
+                    "{cross} {email} (line {}): {error}",
+                    result.person.line
+                ));
             }
         }
     }
@@ -142,9 +213,11 @@ impl Printer {
             return;
         }
         if self.link_only {
-            eprintln!("{line}");
+            let line = Self::paint(self.color_err, DIM, line);
+            self.err(&line);
         } else {
-            writeln!(self.stdout, "{line}").ok();
+            let line = Self::paint(self.color_out, DIM, line);
+            self.out(&line);
         }
     }
 
@@ -174,6 +247,9 @@ impl Printer {
 
     /// Ends the output and prints the summary on stderr.
     pub fn finish(&mut self, summary: &Summary, audit_path: &std::path::Path) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         if self.format == Format::Json {
             let end = if self.json_started { "\n]" } else { "[]" };
             writeln!(self.stdout, "{end}").ok();

@@ -63,6 +63,9 @@ impl Pacer {
         }) = error
         {
             if let Some(wait) = retry_after {
+                tracing::info!(
+                    "the proxy asked to wait {wait:.1?} (retry-after): pausing every request"
+                );
                 let until = Instant::now() + *wait;
                 let mut paused = self.paused_until.lock().expect("pacer lock");
                 if paused.is_none_or(|p| p < until) {
@@ -134,7 +137,13 @@ impl RetryPolicy {
             match result {
                 Err(e) if e.is_retryable() && attempt < self.retries => {
                     attempt += 1;
-                    tokio::time::sleep(self.delay(attempt, &e)).await;
+                    let wait = self.delay(attempt, &e);
+                    tracing::info!(
+                        "retry {attempt}/{} in {wait:.1?}: {}",
+                        self.retries,
+                        e.reason()
+                    );
+                    tokio::time::sleep(wait).await;
                 }
                 other => return other,
             }

@@ -392,3 +392,25 @@ fn ca_cert_trusts_a_private_ca_and_tls_is_verified_without_it() {
     assert!(link.starts_with("https://localhost:"), "{link}");
     assert_eq!(env.emulator.users_with_email("tls@company.com").len(), 1);
 }
+
+#[test]
+fn verbose_logs_requests_without_secrets_and_pipes_get_no_colour() {
+    let env = Env::default_proxy();
+    let output = env
+        .onboard()
+        .args(["invite", "v@company.com", "--team", DEV_TEST, "-vv"])
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let link = String::from_utf8_lossy(&output.stdout);
+    let invitation = link.trim().rsplit('=').next().unwrap();
+    assert!(stderr.contains("POST /user/new → 200"), "{stderr}");
+    assert!(stderr.contains("POST /invitation/new → 200"), "{stderr}");
+    assert!(!stderr.contains(invitation), "invitation ids are credentials: {stderr}");
+    assert!(!stderr.contains("sk-1234"));
+    assert!(!stderr.contains('\u{1b}') && !link.contains('\u{1b}'), "no colour codes off a terminal");
+    let quiet = env.onboard().args(["invite", "q@company.com", "--team", DEV_TEST]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("→"), "no logs without -v");
+}
