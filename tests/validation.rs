@@ -408,9 +408,53 @@ fn verbose_logs_requests_without_secrets_and_pipes_get_no_colour() {
     let invitation = link.trim().rsplit('=').next().unwrap();
     assert!(stderr.contains("POST /user/new → 200"), "{stderr}");
     assert!(stderr.contains("POST /invitation/new → 200"), "{stderr}");
-    assert!(!stderr.contains(invitation), "invitation ids are credentials: {stderr}");
+    assert!(
+        !stderr.contains(invitation),
+        "invitation ids are credentials: {stderr}"
+    );
     assert!(!stderr.contains("sk-1234"));
-    assert!(!stderr.contains('\u{1b}') && !link.contains('\u{1b}'), "no colour codes off a terminal");
-    let quiet = env.onboard().args(["invite", "q@company.com", "--team", DEV_TEST]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("→"), "no logs without -v");
+    assert!(
+        !stderr.contains('\u{1b}') && !link.contains('\u{1b}'),
+        "no colour codes off a terminal"
+    );
+    let quiet = env
+        .onboard()
+        .args(["invite", "q@company.com", "--team", DEV_TEST])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("→"),
+        "no logs without -v"
+    );
+}
+
+#[test]
+fn sso_proxies_get_a_warning() {
+    let env = Env::new(EmulatorConfig {
+        sso_configured: true,
+        ..EmulatorConfig::default()
+    });
+    env.onboard()
+        .args(["invite", "s@company.com", "--team", DEV_TEST])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("SSO is configured"));
+}
+
+#[cfg(unix)]
+#[test]
+fn an_existing_audit_file_becomes_private_when_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::default_proxy();
+    std::fs::write(env.results_path(), "[]\n").unwrap();
+    std::fs::set_permissions(env.results_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    env.onboard()
+        .args(["invite", "m@company.com", "--team", DEV_TEST])
+        .assert()
+        .code(0);
+    let mode = std::fs::metadata(env.results_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
