@@ -17,10 +17,19 @@ use onboard::cli::Cli;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let csv = std::env::args().nth(1).unwrap_or_else(|| "users.example.csv".into());
+    let csv = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "users.example.csv".into());
     let results = PathBuf::from("onboarding_results.json");
-    let real_proxy = std::env::var("LITELLM_PROXY_URL").ok().filter(|u| !u.is_empty());
-    let mut args: Vec<String> = vec!["onboard".into(), csv, "--results".into(), results.display().to_string()];
+    let real_proxy = std::env::var("LITELLM_PROXY_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let mut args: Vec<String> = vec![
+        "onboard".into(),
+        csv,
+        "--results".into(),
+        results.display().to_string(),
+    ];
     let emulator = match &real_proxy {
         Some(url) => {
             eprintln!("quickstart: using the proxy at {url} (LITELLM_PROXY_URL)");
@@ -28,10 +37,19 @@ async fn main() -> anyhow::Result<()> {
         }
         None => {
             let emulator = Emulator::start(EmulatorConfig::default()).await?;
-            eprintln!("quickstart: started the bundled LiteLLM emulator at {} (master key sk-1234)", emulator.url());
-            let key_file = std::env::temp_dir().join(format!("onboard-quickstart-key-{}", std::process::id()));
+            eprintln!(
+                "quickstart: started the bundled LiteLLM emulator at {} (master key sk-1234)",
+                emulator.url()
+            );
+            let key_file =
+                std::env::temp_dir().join(format!("onboard-quickstart-key-{}", std::process::id()));
             std::fs::write(&key_file, "sk-1234")?;
-            args.extend(["--proxy-url".into(), emulator.url(), "--master-key-file".into(), key_file.display().to_string()]);
+            args.extend([
+                "--proxy-url".into(),
+                emulator.url(),
+                "--master-key-file".into(),
+                key_file.display().to_string(),
+            ]);
             Some(emulator)
         }
     };
@@ -56,7 +74,9 @@ async fn check_links(emulator: &Emulator, results: &PathBuf) -> anyhow::Result<(
     let records: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(results)?)?;
     let http = reqwest::Client::new();
     for record in records {
-        let (Some(email), Some(link)) = (record["email"].as_str(), record["onboarding_link"].as_str()) else {
+        let (Some(email), Some(link)) =
+            (record["email"].as_str(), record["onboarding_link"].as_str())
+        else {
             continue;
         };
         let id = url::Url::parse(link)?
@@ -70,7 +90,10 @@ async fn check_links(emulator: &Emulator, results: &PathBuf) -> anyhow::Result<(
             .send()
             .await?
             .status();
-        eprintln!("quickstart: {email}: link opens on the emulator: {}", if status.is_success() { "yes" } else { "NO" });
+        eprintln!(
+            "quickstart: {email}: link opens on the emulator: {}",
+            if status.is_success() { "yes" } else { "NO" }
+        );
     }
     Ok(())
 }

@@ -74,9 +74,8 @@ impl Printer {
         {
             return;
         }
-        let style =
-            ProgressStyle::with_template("{bar:30} {pos}/{len} people, eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} people, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         self.bar = Some(ProgressBar::new(total).with_style(style));
     }
 
