@@ -62,17 +62,7 @@ where
     let mut tasks: JoinSet<Result<R, StopRun>> = JoinSet::new();
     let mut stopping = false;
     loop {
-        while !stopping && queue.peek().is_some() {
-            let Some(permit) = limiter.try_acquire() else {
-                break;
-            };
-            let job = start(ctx, queue.next().expect("peeked"));
-            tasks.spawn(async move {
-                let result = job.await;
-                drop(permit);
-                result
-            });
-        }
+        fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
         if tasks.is_empty() {
             break;
         }
@@ -105,8 +95,45 @@ where
             }
             joined = tasks.try_join_next();
         }
-        finish(ctx, batch, printer)?;
+        // Start the next jobs before the batch is made durable, so the proxy is kept busy
+        // while the journal syncs; the sync blocks this thread, not the runtime.
+        fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
+        blocking(|| finish(ctx, batch, printer))?;
     }
     ending.not_started += queue.count();
     Ok(ending)
+}
+
+/// Starts jobs while the limiter has room (and no stop was asked for).
+fn fill<C, T, R, Fut>(
+    tasks: &mut JoinSet<Result<R, StopRun>>,
+    queue: &mut std::iter::Peekable<impl Iterator<Item = T>>,
+    ctx: &mut C,
+    start: &mut impl FnMut(&mut C, T) -> Fut,
+    limiter: &Arc<Limiter>,
+    stopping: bool,
+) where
+    R: Send + 'static,
+    Fut: Future<Output = Result<R, StopRun>> + Send + 'static,
+{
+    while !stopping && queue.peek().is_some() {
+        let Some(permit) = limiter.try_acquire() else {
+            break;
+        };
+        let job = start(ctx, queue.next().expect("peeked"));
+        tasks.spawn(async move {
+            let result = job.await;
+            drop(permit);
+            result
+        });
+    }
+}
+
+/// Runs blocking work (a journal sync) without stalling the other tasks of a multi-thread
+/// runtime; on a current-thread runtime it just runs.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
 }

@@ -174,6 +174,7 @@ struct LimitState {
     window_min: f64,
     previous_min: f64,
     samples: u32,
+    smoothed: f64,
     last_cut: Option<std::time::Instant>,
 }
 
@@ -204,6 +205,7 @@ impl Limiter {
                 window_min: f64::INFINITY,
                 previous_min: f64::INFINITY,
                 samples: 0,
+                smoothed: 0.0,
                 last_cut: None,
             }),
             notify: Notify::new(),
@@ -250,17 +252,25 @@ impl Limiter {
             return;
         }
         let rtt = latency.as_secs_f64().max(1e-6);
-        s.window_min = s.window_min.min(rtt);
+        // Smooth the samples: one person's latency is noisy, a queue shows in the trend.
+        s.smoothed = if s.smoothed > 0.0 {
+            0.8 * s.smoothed + 0.2 * rtt
+        } else {
+            rtt
+        };
+        let smoothed = s.smoothed;
+        s.window_min = s.window_min.min(smoothed);
         s.samples += 1;
         if s.samples >= WINDOW {
             s.previous_min = s.window_min;
             s.window_min = f64::INFINITY;
             s.samples = 0;
         }
-        let no_load = s.window_min.min(s.previous_min).min(rtt);
-        let queued = s.limit * (1.0 - no_load / rtt);
+        let no_load = s.window_min.min(s.previous_min);
+        let queued = s.limit * (1.0 - no_load / smoothed);
         let step = 1.0 / s.limit.sqrt().max(1.0);
-        let alpha = 1.0_f64.max(s.limit.log10());
+        // Vegas' thresholds: a few requests queued at the proxy is the knee.
+        let alpha = 3.0 * s.limit.log10().max(1.0);
         if queued < alpha {
             s.limit = (s.limit + step * 1.5).min(s.max as f64);
         } else if queued > 2.0 * alpha {
