@@ -154,6 +154,8 @@ pub(crate) struct Team {
     pub team_id: String,
     pub team_alias: Option<String>,
     pub members: Vec<TeamMember>,
+    /// The members' user ids, for constant-time membership checks on large teams.
+    pub member_ids: std::collections::HashSet<String>,
     pub metadata: Value,
     pub models: Value,
     pub max_budget: Value,
@@ -171,9 +173,7 @@ impl Team {
     }
 
     pub fn has_member(&self, user_id: &str) -> bool {
-        self.members
-            .iter()
-            .any(|m| m.user_id.as_deref() == Some(user_id))
+        self.member_ids.contains(user_id)
     }
 }
 
@@ -285,6 +285,7 @@ impl Db {
         for team in self.teams.values_mut() {
             team.members
                 .retain(|m| m.user_id.as_deref() != Some(user_id));
+            team.member_ids.remove(user_id);
         }
         self.onboarding_tokens.retain(|_, t| t.user_id != user_id);
         true
@@ -297,6 +298,7 @@ impl Db {
             team_id: team_id.to_string(),
             team_alias: alias,
             members: Vec::new(),
+            member_ids: Default::default(),
             metadata: json!({}),
             models: json!([]),
             max_budget: Value::Null,
@@ -320,6 +322,7 @@ impl Db {
             return false;
         };
         if !team.has_member(user_id) {
+            team.member_ids.insert(user_id.to_string());
             team.members.push(TeamMember {
                 user_id: Some(user_id.to_string()),
                 user_email: email,

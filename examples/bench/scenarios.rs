@@ -1,0 +1,231 @@
+//! The three regimes of the benchmark: latency-bound, proxy-bound and scale.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::procs;
+use crate::runs::{Client, Ctx, Measured, Spec, one_run, team_ids, write_csv};
+
+/// The fixed concurrencies of the proxy-bound sweep.
+pub const SWEEP: [u32; 6] = [1, 2, 4, 8, 16, 32];
+
+/// Sizes and knobs of one benchmark run.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// People in the latency-bound runs.
+    pub latency_n: usize,
+    /// Added latency per request in the latency-bound runs.
+    pub latency_ms: u64,
+    /// People in each proxy-bound run.
+    pub proxy_n: usize,
+    /// `--capacity` of the proxy-bound emulator.
+    pub capacity: usize,
+    /// `--service-scale` of the proxy-bound emulator.
+    pub service_scale: f64,
+    /// People in the scale run.
+    pub scale_n: usize,
+    /// Teams the scale run's people are spread over (1 = all in Dev-Test).
+    pub scale_teams: usize,
+}
+
+impl Sizes {
+    /// The full benchmark (issue 8's sizes).
+    pub fn full() -> Sizes {
+        Sizes {
+            latency_n: 2_000,
+            latency_ms: 20,
+            proxy_n: 600,
+            capacity: 4,
+            service_scale: 0.5,
+            scale_n: 100_000,
+            scale_teams: 1,
+        }
+    }
+
+    /// A fast check of the same regimes.
+    pub fn quick() -> Sizes {
+        Sizes {
+            latency_n: 300,
+            proxy_n: 200,
+            scale_n: 10_000,
+            ..Sizes::full()
+        }
+    }
+}
+
+/// Regime 1: the guide's script vs `onboard` (default, `--concurrency 32`), 20 ms a request.
+pub struct LatencyResults {
+    /// The sizes used.
+    pub n: usize,
+    /// Added latency.
+    pub latency_ms: u64,
+    /// The script, or why it was skipped.
+    pub script: Result<Measured, String>,
+    /// `onboard` with default settings.
+    pub default: Measured,
+    /// `onboard --concurrency 32`.
+    pub c32: Measured,
+    /// `onboard --concurrency 1` over a few people: the real round trip per request.
+    pub one: Measured,
+}
+
+/// People in the one-in-flight calibration run.
+const CALIBRATION_N: usize = 100;
+
+/// How often the in-flight gauge is polled in the small runs.
+const SAMPLE: Option<Duration> = Some(Duration::from_millis(10));
+
+/// Runs regime 1.
+pub fn latency_bound(ctx: &Ctx, sizes: &Sizes) -> Result<LatencyResults> {
+    let n = sizes.latency_n;
+    let teams = team_ids(1);
+    let csv = write_csv(&ctx.dir, n, &teams)?;
+    let args = vec!["--latency-ms".to_string(), sizes.latency_ms.to_string()];
+    let spec = Spec {
+        label: "",
+        emu_args: &args,
+        csv: &csv,
+        n,
+        client: Client::Script,
+        sample: SAMPLE,
+        teams: &[],
+    };
+    let script = match procs::script_unavailable() {
+        Some(why) => {
+            eprintln!("bench: skipping the guide's script: {why}");
+            Err(why)
+        }
+        None => Ok(one_run(ctx, &spec.with("guide script", Client::Script))?),
+    };
+    let default = one_run(ctx, &spec.with("onboard (default)", Client::Onboard(&[])))?;
+    let c32 = one_run(
+        ctx,
+        &spec.with(
+            "onboard --concurrency 32",
+            Client::Onboard(&["--concurrency", "32"]),
+        ),
+    )?;
+    let one_n = CALIBRATION_N.min(n);
+    let one_csv = write_csv(&ctx.dir, one_n, &teams)?;
+    let one = one_run(
+        ctx,
+        &Spec {
+            csv: &one_csv,
+            n: one_n,
+            ..spec.with(
+                "onboard --concurrency 1",
+                Client::Onboard(&["--concurrency", "1"]),
+            )
+        },
+    )?;
+    Ok(LatencyResults {
+        n,
+        latency_ms: sizes.latency_ms,
+        script,
+        default,
+        c32,
+        one,
+    })
+}
+
+/// Regime 2: a capacity-limited emulator, fixed concurrencies vs the adaptive default.
+pub struct ProxyResults {
+    /// People per run.
+    pub n: usize,
+    /// Emulator flags, for the header.
+    pub emulator_flags: String,
+    /// `(concurrency, run)` for each fixed concurrency.
+    pub sweep: Vec<(u32, Measured)>,
+    /// The adaptive default.
+    pub default: Measured,
+}
+
+impl ProxyResults {
+    /// The fastest fixed-concurrency run.
+    pub fn best(&self) -> &(u32, Measured) {
+        self.sweep
+            .iter()
+            .max_by(|a, b| a.1.rate().total_cmp(&b.1.rate()))
+            .expect("non-empty sweep")
+    }
+}
+
+/// Runs regime 2.
+pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
+    let n = sizes.proxy_n;
+    let csv = write_csv(&ctx.dir, n, &team_ids(1))?;
+    let args = vec![
+        "--capacity".to_string(),
+        sizes.capacity.to_string(),
+        "--service-scale".to_string(),
+        sizes.service_scale.to_string(),
+    ];
+    let spec = Spec {
+        label: "",
+        emu_args: &args,
+        csv: &csv,
+        n,
+        client: Client::Script,
+        sample: SAMPLE,
+        teams: &[],
+    };
+    let mut sweep = Vec::new();
+    for c in SWEEP {
+        let flag = c.to_string();
+        let extra = ["--concurrency", flag.as_str()];
+        let label = format!("capacity-{} --concurrency {c}", sizes.capacity);
+        sweep.push((
+            c,
+            one_run(ctx, &spec.with(&label, Client::Onboard(&extra)))?,
+        ));
+    }
+    let label = format!("capacity-{} default", sizes.capacity);
+    let default = one_run(ctx, &spec.with(&label, Client::Onboard(&[])))?;
+    Ok(ProxyResults {
+        n,
+        emulator_flags: args.join(" "),
+        sweep,
+        default,
+    })
+}
+
+/// Regime 3: the default, and `--concurrency 64` for reference (no limiter in the way).
+pub struct ScaleResults {
+    /// Teams the people were spread over.
+    pub teams: usize,
+    /// `onboard` defaults.
+    pub default: Measured,
+    /// `onboard --concurrency 64`.
+    pub c64: Measured,
+}
+
+/// Runs regime 3: many people, no added latency.
+pub fn scale(ctx: &Ctx, sizes: &Sizes) -> Result<ScaleResults> {
+    let n = sizes.scale_n;
+    let teams = team_ids(sizes.scale_teams);
+    let csv = write_csv(&ctx.dir, n, &teams)?;
+    // Polling /_emulator/stats costs the emulator a scan of its email index: poll slowly.
+    let spec = Spec {
+        label: "",
+        emu_args: &[],
+        csv: &csv,
+        n,
+        client: Client::Script,
+        sample: Some(Duration::from_millis(100)),
+        teams: &teams,
+    };
+    let default = one_run(ctx, &spec.with("scale (default)", Client::Onboard(&[])))?;
+    let c64 = one_run(
+        ctx,
+        &spec.with(
+            "scale --concurrency 64",
+            Client::Onboard(&["--concurrency", "64"]),
+        ),
+    )?;
+    Ok(ScaleResults {
+        teams: teams.len(),
+        default,
+        c64,
+    })
+}
