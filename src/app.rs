@@ -211,6 +211,7 @@ async fn onboard_people(
         &shutdown,
     )
     .await;
+    let audit_path = audit.path().to_path_buf();
     let committed = audit.commit();
     let mut summary: Summary = run_result.map_err(|e| Fatal::new(e.to_string()))?;
     let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
@@ -222,7 +223,7 @@ async fn onboard_people(
             .insert("invalid row".into(), invalid.len());
     }
     mailed.print(&mut printer);
-    printer.finish(&summary, audit.path());
+    printer.finish(&summary, &audit_path);
     if let Some(error) = summary.stopped {
         return Err(preflight::explain(error, &onboarder.client));
     }
@@ -247,7 +248,7 @@ fn record_invalid(
             let raw = problem.raw_email.as_deref()?;
             let email = Email::unchecked(raw);
             let mut record = audit
-                .get(&email)
+                .prior(&email)
                 .cloned()
                 .unwrap_or_else(|| Record::new(email, now));
             record.set_failed(

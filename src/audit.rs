@@ -48,16 +48,29 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
     }
 }
 
-/// The open, locked audit file with its records in memory.
+/// The open, locked audit file.
+///
+/// The records the file held when opened stay in memory (re-runs and `refresh` consult
+/// them). Records of emails new to the file live only in the journal, found by offset, so a
+/// run over many new people keeps memory flat; `commit` streams them into the file.
 #[derive(Debug)]
 pub struct Audit {
     path: PathBuf,
     records: Vec<Record>,
     index: HashMap<Email, usize>,
-    /// For records new to the file: their position in this run's input, for a stable order.
-    new_order: HashMap<Email, u64>,
+    fresh: Vec<Fresh>,
+    fresh_index: HashMap<Email, usize>,
     journal: Option<File>,
+    journal_len: u64,
     _lock: File,
+}
+
+/// Where the latest journal line of a record new to the file is, and its input position.
+#[derive(Debug, Clone, Copy)]
+struct Fresh {
+    order: u64,
+    offset: u64,
+    len: u32,
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
@@ -103,8 +116,10 @@ impl Audit {
             path: path.to_path_buf(),
             index: HashMap::with_capacity(records.len()),
             records,
-            new_order: HashMap::new(),
+            fresh: Vec::new(),
+            fresh_index: HashMap::new(),
             journal: None,
+            journal_len: 0,
             _lock: lock,
         };
         for (i, record) in audit.records.iter().enumerate() {
@@ -119,7 +134,7 @@ impl Audit {
                     journal_path.display()
                 );
             }
-            audit.commit()?;
+            audit.write_file()?;
         }
         Ok(audit)
     }
@@ -166,7 +181,13 @@ impl Audit {
             let Ok(line) = line else { break };
             // A line cut short by a crash is the only kind that does not parse; skip it.
             if let Ok(record) = serde_json::from_str::<Record>(&line) {
-                self.upsert(record, None);
+                match self.index.get(&record.email) {
+                    Some(&i) => self.records[i] = record,
+                    None => {
+                        self.index.insert(record.email.clone(), self.records.len());
+                        self.records.push(record);
+                    }
+                }
                 count += 1;
             }
         }
@@ -178,71 +199,111 @@ impl Audit {
         &self.path
     }
 
-    /// The record for an email, if any.
-    pub fn get(&self, email: &Email) -> Option<&Record> {
+    /// The record of an email the file held when it was opened (with changes made since).
+    /// A bulk run asks this: each of its emails is onboarded once.
+    pub fn prior(&self, email: &Email) -> Option<&Record> {
         self.index.get(email).map(|&i| &self.records[i])
     }
 
-    /// Every record, in file order.
+    /// The latest record for an email, if any (from memory, or read back from the journal).
+    pub fn get(&self, email: &Email) -> Result<Option<Record>, AuditError> {
+        if let Some(&i) = self.index.get(email) {
+            return Ok(Some(self.records[i].clone()));
+        }
+        match self.fresh_index.get(email) {
+            Some(&i) => self.read_fresh(self.fresh[i]).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The records the file held when it was opened, with the changes made to them since.
+    /// (People new to the file are in the journal until `commit`.)
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
-    fn upsert(&mut self, record: Record, order: Option<u64>) {
-        match self.index.get(&record.email) {
-            Some(&i) => self.records[i] = record,
-            None => {
-                if let Some(order) = order {
-                    self.new_order.insert(record.email.clone(), order);
-                }
-                self.index.insert(record.email.clone(), self.records.len());
-                self.records.push(record);
-            }
-        }
+    fn journal_path(&self) -> PathBuf {
+        sibling(&self.path, ".journal")
     }
 
-    /// Makes a batch of records durable in the journal, then applies them in memory.
+    fn read_fresh(&self, at: Fresh) -> Result<Record, AuditError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = self.journal_path();
+        let journal = self
+            .journal
+            .as_ref()
+            .expect("fresh records are in the open journal");
+        let mut line = vec![0; at.len as usize];
+        let read = (|| {
+            let mut reader = journal.try_clone()?;
+            reader.seek(SeekFrom::Start(at.offset))?;
+            reader.read_exact(&mut line)?;
+            serde_json::from_slice(&line).map_err(std::io::Error::other)
+        })();
+        read.map_err(io_error(&path))
+    }
+
+    /// Makes a batch of records durable in the journal (one sync), then takes them in.
     /// `order` is each record's position in the input, used to keep the file in input order.
     pub fn append(&mut self, batch: Vec<(Record, u64)>) -> Result<(), AuditError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let journal_path = sibling(&self.path, ".journal");
+        let journal_path = self.journal_path();
         if self.journal.is_none() {
-            let file = open_private(&journal_path, OpenOptions::new().create(true).append(true))
-                .map_err(io_error(&journal_path))?;
+            let file = open_private(
+                &journal_path,
+                OpenOptions::new().create(true).read(true).append(true),
+            )
+            .map_err(io_error(&journal_path))?;
+            self.journal_len = file.metadata().map_err(io_error(&journal_path))?.len();
             self.journal = Some(file);
         }
         let mut text = Vec::with_capacity(batch.len() * 512);
+        let mut spans = Vec::with_capacity(batch.len());
         for (record, _) in &batch {
+            let start = text.len();
             serde_json::to_writer(&mut text, record).expect("records serialise");
+            spans.push((start, text.len() - start));
             text.push(b'\n');
         }
         let journal = self.journal.as_mut().expect("opened above");
         journal.write_all(&text).map_err(io_error(&journal_path))?;
         journal.sync_data().map_err(io_error(&journal_path))?;
-        for (record, order) in batch {
-            self.upsert(record, Some(order));
+        let base = self.journal_len;
+        self.journal_len += text.len() as u64;
+        for ((record, order), (start, len)) in batch.into_iter().zip(spans) {
+            if let Some(&i) = self.index.get(&record.email) {
+                self.records[i] = record;
+                continue;
+            }
+            let at = Fresh {
+                order,
+                offset: base + start as u64,
+                len: len as u32,
+            };
+            match self.fresh_index.get(&record.email) {
+                Some(&i) => {
+                    self.fresh[i].offset = at.offset;
+                    self.fresh[i].len = at.len;
+                }
+                None => {
+                    self.fresh_index.insert(record.email, self.fresh.len());
+                    self.fresh.push(at);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Writes the whole file atomically (temp file, sync, rename) and drops the journal.
+    /// Writes the whole file atomically (temp file, sync, rename) and removes the journal.
     /// Records new to the file follow the old ones, in input order.
-    pub fn commit(&mut self) -> Result<(), AuditError> {
-        if !self.new_order.is_empty() {
-            let first_new = self
-                .records
-                .iter()
-                .position(|r| self.new_order.contains_key(&r.email))
-                .unwrap_or(self.records.len());
-            let order = &self.new_order;
-            self.records[first_new..]
-                .sort_by_key(|r| order.get(&r.email).copied().unwrap_or(u64::MAX));
-            for (i, record) in self.records.iter().enumerate().skip(first_new) {
-                self.index.insert(record.email.clone(), i);
-            }
-        }
+    pub fn commit(mut self) -> Result<(), AuditError> {
+        self.fresh.sort_unstable_by_key(|f| f.order);
+        self.write_file()
+    }
+
+    fn write_file(&mut self) -> Result<(), AuditError> {
         let temp = sibling(&self.path, &format!(".tmp.{}", std::process::id()));
         let result = (|| {
             let file = open_private(
@@ -251,7 +312,7 @@ impl Audit {
             )?;
             set_private(&temp)?;
             let mut writer = std::io::BufWriter::new(file);
-            serde_json::to_writer_pretty(&mut writer, &self.records)?;
+            serde_json::to_writer_pretty(&mut writer, &Everyone(self))?;
             writer.write_all(b"\n")?;
             let file = writer.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
@@ -266,13 +327,32 @@ impl Audit {
             return Err(io_error(&self.path)(e));
         }
         self.journal = None;
-        self.new_order.clear();
-        let journal_path = sibling(&self.path, ".journal");
+        let journal_path = self.journal_path();
         match std::fs::remove_file(&journal_path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(&journal_path)(e)),
         }
+    }
+}
+
+/// Every record, as the file holds them: the old ones, then the new ones read back one at a
+/// time from the journal.
+struct Everyone<'a>(&'a Audit);
+
+impl serde::Serialize for Everyone<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let audit = self.0;
+        let mut seq = serializer.serialize_seq(Some(audit.records.len() + audit.fresh.len()))?;
+        for record in &audit.records {
+            seq.serialize_element(record)?;
+        }
+        for at in &audit.fresh {
+            let record = audit.read_fresh(*at).map_err(S::Error::custom)?;
+            seq.serialize_element(&record)?;
+        }
+        seq.end()
     }
 }
 
@@ -370,6 +450,50 @@ mod tests {
         assert_eq!(audit.records().len(), 1);
         assert!(!sibling(&path, ".journal").exists());
         assert!(path.exists());
+    }
+
+    #[test]
+    fn new_records_live_in_the_journal_and_the_latest_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let mut audit = Audit::open(&path).unwrap();
+        audit
+            .append(vec![(record("a@x.co", "1"), 2), (record("b@x.co", "2"), 1)])
+            .unwrap();
+        let a = Email::parse("a@x.co").unwrap();
+        assert!(audit.prior(&a).is_none(), "not in memory");
+        assert_eq!(
+            audit
+                .get(&a)
+                .unwrap()
+                .unwrap()
+                .invitation_id
+                .unwrap()
+                .as_str(),
+            "1"
+        );
+        audit.append(vec![(record("a@x.co", "3"), 9)]).unwrap();
+        assert_eq!(
+            audit
+                .get(&a)
+                .unwrap()
+                .unwrap()
+                .invitation_id
+                .unwrap()
+                .as_str(),
+            "3"
+        );
+        audit.commit().unwrap();
+        let records: Vec<Record> = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| r.invitation_id.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["2", "3"],
+            "input order (first position), latest record"
+        );
     }
 
     #[test]

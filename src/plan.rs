@@ -45,7 +45,7 @@ pub async fn dry_run(
     };
     let mut lookups = Vec::new();
     for person in people {
-        match audit.get(&person.email) {
+        match audit.prior(&person.email) {
             Some(r) if r.accepted_at.is_some() => plan.already_accepted += 1,
             Some(r) if r.has_live_invitation(now) && !reinvite => plan.already_invited += 1,
             Some(r) if r.user_id.is_some() => plan.reinvite += 1,

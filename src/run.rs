@@ -84,7 +84,7 @@ pub async fn run(
         people.into_iter().enumerate(),
         printer,
         |(audit, _), (order, person)| {
-            let prior = audit.get(&person.email).cloned();
+            let prior = audit.prior(&person.email).cloned();
             let onboarder = onboarder.clone();
             async move { Ok((onboarder.onboard(person, prior).await?, order as u64)) }
         },

@@ -47,10 +47,11 @@ pub async fn status(
             }
             let mut audit = Audit::open(results).map_err(|e| Fatal::new(e.to_string()))?;
             let checked = check(&config, &mut audit, &mut printer).await?;
+            let records = audit.records().to_vec();
             audit.commit().map_err(|e| Fatal::new(e.to_string()))?;
             gone = checked.gone;
             check_failed = checked.failed;
-            audit.records().to_vec()
+            records
         }
         None => match Audit::open(results) {
             Ok(audit) => audit.records().to_vec(),

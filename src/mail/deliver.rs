@@ -32,15 +32,15 @@ impl Mailer {
     ) -> Result<MailSummary, AuditError> {
         let now = Utc::now();
         let mut seen = HashSet::new();
-        let queue: Vec<(Record, u64)> = emails
-            .iter()
-            .enumerate()
-            .filter(|(_, email)| seen.insert(*email))
-            .filter_map(|(i, email)| {
-                let record = audit.get(email).filter(|r| needs_email(r, now))?;
-                Some((record.clone(), i as u64))
-            })
-            .collect();
+        let mut queue: Vec<(Record, u64)> = Vec::new();
+        for (i, email) in emails.iter().enumerate() {
+            if !seen.insert(email) {
+                continue;
+            }
+            if let Some(record) = audit.get(email)?.filter(|r| needs_email(r, now)) {
+                queue.push((record, i as u64));
+            }
+        }
         let limiter = Arc::new(Limiter::fixed(MAIL_CONCURRENCY));
         let mut state = (audit, MailSummary::default());
         let ending = drive(
@@ -185,7 +185,7 @@ pub fn preview(
     };
     let now = Utc::now();
     let known = audit
-        .get(&person.email)
+        .prior(&person.email)
         .filter(|r| r.has_live_invitation(now) && r.onboarding_link.is_some());
     let (record, example) = match known {
         Some(record) => (record.clone(), false),
