@@ -41,9 +41,16 @@ pub async fn check(
     printer: &mut Printer,
 ) -> Result<Checked, Fatal> {
     reachable_admin(client).await?;
-    let resolved = resolve_teams(client, teams).await?;
-    ensure_default_user(client, fix_default_user, dry_run, printer).await?;
-    let (links, sso) = links(client).await;
+    // The remaining reads are independent: ask them at once, report them in order.
+    let default_user = UserId::new("default_user_id");
+    let (resolved, has_default_user, (links, sso)) = tokio::join!(
+        resolve_teams(client, teams),
+        client.user_exists(&default_user),
+        links(client)
+    );
+    let resolved = resolved?;
+    let has_default_user = has_default_user.map_err(|e| explain(e, client))?;
+    fix_default_user_row(client, has_default_user, fix_default_user, dry_run, printer).await?;
     if sso {
         printer.warn(SSO_WARNING);
     }
@@ -78,11 +85,22 @@ pub async fn ensure_default_user(
     printer: &mut Printer,
 ) -> Result<(), Fatal> {
     let default_user = UserId::new("default_user_id");
-    if !client
+    let exists = client
         .user_exists(&default_user)
         .await
-        .map_err(|e| explain(e, client))?
-    {
+        .map_err(|e| explain(e, client))?;
+    fix_default_user_row(client, exists, fix_default_user, dry_run, printer).await
+}
+
+/// Creates the missing `default_user_id` row with `--fix-default-user`, or explains.
+async fn fix_default_user_row(
+    client: &ProxyClient,
+    exists: bool,
+    fix_default_user: bool,
+    dry_run: bool,
+    printer: &mut Printer,
+) -> Result<(), Fatal> {
+    if !exists {
         if fix_default_user && !dry_run {
             client
                 .create_default_user()
