@@ -3,16 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
+use crate::api::{CreatedUser, Invitation, NewUser, Team, TeamList, UiConfig, UserList, UserRow};
 use crate::error::ProxyError;
 use crate::pacer::Pacer;
-use crate::types::{Email, InvitationId, MasterKey, Role, TeamId, UserId};
+use crate::types::{Email, InvitationId, MasterKey, TeamId, UserId};
 
 /// Connection settings for [`ProxyClient`].
 #[derive(Clone, Debug)]
@@ -30,107 +30,6 @@ impl Default for ClientOptions {
             ca_cert_pem: None,
         }
     }
-}
-
-/// The body of `POST /user/new`.
-#[derive(Debug, Serialize)]
-pub struct NewUser<'a> {
-    /// The person's email.
-    pub user_email: &'a str,
-    /// Always sent: without it the role is stored as NULL.
-    pub user_role: Role,
-    /// Team ids (never aliases).
-    pub teams: Vec<&'a str>,
-    /// Always false: people create their own keys after onboarding.
-    pub auto_create_key: bool,
-    /// Display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_alias: Option<&'a str>,
-    /// Marks users created by this tool.
-    pub metadata: serde_json::Value,
-}
-
-/// The fields of the `/user/new` answer we rely on.
-#[derive(Debug, Deserialize)]
-pub struct CreatedUser {
-    /// The new user's id.
-    pub user_id: UserId,
-    /// Teams actually joined (1.109); null on 1.80.
-    #[serde(default)]
-    pub teams: Option<Vec<String>>,
-}
-
-/// An invitation row (`InvitationModel`).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Invitation {
-    /// The invitation id: the secret in the link.
-    pub id: InvitationId,
-    /// Whom it is for.
-    pub user_id: UserId,
-    /// Opened (1.80) or password set (1.109).
-    #[serde(default)]
-    pub is_accepted: bool,
-    /// When it was accepted.
-    #[serde(default)]
-    pub accepted_at: Option<DateTime<Utc>>,
-    /// Creation + 7 days; valid until the end of that UTC day.
-    pub expires_at: DateTime<Utc>,
-    /// When it was created.
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-}
-
-/// A user row as `/user/list` returns it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct UserRow {
-    /// The user's id.
-    pub user_id: UserId,
-    /// The stored email (may differ in case or spaces, or be null).
-    #[serde(default)]
-    pub user_email: Option<String>,
-    /// Team ids the user belongs to.
-    #[serde(default)]
-    pub teams: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct UserList {
-    #[serde(default)]
-    users: Vec<UserRow>,
-    #[serde(default)]
-    total_pages: Option<u64>,
-}
-
-/// A team as `/v2/team/list` or `/team/info` describes it.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Team {
-    /// The team id.
-    pub team_id: TeamId,
-    /// Its display name (not unique).
-    #[serde(default)]
-    pub team_alias: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct TeamList {
-    #[serde(default)]
-    teams: Vec<Team>,
-    #[serde(default)]
-    total_pages: Option<u64>,
-}
-
-/// What `/.well-known/litellm-ui-config` tells about links.
-#[derive(Clone, Debug, Default, Deserialize)]
-pub struct UiConfig {
-    /// A path prefix the proxy (and its UI) runs under.
-    #[serde(default)]
-    pub server_root_path: Option<String>,
-    /// The base URL the proxy believes it has.
-    #[serde(default)]
-    pub proxy_base_url: Option<String>,
-    /// SSO is configured: password links make little sense.
-    #[serde(default)]
-    pub sso_configured: Option<bool>,
 }
 
 /// The client. Cheap to clone; every clone shares the connection pool and the pacer.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::client::{Invitation, NewUser, ProxyClient};
+use crate::api::{Invitation, NewUser};
+use crate::client::ProxyClient;
 use crate::error::ProxyError;
 use crate::input::Person;
 use crate::links::Links;
@@ -160,14 +161,7 @@ impl Onboarder {
             .retrying(step, || self.client.new_invitation(&user_id))
             .await?;
         record.user_deleted_at = None;
-        let link = self.links.link(&invitation.id);
-        record.set_invitation(
-            invitation.id,
-            invitation.expires_at,
-            invitation.created_at,
-            link,
-            Utc::now(),
-        );
+        record_invitation(record, invitation, &self.links);
         Ok(origin)
     }
 
@@ -311,6 +305,18 @@ impl Onboarder {
             })
             .await
     }
+}
+
+/// Puts a new invitation and its link on a record (the previous one goes to its history).
+pub fn record_invitation(record: &mut Record, invitation: Invitation, links: &Links) {
+    let link = links.link(&invitation.id);
+    record.set_invitation(
+        invitation.id,
+        invitation.expires_at,
+        invitation.created_at,
+        link,
+        Utc::now(),
+    );
 }
 
 fn skip(person: Person, outcome: Outcome) -> PersonResult {

@@ -1,6 +1,7 @@
 //! `onboard`: onboard people into a LiteLLM proxy — users, invitations and onboarding links —
 //! safe to re-run, fast, and with an audit file that never loses a record.
 
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -16,7 +16,7 @@ use crate::client::ProxyClient;
 use crate::config::Config;
 use crate::drive::{Lanes, drive};
 use crate::error::{Exit, Fatal, ProxyError};
-use crate::flow::StopRun;
+use crate::flow::{StopRun, record_invitation};
 use crate::links::Links;
 use crate::output::{Format, Printer, when};
 use crate::pacer::{RetryPolicy, Tally};
@@ -151,14 +151,7 @@ impl Renewer {
         let invitation = step
             .call(retry, || self.client.new_invitation(&user_id))
             .await?;
-        let link = self.links.link(&invitation.id);
-        record.set_invitation(
-            invitation.id,
-            invitation.expires_at,
-            invitation.created_at,
-            link,
-            Utc::now(),
-        );
+        record_invitation(record, invitation, &self.links);
         // The new invitation is made: from here on nothing may lose the record.
         let old_kept = if info.is_none() {
             None
