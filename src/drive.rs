@@ -13,6 +13,9 @@ use crate::output::Printer;
 use crate::pacer::Limiter;
 use crate::shutdown::Shutdown;
 
+/// How long jobs in flight may take to finish after the first stop signal.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How a drive ended, besides the results it handed back.
 #[derive(Debug, Default)]
 pub struct Ending {
@@ -61,6 +64,7 @@ where
     let mut queue = items.into_iter().peekable();
     let mut tasks: JoinSet<Result<R, StopRun>> = JoinSet::new();
     let mut stopping = false;
+    let mut grace_ends = None;
     loop {
         fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
         if tasks.is_empty() {
@@ -71,10 +75,20 @@ where
             () = shutdown.requested(), if !stopping => {
                 stopping = true;
                 ending.interrupted = true;
-                printer.note(&format!("interrupted: finishing the {what} in flight (Ctrl-C again to stop at once)"));
+                grace_ends = Some(tokio::time::Instant::now() + GRACE);
+                printer.note(&format!(
+                    "interrupted: finishing the {what} in flight (at most {} s; Ctrl-C again to stop at once)",
+                    GRACE.as_secs()
+                ));
                 continue;
             }
             () = shutdown.forced(), if stopping => {
+                ending.not_started += tasks.len();
+                tasks.abort_all();
+                break;
+            }
+            () = tokio::time::sleep_until(grace_ends.unwrap_or_else(tokio::time::Instant::now)), if grace_ends.is_some() => {
+                printer.note(&format!("stopped waiting for the {what} still in flight"));
                 ending.not_started += tasks.len();
                 tasks.abort_all();
                 break;

@@ -284,6 +284,27 @@ fn a_second_ctrl_c_stops_at_once_with_a_valid_audit_file() {
     assert_converged(&env, &emails("d", 1500));
 }
 
+#[cfg(unix)]
+#[test]
+fn one_ctrl_c_waits_for_people_in_flight_only_so_long() {
+    let env = Env::default_proxy();
+    let csv = env.write("users.csv", &people("g", 1500));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "8"]);
+    wait_for_progress(&env, &mut child, 8);
+    env.emulator.set_latency(Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    let started = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(30),
+        "waited {waited:?}: the grace period, not the 60 s round trips"
+    );
+    assert!(env.records().len() >= 8, "the audit file is written");
+}
+
 fn pre_existing_user_is_reused(version: ApiVersion) {
     let env = Env::new(EmulatorConfig::new(version));
     let existing = env.emulator.add_user("Pre@Company.com", &[RESEARCH]);
