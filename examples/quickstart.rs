@@ -20,10 +20,21 @@ async fn main() -> anyhow::Result<()> {
     let csv = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "users.example.csv".into());
-    let results = PathBuf::from("onboarding_results.json");
     let real_proxy = std::env::var("LITELLM_PROXY_URL")
         .ok()
         .filter(|u| !u.is_empty());
+    // A fresh emulator knows nobody: start its audit file afresh too (kept apart from a real
+    // proxy's `onboarding_results.json`).
+    let results = match &real_proxy {
+        Some(_) => PathBuf::from("onboarding_results.json"),
+        None => {
+            let path = PathBuf::from("target/quickstart/onboarding_results.json");
+            for suffix in ["", ".journal"] {
+                std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+            }
+            path
+        }
+    };
     let mut args: Vec<String> = vec![
         "onboard".into(),
         csv,
