@@ -1,0 +1,162 @@
+//! What a refresh did, grouped, and how it is shown: renewed links on stdout (or as JSON),
+//! the rest grouped, failures and the summary on stderr.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::Change;
+use crate::config::Config;
+use crate::error::ProxyError;
+use crate::output::{Format, Printer, when};
+use crate::record::Record;
+
+/// What a refresh did, grouped.
+#[derive(Default)]
+pub(super) struct Report {
+    pub(super) renewed: Vec<Record>,
+    pub(super) would_renew: Vec<String>,
+    pub(super) accepted: Vec<String>,
+    pub(super) still_valid: usize,
+    pub(super) user_deleted: Vec<String>,
+    pub(super) failed: Vec<(String, String)>,
+    pub(super) failure_reasons: BTreeMap<String, usize>,
+    pub(super) old_kept: Vec<(String, String)>,
+    pub(super) not_started: usize,
+    pub(super) interrupted: bool,
+    pub(super) stopped: Option<ProxyError>,
+}
+
+impl Report {
+    pub(super) fn add(&mut self, record: Record, change: Change) {
+        let email = record.email.to_string();
+        match change {
+            Change::Renewed { old_kept } => {
+                if let Some(why) = old_kept {
+                    self.old_kept.push((email, why));
+                }
+                self.renewed.push(record);
+            }
+            Change::WouldRenew => self.would_renew.push(email),
+            Change::Accepted => self.accepted.push(email),
+            Change::StillValid => self.still_valid += 1,
+            Change::UserDeleted => self.user_deleted.push(email),
+            Change::Failed { reason } => {
+                *self.failure_reasons.entry(reason).or_default() += 1;
+                let error = record.error.unwrap_or_default();
+                self.failed.push((email, error));
+            }
+        }
+    }
+
+    pub(super) fn sort(&mut self) {
+        self.renewed.sort_by(|a, b| a.email.cmp(&b.email));
+        self.would_renew.sort();
+        self.accepted.sort();
+        self.user_deleted.sort();
+        self.failed.sort();
+        self.old_kept.sort();
+    }
+
+    pub(super) fn notable(&self) -> bool {
+        !self.renewed.is_empty()
+            || !self.failed.is_empty()
+            || self.stopped.is_some()
+            || self.interrupted
+    }
+}
+
+pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_run: bool) {
+    for (email, why) in &report.old_kept {
+        printer.warn(&format!(
+            "{email}: renewed, but the old invitation could not be deleted ({why}); it works until it expires"
+        ));
+    }
+    if format == Format::Json {
+        if !printer.is_quiet() || !report.renewed.is_empty() {
+            let items: Vec<_> = report
+                .renewed
+                .iter()
+                .map(|r| {
+                    json!({
+                        "email": r.email,
+                        "onboarding_link": r.onboarding_link,
+                        "expires_at": r.expires_at,
+                        "invitation_id": r.invitation_id,
+                    })
+                })
+                .collect();
+            printer.data(&serde_json::Value::Array(items).to_string());
+        }
+    } else if !printer.is_quiet() || report.notable() {
+        if !report.renewed.is_empty() {
+            printer.data(&format!(
+                "Renewed ({}), send these new links:",
+                report.renewed.len()
+            ));
+            for r in &report.renewed {
+                let expires = r.expires_at.map(when).unwrap_or_default();
+                let link = r.onboarding_link.as_deref().unwrap_or_default();
+                printer.data(&format!("  {} (expires {expires})\n    {link}", r.email));
+            }
+        }
+        let groups = [
+            ("Would renew (dry run)", &report.would_renew),
+            ("Newly accepted", &report.accepted),
+            (
+                "User deleted on the proxy, no new invitation",
+                &report.user_deleted,
+            ),
+        ];
+        for (title, emails) in groups {
+            if !emails.is_empty() {
+                printer.data(&format!("{title} ({}):", emails.len()));
+                for email in emails {
+                    printer.data(&format!("  {email}"));
+                }
+            }
+        }
+        printer.data(&format!("Still valid: {}", report.still_valid));
+    }
+    printer.flush();
+    if !report.failed.is_empty() {
+        eprintln!("Failed ({}):", report.failed.len());
+        for (email, error) in &report.failed {
+            eprintln!("  ✗ {email}: {error}");
+        }
+    }
+    if dry_run {
+        printer
+            .note("dry run: no invitation was made or deleted, and the audit file was not changed");
+    }
+}
+
+pub(super) fn summary(report: &Report, seconds: f64, config: &Config, dry_run: bool) {
+    let mut line = format!(
+        "{} renewed, {} newly accepted, {} still valid, {} user deleted, {} failed",
+        if dry_run {
+            report.would_renew.len()
+        } else {
+            report.renewed.len()
+        },
+        report.accepted.len(),
+        report.still_valid,
+        report.user_deleted.len(),
+        report.failed.len()
+    );
+    if report.not_started > 0 {
+        line.push_str(&format!(", {} not started", report.not_started));
+    }
+    let what = if dry_run {
+        "refresh (dry run)"
+    } else {
+        "refresh"
+    };
+    eprintln!("onboard: {what}: {line} in {seconds:.1} s");
+    for (reason, count) in &report.failure_reasons {
+        eprintln!("  failed: {count} × {reason}");
+    }
+    if !dry_run {
+        eprintln!("Results saved to {}", config.results.display());
+    }
+}
