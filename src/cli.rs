@@ -29,12 +29,15 @@ pub struct Cli {
     #[arg(value_name = "CSV", required = true)]
     pub csv: Option<PathBuf>,
 
+    /// Options of the bulk run.
     #[command(flatten)]
     pub bulk: BulkArgs,
 
+    /// Options every command takes.
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    /// A subcommand instead of the bulk run.
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `onboard`: onboard people into a LiteLLM proxy — users, invitations and onboarding links —
 //! safe to re-run, fast, and with an audit file that never loses a record.
 
