@@ -72,6 +72,7 @@ pub struct PersonResult {
 #[derive(Debug)]
 pub struct StopRun(pub ProxyError);
 
+#[derive(Default)]
 struct Step {
     requests: u32,
     busy: Duration,
@@ -86,21 +87,21 @@ impl Onboarder {
     ) -> Result<PersonResult, StopRun> {
         let now = Utc::now();
         if let Some(prior) = &prior {
-            if prior.accepted_at.is_some() {
-                return Ok(skip(person, Outcome::AlreadyAccepted));
-            }
-            if prior.has_live_invitation(now) && !self.reinvite {
-                let outcome = Outcome::AlreadyInvited {
+            let kept = if prior.accepted_at.is_some() {
+                Some(Outcome::AlreadyAccepted)
+            } else if prior.has_live_invitation(now) && !self.reinvite {
+                Some(Outcome::AlreadyInvited {
                     expires_at: prior.expires_at,
                     link: prior.onboarding_link.clone(),
-                };
-                return Ok(skip(person, outcome));
+                })
+            } else {
+                None
+            };
+            if let Some(outcome) = kept {
+                return self.keep(person, prior, outcome).await;
             }
         }
-        let mut step = Step {
-            requests: 0,
-            busy: Duration::ZERO,
-        };
+        let mut step = Step::default();
         let mut record = prior
             .clone()
             .unwrap_or_else(|| Record::new(person.email.clone(), now));
@@ -113,6 +114,43 @@ impl Onboarder {
         }
         let outcome = match result {
             Ok(origin) => Outcome::Invited { origin },
+            Err(e) if e.is_auth() => return Err(StopRun(e)),
+            Err(e) => {
+                let reason = e.reason();
+                record.set_failed(e.to_string(), Utc::now());
+                Outcome::Failed { reason }
+            }
+        };
+        Ok(PersonResult {
+            person,
+            record: Some(record),
+            outcome,
+            requests: step.requests,
+        })
+    }
+
+    /// A person who needs no new invitation: only a team that changed since is seen to.
+    async fn keep(
+        &self,
+        person: Person,
+        prior: &Record,
+        outcome: Outcome,
+    ) -> Result<PersonResult, StopRun> {
+        let Some(user_id) = prior
+            .user_id
+            .as_ref()
+            .filter(|_| prior.team_id.as_ref() != Some(&person.team))
+        else {
+            return Ok(skip(person, outcome));
+        };
+        let mut step = Step::default();
+        let mut record = prior.clone();
+        let outcome = match self.ensure_member(&person.team, user_id, &mut step).await {
+            Ok(()) => {
+                record.team_id = Some(person.team.clone());
+                record.updated_at = Utc::now();
+                outcome
+            }
             Err(e) if e.is_auth() => return Err(StopRun(e)),
             Err(e) => {
                 let reason = e.reason();

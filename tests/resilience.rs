@@ -395,3 +395,29 @@ fn a_failed_person_is_tried_again_on_the_next_run() {
     env.onboard().arg(&csv).assert().code(0);
     assert_eq!(env.record("dup@company.com")["status"], "success");
 }
+
+#[test]
+fn a_rerun_with_a_new_team_adds_the_member_without_a_new_invitation() {
+    let env = Env::default_proxy();
+    let first = env.write(
+        "first.csv",
+        &format!("user_email,team_id\nmover@company.com,{DEV_TEST}\n"),
+    );
+    let second = env.write(
+        "second.csv",
+        &format!("user_email,team_id\nmover@company.com,{RESEARCH}\n"),
+    );
+    env.onboard().arg(&first).assert().code(0);
+    let before = env.record("mover@company.com");
+    env.onboard().arg(&second).assert().code(0);
+    let after = env.record("mover@company.com");
+    assert_eq!(after["team_id"], RESEARCH);
+    assert_eq!(
+        after["invitation_id"], before["invitation_id"],
+        "the live link is kept"
+    );
+    let user = &env.emulator.users_with_email("mover@company.com")[0];
+    assert!(user.teams.iter().any(|t| t == RESEARCH) && user.teams.iter().any(|t| t == DEV_TEST));
+    assert_eq!(env.emulator.stats().count("/invitation/new"), 1);
+    assert_eq!(env.emulator.stats().count("/user/new"), 1);
+}
