@@ -112,21 +112,12 @@ impl Onboarder {
             let limiter = self.client.pacer().limiter();
             limiter.sample(step.busy / step.requests);
         }
-        let outcome = match result {
-            Ok(origin) => Outcome::Invited { origin },
-            Err(e) if e.is_auth() => return Err(StopRun(e)),
-            Err(e) => {
-                let reason = e.reason();
-                record.set_failed(e.to_string(), Utc::now());
-                Outcome::Failed { reason }
-            }
-        };
-        Ok(PersonResult {
+        settle(
             person,
-            record: Some(record),
-            outcome,
-            requests: step.requests,
-        })
+            record,
+            &step,
+            result.map(|origin| Outcome::Invited { origin }),
+        )
     }
 
     /// A person who needs no new invitation: only a team that changed since is seen to.
@@ -145,25 +136,12 @@ impl Onboarder {
         };
         let mut step = Step::default();
         let mut record = prior.clone();
-        let outcome = match self.ensure_member(&person.team, user_id, &mut step).await {
-            Ok(()) => {
-                record.team_id = Some(person.team.clone());
-                record.updated_at = Utc::now();
-                outcome
-            }
-            Err(e) if e.is_auth() => return Err(StopRun(e)),
-            Err(e) => {
-                let reason = e.reason();
-                record.set_failed(e.to_string(), Utc::now());
-                Outcome::Failed { reason }
-            }
-        };
-        Ok(PersonResult {
-            person,
-            record: Some(record),
-            outcome,
-            requests: step.requests,
-        })
+        let result = self.ensure_member(&person.team, user_id, &mut step).await;
+        if result.is_ok() {
+            record.team_id = Some(person.team.clone());
+            record.updated_at = Utc::now();
+        }
+        settle(person, record, &step, result.map(|()| outcome))
     }
 
     async fn invite(
@@ -355,6 +333,31 @@ pub fn record_invitation(record: &mut Record, invitation: Invitation, links: &Li
         link,
         Utc::now(),
     );
+}
+
+/// The result of a person's requests: a failure is recorded (and one that would hit
+/// everyone stops the run), a success carries its outcome.
+fn settle(
+    person: Person,
+    mut record: Record,
+    step: &Step,
+    result: Result<Outcome, ProxyError>,
+) -> Result<PersonResult, StopRun> {
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_auth() => return Err(StopRun(e)),
+        Err(e) => {
+            let reason = e.reason();
+            record.set_failed(e.to_string(), Utc::now());
+            Outcome::Failed { reason }
+        }
+    };
+    Ok(PersonResult {
+        person,
+        record: Some(record),
+        outcome,
+        requests: step.requests,
+    })
 }
 
 fn skip(person: Person, outcome: Outcome) -> PersonResult {
