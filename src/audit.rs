@@ -62,6 +62,7 @@ pub struct Audit {
     fresh_index: HashMap<Email, usize>,
     journal: Option<File>,
     journal_len: u64,
+    changed: bool,
     _lock: File,
 }
 
@@ -120,6 +121,7 @@ impl Audit {
             fresh_index: HashMap::new(),
             journal: None,
             journal_len: 0,
+            changed: false,
             _lock: lock,
         };
         for (i, record) in audit.records.iter().enumerate() {
@@ -270,6 +272,7 @@ impl Audit {
         let journal = self.journal.as_mut().expect("opened above");
         journal.write_all(&text).map_err(io_error(&journal_path))?;
         journal.sync_data().map_err(io_error(&journal_path))?;
+        self.changed = true;
         let base = self.journal_len;
         self.journal_len += text.len() as u64;
         for ((record, order), (start, len)) in batch.into_iter().zip(spans) {
@@ -297,8 +300,12 @@ impl Audit {
     }
 
     /// Writes the whole file atomically (temp file, sync, rename) and removes the journal.
-    /// Records new to the file follow the old ones, in input order.
+    /// Records new to the file follow the old ones, in input order. A file nothing was added
+    /// to is left as it is (a run that changed nothing does not rewrite it).
     pub fn commit(mut self) -> Result<(), AuditError> {
+        if !self.changed && self.path.exists() {
+            return Ok(());
+        }
         self.fresh.sort_unstable_by_key(|f| f.order);
         self.write_file()
     }
@@ -494,6 +501,28 @@ mod tests {
             ["2", "3"],
             "input order (first position), latest record"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_that_changes_nothing_does_not_rewrite_the_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let mut audit = Audit::open(&path).unwrap();
+        audit.append(vec![(record("a@x.co", "1"), 1)]).unwrap();
+        audit.commit().unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        Audit::open(&path).unwrap().commit().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().ino(),
+            inode,
+            "not rewritten"
+        );
+        let mut audit = Audit::open(&path).unwrap();
+        audit.append(vec![(record("a@x.co", "2"), 1)]).unwrap();
+        audit.commit().unwrap();
+        assert_ne!(std::fs::metadata(&path).unwrap().ino(), inode, "rewritten");
     }
 
     #[test]
