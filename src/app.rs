@@ -11,12 +11,13 @@ use crate::cli::{BulkArgs, InviteArgs};
 use crate::client::{ClientOptions, ProxyClient};
 use crate::config::Config;
 use crate::error::{Exit, Fatal};
-use crate::flow::Onboarder;
 use crate::input::{self, Defaults, Person, Roster};
+use crate::known;
 use crate::output::Printer;
 use crate::pacer::{Limiter, Pacer, RetryPolicy};
+use crate::person::Executor;
+use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
 use crate::preflight;
-use crate::record::Record;
 use crate::run::{self, Summary};
 use crate::shutdown::Shutdown;
 use crate::types::{Email, Role, TeamId};
@@ -174,34 +175,41 @@ async fn onboard_people(
         }
     }
     let mailer = crate::mail::setup(&config).await?;
+    let options = OnboardOptions {
+        reinvite,
+        send_email: mailer.is_some(),
+    };
+    let retry = retry_policy(&config);
+    let plans = plan_people(
+        &client, retry, &shutdown, &people, &invalid, &audit, options,
+    )
+    .await?;
     if dry_run {
         crate::mail::preview(
             mailer.as_ref(),
-            &people,
+            &plans,
             &audit,
             &checked.links,
             &mut printer,
         );
-        return crate::plan::dry_run(
-            &client,
-            &people,
-            invalid.len(),
-            &audit,
-            reinvite,
-            &mut printer,
-        )
-        .await;
+        printer.plans(&plans);
+        let fails = plans
+            .iter()
+            .any(|p| p.skip.as_ref().is_some_and(Skip::is_failure));
+        return Ok(if fails { Exit::Failures } else { Exit::Success });
     }
-    record_invalid(&mut audit, &invalid).map_err(|e| Fatal::new(e.to_string()))?;
-    let onboarder = Onboarder {
+    let executor = Executor {
         client,
         links: checked.links,
-        retry: retry_policy(&config),
-        reinvite,
+        retry,
     };
-    let recipients = crate::mail::recipients(mailer.as_ref(), &people);
-    printer.progress(people.len() as u64);
-    let run_result = run::run(&onboarder, people, &mut audit, &mut printer, &shutdown).await;
+    let recipients: Vec<Email> = plans
+        .iter()
+        .filter(|p| p.has("email_link"))
+        .map(|p| p.email.clone())
+        .collect();
+    printer.progress(plans.len() as u64);
+    let run_result = run::run(&executor, plans, &mut audit, &mut printer, &shutdown).await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),
         &run_result,
@@ -213,53 +221,57 @@ async fn onboard_people(
     .await;
     let audit_path = audit.path().to_path_buf();
     let committed = audit.commit();
-    let mut summary: Summary = run_result.map_err(|e| Fatal::new(e.to_string()))?;
+    let summary: Summary = run_result.map_err(|e| Fatal::new(e.to_string()))?;
     let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
     committed.map_err(|e| Fatal::new(e.to_string()))?;
-    summary.failed += invalid.len();
-    if !invalid.is_empty() {
-        summary
-            .failure_reasons
-            .insert("invalid row".into(), invalid.len());
-    }
     mailed.print(&mut printer);
     printer.finish(&summary, &audit_path);
     if let Some(error) = summary.stopped {
-        return Err(preflight::explain(error, &onboarder.client));
+        return Err(preflight::explain(error, &executor.client));
     }
-    Ok(if summary.interrupted {
-        Exit::Interrupted
-    } else if summary.failed > 0 || mailed.failed > 0 {
-        Exit::Failures
-    } else {
-        Exit::Success
-    })
+    Ok(summary.exit(mailed.failed))
 }
 
-/// Records rows that failed validation (with `--skip-invalid`) as failed.
-fn record_invalid(
-    audit: &mut Audit,
+/// Decides every person's plan: from the audit file, and for people it does not know,
+/// from what the proxy says of their email.
+async fn plan_people(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    people: &[Person],
     invalid: &[input::RowProblem],
-) -> Result<(), crate::audit::AuditError> {
+    audit: &Audit,
+    options: OnboardOptions,
+) -> Result<Vec<PersonPlan>, Fatal> {
     let now = Utc::now();
-    let batch = invalid
+    let unknown: Vec<Email> = people
         .iter()
-        .filter_map(|problem| {
-            let raw = problem.raw_email.as_deref()?;
-            let email = Email::unchecked(raw);
-            let mut record = audit
-                .prior(&email)
-                .cloned()
-                .unwrap_or_else(|| Record::new(email, now));
-            record.set_failed(
-                format!(
-                    "invalid row (line {}): {}: {}",
-                    problem.line, problem.field, problem.message
-                ),
-                now,
-            );
-            Some((record, problem.line))
+        .filter(|p| plan::needs_lookup(audit.prior(&p.email), options, now))
+        .map(|p| p.email.clone())
+        .collect();
+    let lookups = known::lookups(client, retry, shutdown, unknown)
+        .await
+        .map_err(|stopped| match stopped {
+            known::Stopped::Interrupted => Fatal::interrupted(),
+            known::Stopped::Fatal(e) => preflight::explain(e, client),
+        })?;
+    let mut plans: Vec<PersonPlan> = people
+        .iter()
+        .map(|person| {
+            let lookup = lookups.get(&person.email).cloned().unwrap_or_default();
+            plan::onboard(person, audit.prior(&person.email), &lookup, options, now)
         })
         .collect();
-    audit.append(batch)
+    plans.extend(invalid.iter().filter_map(|problem| {
+        let raw = problem.raw_email.as_deref()?;
+        Some(plan::invalid(
+            Email::unchecked(raw),
+            problem.line,
+            format!(
+                "invalid row (line {}): {}: {}",
+                problem.line, problem.field, problem.message
+            ),
+        ))
+    }));
+    Ok(plans)
 }

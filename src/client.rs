@@ -158,6 +158,21 @@ impl ProxyClient {
         Ok(found)
     }
 
+    /// One page of every user (`GET /user/list`, 100 a page): the rows and the page count.
+    pub async fn users_page(&self, page: u64) -> Result<(Vec<UserRow>, u64), ProxyError> {
+        let page_text = page.to_string();
+        let list: UserList = self
+            .send(
+                Method::GET,
+                "user/list",
+                &[("page", &page_text), ("page_size", "100")],
+                None,
+            )
+            .await?;
+        let pages = list.total_pages.unwrap_or(1).max(1);
+        Ok((list.users, pages))
+    }
+
     /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
     pub async fn check_admin(&self) -> Result<(), ProxyError> {
         self.send::<serde_json::Value>(
@@ -183,10 +198,7 @@ impl ProxyClient {
             .await
         {
             Ok(_) => Ok(true),
-            Err(ProxyError::Status {
-                status: 400,
-                message,
-            }) if message.to_lowercase().contains("already in team") => Ok(false),
+            Err(ProxyError::AlreadyMember(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -217,7 +229,7 @@ impl ProxyClient {
                     .map(str::to_string),
                 team_id: info.team_id,
             })),
-            Err(ProxyError::Status { status: 404, .. }) => Ok(None),
+            Err(ProxyError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -264,7 +276,7 @@ impl ProxyClient {
             .await
         {
             Ok(body) => Ok(!body.get("user_info").is_none_or(serde_json::Value::is_null)),
-            Err(ProxyError::Status { status: 404, .. }) => Ok(false),
+            Err(ProxyError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -290,7 +302,7 @@ impl ProxyClient {
             .send(Method::GET, ".well-known/litellm-ui-config", &[], None)
             .await
         {
-            Err(ProxyError::Status { status: 404, .. }) => Ok(UiConfig::default()),
+            Err(ProxyError::NotFound(_)) => Ok(UiConfig::default()),
             other => other,
         }
     }

@@ -8,13 +8,16 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::error::ProxyError;
-use crate::flow::StopRun;
 use crate::output::Printer;
 use crate::pacer::Limiter;
 use crate::shutdown::Shutdown;
 
 /// How long jobs in flight may take to finish after the first stop signal.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A failure that would hit every job (the key was rejected): the drive must stop.
+#[derive(Debug)]
+pub struct StopRun(pub ProxyError);
 
 /// How a drive ended, besides the results it handed back.
 #[derive(Debug, Default)]

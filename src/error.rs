@@ -21,6 +21,28 @@ pub enum ProxyError {
         /// The proxy's message.
         message: String,
     },
+    /// 404, or the proxy's "does not exist" (an invitation or user that is not there).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// `/team/member_add` named a team the proxy does not have.
+    #[error("team {team} not found: {message}")]
+    TeamNotFound {
+        /// The team.
+        team: crate::types::TeamId,
+        /// The proxy's message.
+        message: String,
+    },
+    /// The user is already a member of the team (`/team/member_add`).
+    #[error("already a member of the team: {0}")]
+    AlreadyMember(String),
+    /// Several users on the proxy have one email (legacy duplicates): nobody is picked.
+    #[error("{} users on the proxy have the email {email} ({}); resolve the duplicates on the proxy first", user_ids.len(), user_ids.iter().map(crate::types::UserId::as_str).collect::<Vec<_>>().join(", "))]
+    SeveralUsers {
+        /// The email.
+        email: crate::types::Email,
+        /// The users that have it.
+        user_ids: Vec<crate::types::UserId>,
+    },
     /// 429, 502, 503 or 504: the proxy asks us to slow down or is briefly away.
     #[error("the proxy is overloaded or unavailable (HTTP {status}): {message}")]
     Unavailable {
@@ -61,6 +83,8 @@ impl ProxyError {
         match self {
             ProxyError::Unauthorized(_) => Some(401),
             ProxyError::Forbidden(_) => Some(403),
+            ProxyError::NotFound(_) | ProxyError::TeamNotFound { .. } => Some(404),
+            ProxyError::AlreadyMember(_) => Some(400),
             ProxyError::AlreadyExists { status, .. }
             | ProxyError::Unavailable { status, .. }
             | ProxyError::Status { status, .. } => Some(*status),
@@ -94,6 +118,10 @@ impl ProxyError {
             ProxyError::Unauthorized(_) => "master key rejected".into(),
             ProxyError::Forbidden(_) => "forbidden".into(),
             ProxyError::AlreadyExists { .. } => "already exists".into(),
+            ProxyError::NotFound(_) => "not found".into(),
+            ProxyError::TeamNotFound { .. } => "team not found".into(),
+            ProxyError::AlreadyMember(_) => "already a member".into(),
+            ProxyError::SeveralUsers { .. } => "several users with this email".into(),
             ProxyError::Unavailable { status, .. } => format!("proxy unavailable (HTTP {status})"),
             ProxyError::Status { status, .. } => format!("HTTP {status}"),
             ProxyError::Connect { .. } => "proxy unreachable".into(),
@@ -109,9 +137,13 @@ impl ProxyError {
         match status {
             401 => ProxyError::Unauthorized(message),
             403 => ProxyError::Forbidden(message),
+            // The proxy gives no error code for these: its message is all there is to go on.
             400 | 409 if lower.contains("already exists") => {
                 ProxyError::AlreadyExists { status, message }
             }
+            400 if lower.contains("already in team") => ProxyError::AlreadyMember(message),
+            404 => ProxyError::NotFound(message),
+            400 if lower.contains("does not exist") => ProxyError::NotFound(message),
             429 | 502 | 503 | 504 => ProxyError::Unavailable {
                 status,
                 message,
@@ -216,6 +248,8 @@ pub struct Fatal {
     pub message: String,
     /// A hint on what to do, printed after the message.
     pub hint: Option<String>,
+    /// The exit code: 2 (could not run), or 130 when a stop signal ended the run early.
+    pub exit: Exit,
 }
 
 impl Fatal {
@@ -224,6 +258,15 @@ impl Fatal {
         Fatal {
             message: message.into(),
             hint: None,
+            exit: Exit::CouldNotRun,
+        }
+    }
+
+    /// The run was stopped by a signal before it started any write.
+    pub fn interrupted() -> Self {
+        Fatal {
+            exit: Exit::Interrupted,
+            ..Fatal::new("interrupted before anything was sent")
         }
     }
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             if let Some(hint) = &fatal.hint {
                 eprintln!("  hint: {hint}");
             }
-            Exit::CouldNotRun
+            fatal.exit
         }
     };
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

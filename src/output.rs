@@ -9,8 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::flow::{Outcome, PersonResult};
-use crate::record::UserOrigin;
+use crate::person::{Outcome, PersonResult};
+use crate::plan::{PersonPlan, PlanView, Skip};
 use crate::run::Summary;
 
 /// How results are shown.
@@ -149,20 +149,20 @@ impl Printer {
             self.json_item(result);
             return;
         }
-        let email = &result.person.email;
-        let record = result.record.as_ref();
-        let link = record
-            .and_then(|r| r.onboarding_link.as_deref())
-            .unwrap_or_default();
+        let email = &result.plan.email;
+        let record = &result.record;
+        let link = record.onboarding_link.as_deref().unwrap_or_default();
         match &result.outcome {
-            Outcome::Invited { origin } => {
-                let expires = record
-                    .and_then(|r| r.expires_at)
-                    .map(when)
-                    .unwrap_or_default();
-                let what = match origin {
-                    UserOrigin::Created => "user created",
-                    UserOrigin::Existing => "existing user",
+            Outcome::Done if result.plan.has("invite") => {
+                let expires = record.expires_at.map(when).unwrap_or_default();
+                let what = if result.plan.has("adopt_user")
+                    || !result.created && result.plan.has("create_user")
+                {
+                    "existing user"
+                } else if result.created {
+                    "user created"
+                } else {
+                    "existing user"
                 };
                 if self.link_only {
                     self.out(link);
@@ -180,11 +180,14 @@ impl Printer {
                     ));
                 }
             }
-            Outcome::AlreadyInvited { expires_at, link } => {
-                let expires = expires_at.map(when).unwrap_or_else(|| "unknown".into());
-                if self.link_only
-                    && let Some(link) = link
-                {
+            Outcome::Done | Outcome::Skipped(_)
+                if result.plan.skip == Some(Skip::AlreadyInvited) =>
+            {
+                let expires = record
+                    .expires_at
+                    .map(when)
+                    .unwrap_or_else(|| "unknown".into());
+                if self.link_only && !link.is_empty() {
                     self.out(link);
                     self.flush();
                 }
@@ -193,15 +196,17 @@ impl Printer {
                 );
                 self.skip_line(&line);
             }
-            Outcome::AlreadyAccepted => {
-                self.skip_line(&format!("- {email}: already accepted (nothing sent)"))
+            Outcome::Done | Outcome::Skipped(_) => {
+                if result.plan.skip == Some(Skip::AlreadyAccepted) {
+                    self.skip_line(&format!("- {email}: already accepted (nothing sent)"));
+                }
             }
             Outcome::Failed { .. } => {
-                let error = record.and_then(|r| r.error.as_deref()).unwrap_or("failed");
+                let error = record.error.as_deref().unwrap_or("failed");
                 let cross = Self::paint(self.color_err, RED, "✗");
                 self.err(&format!(
                     "{cross} {email} (line {}): {error}",
-                    result.person.line
+                    result.plan.line
                 ));
             }
         }
@@ -221,27 +226,89 @@ impl Printer {
     }
 
     fn json_item(&mut self, result: &PersonResult) {
-        let record = result.record.as_ref();
+        let record = &result.record;
         let (status, detail) = match &result.outcome {
-            Outcome::Invited { origin } => ("invited", json!(origin)),
-            Outcome::AlreadyInvited { .. } => ("already_invited", json!(null)),
-            Outcome::AlreadyAccepted => ("already_accepted", json!(null)),
             Outcome::Failed { reason } => ("failed", json!(reason)),
+            _ => match &result.plan.skip {
+                Some(skip) => (skip.name(), json!(null)),
+                None if result.plan.has("invite") => (
+                    "invited",
+                    json!(if result.created {
+                        "created"
+                    } else {
+                        "existing"
+                    }),
+                ),
+                None => ("done", json!(null)),
+            },
         };
         let item = json!({
-            "email": result.person.email,
-            "line": result.person.line,
+            "email": result.plan.email,
+            "line": result.plan.line,
             "result": status,
             "user": detail,
-            "user_id": record.and_then(|r| r.user_id.as_ref()),
-            "invitation_id": record.and_then(|r| r.invitation_id.as_ref()),
-            "expires_at": record.and_then(|r| r.expires_at),
-            "onboarding_link": record.and_then(|r| r.onboarding_link.as_ref()),
-            "error": record.and_then(|r| r.error.as_ref()),
+            "actions": result.plan.actions.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "user_id": record.user_id,
+            "invitation_id": record.invitation_id,
+            "expires_at": record.expires_at,
+            "onboarding_link": record.onboarding_link,
+            "error": if matches!(result.outcome, Outcome::Failed { .. }) { json!(record.error) } else { json!(null) },
         });
         let sep = if self.json_started { ",\n  " } else { "[\n  " };
         self.json_started = true;
         write!(self.stdout, "{sep}{item}").ok();
+    }
+
+    /// Prints plans for `--dry-run`: one JSON array on stdout with `--json`, else a line a
+    /// person on stdout and a count on stderr.
+    pub fn plans(&mut self, plans: &[PersonPlan]) {
+        if self.format == Format::Json {
+            let views: Vec<PlanView> = plans.iter().map(PlanView::from).collect();
+            let text = serde_json::to_string_pretty(&views).unwrap_or_else(|_| "[]".into());
+            writeln!(self.stdout, "{text}").ok();
+            self.flush();
+            return;
+        }
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for plan in plans {
+            for action in &plan.actions {
+                *counts.entry(action.name()).or_default() += 1;
+            }
+            if let Some(skip) = &plan.skip {
+                *counts.entry(skip.name()).or_default() += 1;
+            }
+            if self.quiet {
+                continue;
+            }
+            let mut line = format!("{}:", plan.email);
+            let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
+            if !names.is_empty() {
+                line.push(' ');
+                line.push_str(&names.join(", "));
+            }
+            if let Some(team) = &plan.team {
+                line.push_str(&format!(" [team {team}]"));
+            }
+            if let Some(skip) = &plan.skip {
+                line.push_str(&format!(" (skip: {}", skip.name()));
+                if let Some(detail) = &plan.detail {
+                    line.push_str(&format!(": {detail}"));
+                }
+                line.push(')');
+            }
+            self.out(&line);
+        }
+        self.flush();
+        let listed: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let listed = if listed.is_empty() {
+            "nothing to do".to_string()
+        } else {
+            listed.join(", ")
+        };
+        self.note(&format!(
+            "dry run, nothing was written: {} people: {listed}",
+            plans.len()
+        ));
     }
 
     /// Ends the output and prints the summary on stderr.

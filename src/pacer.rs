@@ -312,7 +312,8 @@ impl Drop for Permit {
 /// Requests sent for one person and the time they took, for the adaptive limit.
 #[derive(Debug, Default)]
 pub struct Tally {
-    requests: u32,
+    /// Requests sent.
+    pub requests: u32,
     busy: Duration,
 }
 
@@ -329,6 +330,12 @@ impl Tally {
                 self.busy += busy;
             })
             .await
+    }
+
+    /// Counts one request sent outside [`Tally::call`] (one that must not be retried blindly).
+    pub fn record(&mut self, busy: Duration) {
+        self.requests += 1;
+        self.busy += busy;
     }
 
     /// Reports the mean request latency to the limiter.

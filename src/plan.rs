@@ -1,84 +1,476 @@
-//! `--dry-run`: what a run would do, found with reads only.
+//! The plan: what to do with each person, decided here and nowhere else, for every command.
+//!
+//! A command turns what it wants (CSV rows, one email, the audit file) and what is known (the
+//! audit record, reads from the proxy) into one [`PersonPlan`] per person. `--dry-run` prints
+//! the plans; a run hands the same plans to the driver, which carries out exactly their
+//! actions. The functions here are pure: no I/O, no clock of their own.
 
-use std::sync::Arc;
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
 
-use chrono::Utc;
-use tokio::task::JoinSet;
-
-use crate::audit::Audit;
-use crate::client::ProxyClient;
-use crate::error::{Exit, Fatal};
+use crate::api::UserRow;
 use crate::input::Person;
-use crate::output::Printer;
-use crate::preflight::explain;
+use crate::record::{Record, is_expired};
+use crate::types::{Email, InvitationId, TeamId, UserId};
 
-/// What a run would do with each person.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Plan {
-    /// New users to create.
-    pub create: usize,
-    /// Users already on the proxy, to reuse and invite.
-    pub existing: usize,
-    /// Users the audit file knows, to invite again.
-    pub reinvite: usize,
-    /// Live invitations left alone.
-    pub already_invited: usize,
-    /// Accepted people left alone.
-    pub already_accepted: usize,
-    /// Invalid rows.
-    pub invalid: usize,
+/// One step of a person's plan. The names (`create_user`, …) are what `--dry-run --json` shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// `POST /user/new` (a user already there with this email is adopted instead).
+    CreateUser,
+    /// Use the user the proxy already has with this exact email.
+    AdoptUser {
+        /// The user found.
+        user_id: UserId,
+    },
+    /// `POST /team/member_add` by `user_id`.
+    AddToTeam {
+        /// The team.
+        team: TeamId,
+    },
+    /// `POST /invitation/new`: a new invitation and link.
+    Invite,
+    /// `POST /invitation/delete` of an invitation a newer one replaced.
+    DeleteInvitation {
+        /// The superseded invitation.
+        invitation_id: InvitationId,
+    },
+    /// The proxy says the person accepted: record it.
+    RecordAccepted {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The proxy no longer has the user: record it (nobody is invited).
+    RecordUserDeleted,
+    /// Email the person their (new or not yet emailed) link.
+    EmailLink,
 }
 
-/// Works out the plan (reads only) and prints it on stderr.
-pub async fn dry_run(
-    client: &ProxyClient,
-    people: &[Person],
-    invalid: usize,
-    audit: &Audit,
-    reinvite: bool,
-    printer: &mut Printer,
-) -> Result<Exit, Fatal> {
-    let now = Utc::now();
-    let mut plan = Plan {
-        invalid,
-        ..Plan::default()
-    };
-    let mut lookups = Vec::new();
-    for person in people {
-        match audit.prior(&person.email) {
-            Some(r) if r.accepted_at.is_some() => plan.already_accepted += 1,
-            Some(r) if r.has_live_invitation(now) && !reinvite => plan.already_invited += 1,
-            Some(r) if r.user_id.is_some() => plan.reinvite += 1,
-            _ => lookups.push(person.email.clone()),
+impl Action {
+    /// The action's name, as documented in the README.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::CreateUser => "create_user",
+            Action::AdoptUser { .. } => "adopt_user",
+            Action::AddToTeam { .. } => "add_to_team",
+            Action::Invite => "invite",
+            Action::DeleteInvitation { .. } => "delete_invitation",
+            Action::RecordAccepted { .. } => "record_accepted",
+            Action::RecordUserDeleted => "record_user_deleted",
+            Action::EmailLink => "email_link",
         }
     }
-    let limit = Arc::new(tokio::sync::Semaphore::new(8));
-    let mut tasks = JoinSet::new();
-    for email in lookups {
-        let client = client.clone();
-        let limit = Arc::clone(&limit);
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("never closed");
-            client
-                .find_users_by_email(&email)
-                .await
-                .map(|rows| !rows.is_empty())
+
+    /// True for an action that sends a write request to the proxy.
+    pub fn writes_to_proxy(&self) -> bool {
+        matches!(
+            self,
+            Action::CreateUser
+                | Action::AddToTeam { .. }
+                | Action::Invite
+                | Action::DeleteInvitation { .. }
+        )
+    }
+}
+
+/// Why a person gets no new invitation (their plan may still hold actions, such as a team).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// A live, unaccepted invitation exists.
+    AlreadyInvited,
+    /// The person accepted an invitation.
+    AlreadyAccepted,
+    /// `refresh`: the invitation is still valid beyond `--within`.
+    StillValid,
+    /// Invalid row (`--skip-invalid`): recorded as failed.
+    Invalid,
+    /// The proxy has several users with this email: recorded as failed.
+    SeveralUsers,
+    /// The proxy could not be asked about this person: recorded as failed.
+    LookupFailed,
+}
+
+impl Skip {
+    /// The name `--dry-run --json` shows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Skip::AlreadyInvited => "already_invited",
+            Skip::AlreadyAccepted => "already_accepted",
+            Skip::StillValid => "still_valid",
+            Skip::Invalid => "invalid",
+            Skip::SeveralUsers => "several_users",
+            Skip::LookupFailed => "lookup_failed",
+        }
+    }
+
+    /// The reason a failure is grouped under in a summary.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Skip::Invalid => "invalid row",
+            Skip::SeveralUsers => "several users with this email",
+            Skip::LookupFailed => "could not look the person up",
+            Skip::AlreadyInvited => "already invited",
+            Skip::AlreadyAccepted => "already accepted",
+            Skip::StillValid => "still valid",
+        }
+    }
+
+    /// True when the skip is a failure of the person (recorded as failed, exit 1).
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Skip::Invalid | Skip::SeveralUsers | Skip::LookupFailed
+        )
+    }
+}
+
+/// What to do with one person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonPlan {
+    /// The person.
+    pub email: Email,
+    /// The CSV line (0 when the person comes from the command line or the audit file).
+    pub line: u64,
+    /// The person as the command wants them (bulk and invite).
+    pub person: Option<Person>,
+    /// The team the plan puts them in, if any.
+    pub team: Option<TeamId>,
+    /// The actions, in order.
+    pub actions: Vec<Action>,
+    /// Why no invitation is made, if none is.
+    pub skip: Option<Skip>,
+    /// More about a skip (the invalid cell, the duplicate ids, the failed read).
+    pub detail: Option<String>,
+    /// When the live (or checked) invitation expires, when that is what the plan rests on.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl PersonPlan {
+    fn new(email: Email, line: u64) -> Self {
+        PersonPlan {
+            email,
+            line,
+            person: None,
+            team: None,
+            actions: Vec::new(),
+            skip: None,
+            detail: None,
+            expires_at: None,
+        }
+    }
+
+    /// True when carrying out the plan sends nothing and changes no record.
+    pub fn is_noop(&self) -> bool {
+        self.actions.is_empty() && !self.skip.as_ref().is_some_and(Skip::is_failure)
+    }
+
+    /// True when the plan holds this action (by name).
+    pub fn has(&self, name: &str) -> bool {
+        self.actions.iter().any(|a| a.name() == name)
+    }
+}
+
+/// What the proxy said of a person's email (asked only when the audit file has no user).
+#[derive(Clone, Debug, Default)]
+pub enum Lookup {
+    /// Not asked: the audit file knows the user.
+    #[default]
+    NotAsked,
+    /// No user has this email.
+    Absent,
+    /// Exactly one user has it.
+    Found(UserRow),
+    /// Several users have it (legacy duplicates).
+    Several(Vec<UserId>),
+    /// The read failed.
+    Failed(String),
+}
+
+/// Options of an onboarding run that change its plans.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OnboardOptions {
+    /// `--reinvite`: a fresh invitation even when a live one exists.
+    pub reinvite: bool,
+    /// `--send-email`.
+    pub send_email: bool,
+}
+
+/// The user id an onboarding run can rely on without asking the proxy: the audit file's,
+/// unless `refresh` found that user deleted.
+pub fn known_user(record: Option<&Record>) -> Option<&UserId> {
+    record
+        .filter(|r| r.user_deleted_at.is_none())
+        .and_then(|r| r.user_id.as_ref())
+}
+
+/// True when the proxy must be asked about this email before it can be planned.
+pub fn needs_lookup(record: Option<&Record>, options: OnboardOptions, now: DateTime<Utc>) -> bool {
+    known_user(record).is_none() && onboard_skip(record, options, now).is_none()
+}
+
+/// Why an onboarding run would make no invitation for someone the audit file knows.
+fn onboard_skip(
+    record: Option<&Record>,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+) -> Option<Skip> {
+    let record = record?;
+    if record.accepted_at.is_some() {
+        return Some(Skip::AlreadyAccepted);
+    }
+    (record.has_live_invitation(now) && !options.reinvite).then_some(Skip::AlreadyInvited)
+}
+
+/// The plan for one person of an onboarding run (`onboard <CSV>`, `onboard invite`).
+pub fn onboard(
+    person: &Person,
+    record: Option<&Record>,
+    lookup: &Lookup,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+) -> PersonPlan {
+    let mut plan = PersonPlan::new(person.email.clone(), person.line);
+    plan.person = Some(person.clone());
+    plan.team = Some(person.team.clone());
+    let recorded_team = record.and_then(|r| r.team_id.as_ref());
+    let team_changed = recorded_team != Some(&person.team);
+    if let Some(skip) = onboard_skip(record, options, now) {
+        let record = record.expect("a skip needs a record");
+        plan.expires_at = record.expires_at;
+        if team_changed && known_user(Some(record)).is_some() {
+            plan.actions.push(Action::AddToTeam {
+                team: person.team.clone(),
+            });
+        }
+        if skip == Skip::AlreadyInvited
+            && options.send_email
+            && crate::mail::needs_email(record, now)
+        {
+            plan.actions.push(Action::EmailLink);
+        }
+        plan.skip = Some(skip);
+        return plan;
+    }
+    match known_user(record) {
+        Some(_) => {
+            if team_changed {
+                plan.actions.push(Action::AddToTeam {
+                    team: person.team.clone(),
+                });
+            }
+        }
+        None => match lookup {
+            Lookup::Found(row) => {
+                plan.actions.push(Action::AdoptUser {
+                    user_id: row.user_id.clone(),
+                });
+                let in_team = row
+                    .teams
+                    .as_ref()
+                    .is_some_and(|t| t.iter().any(|id| id == person.team.as_str()));
+                if !in_team {
+                    plan.actions.push(Action::AddToTeam {
+                        team: person.team.clone(),
+                    });
+                }
+            }
+            Lookup::Several(ids) => {
+                plan.skip = Some(Skip::SeveralUsers);
+                plan.detail = Some(format!(
+                    "{} users on the proxy have the email {} ({}); resolve the duplicates on the proxy first",
+                    ids.len(),
+                    person.email,
+                    ids.iter()
+                        .map(UserId::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                return plan;
+            }
+            Lookup::Failed(reason) => {
+                plan.skip = Some(Skip::LookupFailed);
+                plan.detail = Some(reason.clone());
+                return plan;
+            }
+            Lookup::Absent | Lookup::NotAsked => plan.actions.push(Action::CreateUser),
+        },
+    }
+    plan.actions.push(Action::Invite);
+    // A superseded invitation that still opens is deleted, so one live link remains.
+    if let Some(old) = record
+        .filter(|r| r.has_live_invitation(now))
+        .and_then(|r| r.invitation_id.clone())
+    {
+        plan.actions
+            .push(Action::DeleteInvitation { invitation_id: old });
+    }
+    if options.send_email {
+        plan.actions.push(Action::EmailLink);
+    }
+    plan
+}
+
+/// A row that failed validation (`--skip-invalid`): recorded as failed, nothing sent.
+pub fn invalid(email: Email, line: u64, reason: String) -> PersonPlan {
+    let mut plan = PersonPlan::new(email, line);
+    plan.skip = Some(Skip::Invalid);
+    plan.detail = Some(reason);
+    plan
+}
+
+/// What the proxy said of a recorded invitation.
+#[derive(Clone, Debug)]
+pub enum InvitationCheck {
+    /// The person accepted it.
+    Accepted {
+        /// When (the proxy's time, or the check's).
+        at: DateTime<Utc>,
+    },
+    /// It exists, unaccepted.
+    Open {
+        /// When it expires.
+        expires_at: DateTime<Utc>,
+    },
+    /// The proxy no longer has it (deleted, or its user deleted).
+    Gone,
+    /// The read failed.
+    Failed(String),
+}
+
+/// Options of `onboard refresh` that change its plans.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshOptions {
+    /// Also renew invitations expiring within this long.
+    pub within: Duration,
+    /// `--send-email`.
+    pub send_email: bool,
+}
+
+/// True when `refresh` would renew this invitation (so it must know whether the user exists).
+pub fn refresh_due(check: &InvitationCheck, within: Duration, now: DateTime<Utc>) -> bool {
+    match check {
+        InvitationCheck::Open { expires_at } => {
+            is_expired(*expires_at, now) || *expires_at <= now + within
+        }
+        InvitationCheck::Gone => true,
+        InvitationCheck::Accepted { .. } | InvitationCheck::Failed(_) => false,
+    }
+}
+
+/// True for a record `refresh` (and `status --check`) asks the proxy about. A record without
+/// an invitation (a failed person) is the onboarding run's job, not refresh's.
+pub fn is_open(record: &Record) -> bool {
+    record.invitation_id.is_some()
+        && record.user_id.is_some()
+        && record.accepted_at.is_none()
+        && record.user_deleted_at.is_none()
+}
+
+/// The plan for one open record of `onboard refresh`. `user_exists` is asked only when
+/// [`refresh_due`] says the invitation would be renewed.
+pub fn refresh(
+    record: &Record,
+    check: &InvitationCheck,
+    user_exists: Option<bool>,
+    options: RefreshOptions,
+    now: DateTime<Utc>,
+) -> PersonPlan {
+    let mut plan = PersonPlan::new(record.email.clone(), 0);
+    plan.team = record.team_id.clone();
+    match check {
+        InvitationCheck::Accepted { at } => {
+            plan.actions.push(Action::RecordAccepted { at: *at });
+            return plan;
+        }
+        InvitationCheck::Failed(reason) => {
+            plan.skip = Some(Skip::LookupFailed);
+            plan.detail = Some(reason.clone());
+            return plan;
+        }
+        InvitationCheck::Open { expires_at } => plan.expires_at = Some(*expires_at),
+        InvitationCheck::Gone => {}
+    }
+    if !refresh_due(check, options.within, now) {
+        plan.skip = Some(Skip::StillValid);
+        return plan;
+    }
+    if user_exists == Some(false) {
+        plan.actions.push(Action::RecordUserDeleted);
+        return plan;
+    }
+    plan.actions.push(Action::Invite);
+    if let (InvitationCheck::Open { .. }, Some(old)) = (check, &record.invitation_id) {
+        plan.actions.push(Action::DeleteInvitation {
+            invitation_id: old.clone(),
         });
     }
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("lookup task") {
-            Ok(true) => plan.existing += 1,
-            Ok(false) => plan.create += 1,
-            Err(e) => return Err(explain(e, client)),
+    if options.send_email {
+        plan.actions.push(Action::EmailLink);
+    }
+    plan
+}
+
+/// The plan for one open record of `onboard status --check`: acceptance is recorded,
+/// nothing is renewed.
+pub fn check(record: &Record, check: &InvitationCheck) -> PersonPlan {
+    let mut plan = PersonPlan::new(record.email.clone(), 0);
+    plan.team = record.team_id.clone();
+    match check {
+        InvitationCheck::Accepted { at } => plan.actions.push(Action::RecordAccepted { at: *at }),
+        InvitationCheck::Open { expires_at } => plan.expires_at = Some(*expires_at),
+        InvitationCheck::Gone => {}
+        InvitationCheck::Failed(reason) => {
+            plan.skip = Some(Skip::LookupFailed);
+            plan.detail = Some(reason.clone());
         }
     }
-    printer.warn(&format!(
-        "dry run, nothing was written: {} to create, {} existing on the proxy to invite, {} known to re-invite, {} already invited, {} already accepted, {} invalid",
-        plan.create, plan.existing, plan.reinvite, plan.already_invited, plan.already_accepted, plan.invalid
-    ));
-    Ok(if plan.invalid > 0 {
-        Exit::Failures
-    } else {
-        Exit::Success
-    })
+    plan
 }
+
+/// A plan as `--dry-run --json` shows it: one object per person.
+#[derive(Debug, Serialize)]
+pub struct PlanView<'a> {
+    /// The person.
+    pub email: &'a Email,
+    /// The action names, in order.
+    pub actions: Vec<&'static str>,
+    /// The team.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<&'a TeamId>,
+    /// The user adopted, when the plan adopts one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<&'a UserId>,
+    /// Why no invitation is made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<&'static str>,
+    /// More about the skip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    /// The CSV line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// When the invitation the plan rests on expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a PersonPlan> for PlanView<'a> {
+    fn from(plan: &'a PersonPlan) -> Self {
+        PlanView {
+            email: &plan.email,
+            actions: plan.actions.iter().map(Action::name).collect(),
+            team: plan.team.as_ref(),
+            user_id: plan.actions.iter().find_map(|a| match a {
+                Action::AdoptUser { user_id } => Some(user_id),
+                _ => None,
+            }),
+            skip: plan.skip.as_ref().map(Skip::name),
+            reason: plan.detail.as_deref(),
+            line: (plan.line > 0).then_some(plan.line),
+            expires_at: plan.expires_at,
+        }
+    }
+}
+

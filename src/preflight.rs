@@ -70,7 +70,7 @@ pub async fn reachable_admin(client: &ProxyClient) -> Result<(), Fatal> {
         Err(e @ (ProxyError::Connect { .. } | ProxyError::Ambiguous(_))) => {
             return Err(explain(e, client));
         }
-        Err(ProxyError::Status { status: 404, .. }) => {}
+        Err(ProxyError::NotFound(_)) => {}
         Err(e) => return Err(explain(e, client)),
     }
     client.check_admin().await.map_err(|e| explain(e, client))

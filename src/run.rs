@@ -8,9 +8,9 @@ use std::time::Instant;
 use crate::audit::{Audit, AuditError};
 use crate::drive::{Lanes, drive};
 use crate::error::ProxyError;
-use crate::flow::{Onboarder, Outcome, PersonResult};
-use crate::input::Person;
 use crate::output::Printer;
+use crate::person::{Executor, Outcome, PersonResult};
+use crate::plan::{PersonPlan, Skip};
 use crate::shutdown::Shutdown;
 
 /// Totals of a run.
@@ -43,17 +43,32 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The exit code of a finished run (`mail_failed`: emails that could not be sent).
+    /// Decided here for every command that carries out plans.
+    pub fn exit(&self, mail_failed: usize) -> crate::error::Exit {
+        use crate::error::Exit;
+        if self.interrupted {
+            Exit::Interrupted
+        } else if self.failed > 0 || mail_failed > 0 {
+            Exit::Failures
+        } else {
+            Exit::Success
+        }
+    }
+
     fn add(&mut self, result: &PersonResult) {
         self.requests += u64::from(result.requests);
         match &result.outcome {
-            Outcome::Invited { origin } => {
+            Outcome::Done if result.plan.has("invite") => {
                 self.invited += 1;
-                if *origin == crate::record::UserOrigin::Created {
+                if result.created {
                     self.created += 1;
                 }
             }
-            Outcome::AlreadyInvited { .. } => self.already_invited += 1,
-            Outcome::AlreadyAccepted => self.already_accepted += 1,
+            Outcome::Done => {}
+            Outcome::Skipped(Skip::AlreadyInvited) => self.already_invited += 1,
+            Outcome::Skipped(Skip::AlreadyAccepted) => self.already_accepted += 1,
+            Outcome::Skipped(_) => {}
             Outcome::Failed { reason } => {
                 self.failed += 1;
                 *self.failure_reasons.entry(reason.clone()).or_default() += 1;
@@ -62,51 +77,98 @@ impl Summary {
     }
 }
 
-/// Onboards `people` (each email once), recording every finished person in `audit`
-/// before it is printed.
-pub async fn run(
-    onboarder: &Onboarder,
-    people: impl IntoIterator<Item = Person>,
+/// How applying plans ended, besides what each person's result said.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Set when the run was interrupted.
+    pub interrupted: bool,
+    /// Set when an auth failure stopped the run.
+    pub stopped: Option<ProxyError>,
+    /// People never started.
+    pub not_started: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// The highest limit on people in flight reached.
+    pub peak_concurrency: f64,
+}
+
+/// Carries out `plans` (each email once) for every command: each finished person is made
+/// durable in `audit`, then handed to `each` (which reports it).
+pub async fn apply<S>(
+    executor: &Executor,
+    plans: impl IntoIterator<Item = PersonPlan>,
     audit: &mut Audit,
     printer: &mut Printer,
     shutdown: &Shutdown,
-) -> Result<Summary, AuditError> {
+    state: &mut S,
+    mut each: impl FnMut(&mut S, &PersonResult, &mut Printer),
+) -> Result<Applied, AuditError> {
     let started = Instant::now();
-    let limiter = Arc::clone(onboarder.client.pacer().limiter());
-    let mut state = (audit, Summary::default());
+    let limiter = Arc::clone(executor.client.pacer().limiter());
+    let mut ctx = (audit, state);
     let ending = drive(
         Lanes {
             limiter: &limiter,
             shutdown,
             what: "people",
         },
-        &mut state,
-        people.into_iter().enumerate(),
+        &mut ctx,
+        plans.into_iter().enumerate(),
         printer,
-        |(audit, _), (order, person)| {
-            let prior = audit.prior(&person.email).cloned();
-            let onboarder = onboarder.clone();
-            async move { Ok((onboarder.onboard(person, prior).await?, order as u64)) }
+        |(audit, _), (order, plan)| {
+            let prior = audit.prior(&plan.email).cloned();
+            let executor = executor.clone();
+            async move { Ok((executor.apply(plan, prior).await?, order as u64)) }
         },
-        |(audit, summary), batch: Vec<(PersonResult, u64)>, printer| {
+        |(audit, state), batch: Vec<(PersonResult, u64)>, printer| {
             let records = batch
                 .iter()
-                .filter_map(|(r, order)| r.record.clone().map(|rec| (rec, *order)))
+                .filter(|(r, _)| r.changed)
+                .map(|(r, order)| (r.record.clone(), *order))
                 .collect();
             audit.append(records)?;
             for (result, _) in &batch {
-                summary.add(result);
-                printer.person(result);
+                each(state, result, printer);
             }
             Ok(())
         },
     )
     .await?;
-    let mut summary = state.1;
-    summary.interrupted = ending.interrupted;
-    summary.stopped = ending.stopped;
-    summary.not_started = ending.not_started;
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.peak_concurrency = limiter.peak_limit();
+    Ok(Applied {
+        interrupted: ending.interrupted,
+        stopped: ending.stopped,
+        not_started: ending.not_started,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_concurrency: limiter.peak_limit(),
+    })
+}
+
+/// Carries out an onboarding run's plans and sums them up.
+pub async fn run(
+    executor: &Executor,
+    plans: impl IntoIterator<Item = PersonPlan>,
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<Summary, AuditError> {
+    let mut summary = Summary::default();
+    let applied = apply(
+        executor,
+        plans,
+        audit,
+        printer,
+        shutdown,
+        &mut summary,
+        |summary, result, printer| {
+            summary.add(result);
+            printer.person(result);
+        },
+    )
+    .await?;
+    summary.interrupted = applied.interrupted;
+    summary.stopped = applied.stopped;
+    summary.not_started = applied.not_started;
+    summary.seconds = applied.seconds;
+    summary.peak_concurrency = applied.peak_concurrency;
     Ok(summary)
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::json;
@@ -12,14 +11,14 @@ use crate::app;
 use crate::audit::{Audit, AuditError};
 use crate::cli::StatusArgs;
 use crate::config::Config;
-use crate::drive::{Lanes, drive};
 use crate::error::{Exit, Fatal};
-use crate::flow::StopRun;
+use crate::known;
 use crate::output::{Format, Printer};
-use crate::pacer::Tally;
+use crate::person::{Executor, Outcome};
+use crate::plan::{self, InvitationCheck};
 use crate::preflight;
 use crate::record::{Record, State, UserOrigin};
-use crate::refresh::{is_gone, is_open};
+use crate::run::apply;
 use crate::shutdown::Shutdown;
 use crate::types::Email;
 
@@ -119,7 +118,8 @@ struct Checked {
     failed: usize,
 }
 
-/// `--check`: asks `/invitation/info` about every open invitation and records acceptances.
+/// `--check`: asks `/invitation/info` about every open invitation and records acceptances,
+/// through the same plan and driver as every command.
 async fn check(
     config: &Config,
     audit: &mut Audit,
@@ -129,74 +129,65 @@ async fn check(
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
     preflight::reachable_admin(&client).await?;
     let retry = app::retry_policy(config);
+    let shutdown = Shutdown::never();
     let open: Vec<Record> = audit
         .records()
         .iter()
-        .filter(|r| is_open(r))
+        .filter(|r| plan::is_open(r))
         .cloned()
         .collect();
-    let limiter = Arc::clone(client.pacer().limiter());
-    let mut answers = Vec::new();
-    let ending = drive(
-        Lanes {
-            limiter: &limiter,
-            shutdown: &Shutdown::never(),
-            what: "checks",
-        },
-        &mut answers,
-        open,
-        printer,
-        |_, record: Record| {
-            let client = client.clone();
-            async move {
-                let id = record.invitation_id.clone().expect("only open records");
-                let mut step = Tally::default();
-                let answer = step.call(&retry, || client.invitation_info(&id)).await;
-                step.sample(client.pacer().limiter());
-                match answer {
-                    Err(e) if e.is_auth() => Err(StopRun(e)),
-                    answer => Ok((record, answer)),
-                }
-            }
-        },
-        |answers, batch, _| {
-            answers.extend(batch);
-            Ok::<_, Fatal>(())
-        },
-    )
-    .await?;
-    if let Some(e) = ending.stopped {
-        return Err(preflight::explain(e, &client));
-    }
+    let checks = known::invitations(&client, retry, &shutdown, open)
+        .await
+        .map_err(|stopped| match stopped {
+            known::Stopped::Interrupted => Fatal::interrupted(),
+            known::Stopped::Fatal(e) => preflight::explain(e, &client),
+        })?;
     let mut checked = Checked {
         gone: BTreeSet::new(),
         failed: 0,
     };
-    let mut accepted = Vec::new();
-    for (mut record, answer) in answers {
+    let mut plans = Vec::new();
+    for (record, answer) in &checks {
         match answer {
-            Ok(info) if info.is_accepted => {
-                let now = Utc::now();
-                record.accepted_at = Some(info.accepted_at.unwrap_or(now));
-                record.updated_at = now;
-                accepted.push((record, 0));
+            InvitationCheck::Gone => {
+                checked.gone.insert(record.email.clone());
             }
-            Ok(_) => {}
-            Err(e) if is_gone(&e) => {
-                checked.gone.insert(record.email);
-            }
-            Err(e) => {
+            InvitationCheck::Failed(e) => {
                 checked.failed += 1;
                 printer.warn(&format!("{}: could not check: {e}", record.email));
             }
+            _ => {}
+        }
+        let plan = plan::check(record, answer);
+        if !plan.actions.is_empty() {
+            plans.push(plan);
         }
     }
-    if !accepted.is_empty() {
-        printer.note(&format!("{} newly accepted (recorded)", accepted.len()));
+    let executor = Executor {
+        // No invitation is made here, so the proxy's root path need not be asked for.
+        links: crate::links::Links::new(client.base(), None),
+        client,
+        retry,
+    };
+    let mut accepted = 0;
+    apply(
+        &executor,
+        plans,
+        audit,
+        printer,
+        &shutdown,
+        &mut accepted,
+        |n, result, _| {
+            if result.plan.has("record_accepted") && result.outcome == Outcome::Done {
+                *n += 1;
+            }
+        },
+    )
+    .await
+    .map_err(|e| Fatal::new(e.to_string()))?;
+    if accepted > 0 {
+        printer.note(&format!("{accepted} newly accepted (recorded)"));
     }
-    audit
-        .append(accepted)
-        .map_err(|e| Fatal::new(e.to_string()))?;
     Ok(checked)
 }
 

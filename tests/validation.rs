@@ -209,7 +209,15 @@ fn dry_run_sends_no_write_and_shows_the_plan() {
         .arg("--dry-run")
         .assert()
         .code(0)
-        .stderr(predicate::str::contains("1 to create, 1 existing"));
+        .stdout(predicate::str::contains(
+            "new@company.com: create_user, invite",
+        ))
+        .stdout(predicate::str::contains(
+            "old@company.com: adopt_user, invite",
+        ))
+        .stderr(predicate::str::contains(
+            "1 adopt_user, 1 create_user, 2 invite",
+        ));
     assert_eq!(env.emulator.stats().write_requests, 0);
     assert!(!env.results_path().exists() || env.records().is_empty());
 }

@@ -11,10 +11,10 @@ use crate::audit::{Audit, AuditError};
 use crate::config::Config;
 use crate::drive::{Lanes, drive};
 use crate::error::Fatal;
-use crate::input::Person;
 use crate::links::Links;
 use crate::output::Printer;
 use crate::pacer::Limiter;
+use crate::plan::PersonPlan;
 use crate::record::Record;
 use crate::run::Summary;
 use crate::shutdown::Shutdown;
@@ -175,12 +175,13 @@ pub async fn setup(config: &Config) -> Result<Option<Mailer>, Fatal> {
 /// `--dry-run --send-email`: shows the email the first person would get, on stderr.
 pub fn preview(
     mailer: Option<&Mailer>,
-    people: &[Person],
+    plans: &[PersonPlan],
     audit: &Audit,
     links: &Links,
     printer: &mut Printer,
 ) {
-    let (Some(mailer), Some(person)) = (mailer, people.first()) else {
+    let first = plans.iter().find(|p| p.has("email_link"));
+    let (Some(mailer), Some(person)) = (mailer, first.and_then(|p| p.person.as_ref())) else {
         return;
     };
     let now = Utc::now();
@@ -218,14 +219,6 @@ pub fn preview(
         Err(e) => format!("dry run: cannot render the email to {}: {e}", person.email),
     };
     printer.warn(&text);
-}
-
-/// The people a run should email afterwards (empty without `--send-email`).
-pub fn recipients(mailer: Option<&Mailer>, people: &[Person]) -> Vec<Email> {
-    match mailer {
-        Some(_) => people.iter().map(|p| p.email.clone()).collect(),
-        None => Vec::new(),
-    }
 }
 
 /// After a run whose results are durable: emails `recipients` unless the run was stopped or

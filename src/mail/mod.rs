@@ -25,7 +25,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 pub use args::{MailArgs, TlsMode};
 pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, is_loopback_host};
-pub use deliver::{MailSummary, after_refresh, after_run, preview, recipients, setup};
+pub use deliver::{MailSummary, after_refresh, after_run, preview, setup};
 pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
 use crate::output::when;

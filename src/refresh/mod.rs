@@ -2,7 +2,7 @@
 //! accepted them, and record who accepted and whose user was deleted. Made for cron: no
 //! prompts, the audit lock keeps runs apart, and a second run right after does nothing.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
@@ -12,15 +12,17 @@ use crate::audit::Audit;
 use crate::cli::RefreshArgs;
 use crate::client::ProxyClient;
 use crate::config::Config;
-use crate::drive::{Lanes, drive};
-use crate::error::{Exit, Fatal, ProxyError};
-use crate::flow::{StopRun, record_invitation};
-use crate::links::Links;
+use crate::error::{Exit, Fatal};
+use crate::known;
 use crate::output::Printer;
-use crate::pacer::{RetryPolicy, Tally};
+use crate::pacer::RetryPolicy;
+use crate::person::{Executor, Outcome, PersonResult};
+use crate::plan::{self, InvitationCheck, PersonPlan, RefreshOptions, Skip};
 use crate::preflight;
-use crate::record::{Record, is_expired};
+use crate::record::Record;
+use crate::run::apply;
 use crate::shutdown::Shutdown;
+use crate::types::Email;
 
 mod report;
 
@@ -67,21 +69,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-/// True when the proxy says the invitation is not there (deleted, or its user deleted).
-pub(crate) fn is_gone(error: &ProxyError) -> bool {
-    matches!(error, ProxyError::Status { status: 400 | 404, message }
-        if message.to_lowercase().contains("does not exist"))
-}
-
-/// True for a record `refresh` (and `status --check`) asks the proxy about. A record
-/// without an invitation (a failed person) is the bulk run's job, not refresh's.
-pub(crate) fn is_open(record: &Record) -> bool {
-    record.invitation_id.is_some()
-        && record.user_id.is_some()
-        && record.accepted_at.is_none()
-        && record.user_deleted_at.is_none()
-}
-
 /// What happened to one person.
 #[derive(Debug)]
 enum Change {
@@ -93,85 +80,35 @@ enum Change {
     Failed { reason: String },
 }
 
-#[derive(Clone)]
-struct Renewer {
-    client: ProxyClient,
-    links: Links,
-    retry: RetryPolicy,
-    window: Duration,
-    dry_run: bool,
-}
-
-impl Renewer {
-    async fn refresh(&self, mut record: Record) -> Result<(Record, Change), StopRun> {
-        let mut step = Tally::default();
-        let result = self.check(&mut record, &mut step).await;
-        step.sample(self.client.pacer().limiter());
-        match result {
-            Ok(change) => Ok((record, change)),
-            Err(e) if e.is_auth() => Err(StopRun(e)),
-            Err(e) => {
-                let reason = e.reason();
-                record.set_failed(e.to_string(), Utc::now());
-                Ok((record, Change::Failed { reason }))
+impl Change {
+    /// What a plan would do, for a dry run.
+    fn planned(plan: &PersonPlan) -> Change {
+        if plan.has("invite") {
+            Change::WouldRenew
+        } else if plan.has("record_accepted") {
+            Change::Accepted
+        } else if plan.has("record_user_deleted") {
+            Change::UserDeleted
+        } else if let Some(Skip::LookupFailed) = plan.skip {
+            Change::Failed {
+                reason: Skip::LookupFailed.reason().into(),
             }
+        } else {
+            Change::StillValid
         }
     }
 
-    async fn check(&self, record: &mut Record, step: &mut Tally) -> Result<Change, ProxyError> {
-        let id = record.invitation_id.clone().expect("only open records");
-        let retry = &self.retry;
-        let info = match step.call(retry, || self.client.invitation_info(&id)).await {
-            Ok(info) => Some(info),
-            Err(e) if is_gone(&e) => None,
-            Err(e) => return Err(e),
-        };
-        let now = Utc::now();
-        if let Some(info) = &info {
-            if info.is_accepted {
-                record.accepted_at = Some(info.accepted_at.unwrap_or(now));
-                record.updated_at = now;
-                return Ok(Change::Accepted);
-            }
-            let expires = info.expires_at;
-            if !is_expired(expires, now) && expires > now + self.window {
-                return Ok(Change::StillValid);
-            }
+    /// What carrying out a plan did.
+    fn of(result: &PersonResult) -> Change {
+        match &result.outcome {
+            Outcome::Failed { reason } => Change::Failed {
+                reason: reason.clone(),
+            },
+            _ if result.plan.has("invite") => Change::Renewed {
+                old_kept: result.delete_failed.first().cloned(),
+            },
+            _ => Change::planned(&result.plan),
         }
-        let user_id = record.user_id.clone().expect("only open records");
-        if !step
-            .call(retry, || self.client.user_exists(&user_id))
-            .await?
-        {
-            record.user_deleted_at = Some(now);
-            record.updated_at = now;
-            return Ok(Change::UserDeleted);
-        }
-        if self.dry_run {
-            return Ok(Change::WouldRenew);
-        }
-        let invitation = step
-            .call(retry, || self.client.new_invitation(&user_id))
-            .await?;
-        record_invitation(record, invitation, &self.links);
-        // The new invitation is made: from here on nothing may lose the record.
-        let old_kept = if info.is_none() {
-            None
-        } else {
-            match step
-                .call(retry, || self.client.delete_invitation(&id))
-                .await
-            {
-                Err(e) if !is_gone(&e) => Some(e.to_string()),
-                _ => {
-                    if let Some(past) = record.history.iter_mut().rfind(|p| p.invitation_id == id) {
-                        past.deleted = true;
-                    }
-                    None
-                }
-            }
-        };
-        Ok(Change::Renewed { old_kept })
     }
 }
 
@@ -212,15 +149,31 @@ pub async fn refresh(
     if sso {
         printer.note(preflight::SSO_WARNING);
     }
-    let renewer = Renewer {
+    let retry = app::retry_policy(&config);
+    let options = RefreshOptions {
+        within: window,
+        send_email: mailer.is_some(),
+    };
+    let plans = plan_refresh(&client, retry, &shutdown, &audit, options).await?;
+    if args.dry_run && config.format == crate::output::Format::Json {
+        printer.plans(&plans);
+        return Ok(Exit::Success);
+    }
+    let executor = Executor {
         client: client.clone(),
         links,
-        retry: app::retry_policy(&config),
-        window,
-        dry_run: args.dry_run,
+        retry,
     };
     let started = Instant::now();
-    let run = run(renewer, &mut audit, &mut printer, &shutdown).await;
+    let run = if args.dry_run {
+        let mut report = Report::default();
+        for plan in &plans {
+            report.add(audit_record(&audit, plan), Change::planned(plan));
+        }
+        Ok(report)
+    } else {
+        run(&executor, plans, &mut audit, &mut printer, &shutdown).await
+    };
     let renewed = (run.as_ref().ok())
         .filter(|r| !args.dry_run && r.stopped.is_none() && !r.interrupted)
         .map(|r| r.renewed.as_slice());
@@ -259,54 +212,90 @@ pub async fn refresh(
     })
 }
 
-/// Checks every open record with bounded concurrency, journaling changes as they finish.
+/// Every open record's plan, from what the proxy says of its invitation (and, for those due
+/// for renewal, of its user).
+async fn plan_refresh(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    audit: &Audit,
+    options: RefreshOptions,
+) -> Result<Vec<PersonPlan>, Fatal> {
+    let stopped = |stopped| match stopped {
+        known::Stopped::Interrupted => Fatal::interrupted(),
+        known::Stopped::Fatal(e) => preflight::explain(e, client),
+    };
+    let open: Vec<Record> = audit
+        .records()
+        .iter()
+        .filter(|r| plan::is_open(r))
+        .cloned()
+        .collect();
+    let checks = known::invitations(client, retry, shutdown, open)
+        .await
+        .map_err(stopped)?;
+    let now = Utc::now();
+    let due: Vec<Record> = checks
+        .iter()
+        .filter(|(_, check)| plan::refresh_due(check, options.within, now))
+        .map(|(record, _)| record.clone())
+        .collect();
+    let exists: HashMap<Email, Result<bool, String>> =
+        known::users_exist(client, retry, shutdown, due)
+            .await
+            .map_err(stopped)?
+            .into_iter()
+            .map(|(record, exists)| (record.email, exists))
+            .collect();
+    Ok(checks
+        .iter()
+        .map(|(record, check)| match exists.get(&record.email) {
+            Some(Err(reason)) => plan::refresh(
+                record,
+                &InvitationCheck::Failed(reason.clone()),
+                None,
+                options,
+                now,
+            ),
+            answer => plan::refresh(
+                record,
+                check,
+                answer.and_then(|a| a.as_ref().ok().copied()),
+                options,
+                now,
+            ),
+        })
+        .collect())
+}
+
+fn audit_record(audit: &Audit, plan: &PersonPlan) -> Record {
+    audit
+        .prior(&plan.email)
+        .cloned()
+        .unwrap_or_else(|| Record::new(plan.email.clone(), Utc::now()))
+}
+
+/// Carries out the plans, journaling changes as they finish.
 async fn run(
-    renewer: Renewer,
+    executor: &Executor,
+    plans: Vec<PersonPlan>,
     audit: &mut Audit,
     printer: &mut Printer,
     shutdown: &Shutdown,
 ) -> Result<Report, crate::audit::AuditError> {
-    let dry_run = renewer.dry_run;
-    let open: Vec<Record> = audit
-        .records()
-        .iter()
-        .filter(|r| is_open(r))
-        .cloned()
-        .collect();
-    let limiter = Arc::clone(renewer.client.pacer().limiter());
-    let mut state = (audit, Report::default());
-    let ending = drive(
-        Lanes {
-            limiter: &limiter,
-            shutdown,
-            what: "people",
-        },
-        &mut state,
-        open,
+    let mut report = Report::default();
+    let applied = apply(
+        executor,
+        plans,
+        audit,
         printer,
-        |_, record| {
-            let renewer = renewer.clone();
-            async move { renewer.refresh(record).await }
-        },
-        |(audit, report), batch: Vec<(Record, Change)>, _| {
-            if !dry_run {
-                let changed = batch
-                    .iter()
-                    .filter(|(_, change)| !matches!(change, Change::StillValid))
-                    .map(|(record, _)| (record.clone(), 0))
-                    .collect();
-                audit.append(changed)?;
-            }
-            for (record, change) in batch {
-                report.add(record, change);
-            }
-            Ok(())
-        },
+        shutdown,
+        &mut report,
+        |report, result, _| report.add(result.record.clone(), Change::of(result)),
     )
     .await?;
-    let mut report = state.1;
-    report.interrupted = ending.interrupted;
-    report.stopped = ending.stopped;
-    report.not_started = ending.not_started;
+    report.interrupted = applied.interrupted;
+    report.stopped = applied.stopped;
+    report.not_started = applied.not_started;
     Ok(report)
 }

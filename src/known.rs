@@ -1,0 +1,202 @@
+//! What the proxy knows of the people a plan is about: reads only, bounded by the run's
+//! limiter, stopped by the first stop signal. The plan is decided from these answers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::api::UserRow;
+use crate::client::ProxyClient;
+use crate::error::ProxyError;
+use crate::pacer::{RetryPolicy, Tally};
+use crate::plan::{InvitationCheck, Lookup};
+use crate::record::Record;
+use crate::shutdown::Shutdown;
+use crate::types::Email;
+
+/// Why the reads stopped before every answer was in.
+#[derive(Debug)]
+pub enum Stopped {
+    /// A stop signal came.
+    Interrupted,
+    /// A failure that would hit every read (the key, the proxy).
+    Fatal(ProxyError),
+}
+
+/// Runs `read` for each item, at most the client's limit at a time, and returns the answers
+/// in the items' order. An auth failure stops every read.
+pub async fn read_all<T, R, Fut>(
+    client: &ProxyClient,
+    shutdown: &Shutdown,
+    items: Vec<T>,
+    read: impl Fn(T) -> Fut,
+) -> Result<Vec<R>, Stopped>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    Fut: Future<Output = Result<R, ProxyError>> + Send + 'static,
+{
+    let limiter = Arc::clone(client.pacer().limiter());
+    let total = items.len();
+    let mut answers: Vec<Option<R>> = (0..total).map(|_| None).collect();
+    let mut tasks = JoinSet::new();
+    let mut queue = items.into_iter().enumerate();
+    let mut next = queue.next();
+    loop {
+        while let Some((i, item)) = next.take() {
+            if shutdown.is_requested() {
+                return Err(Stopped::Interrupted);
+            }
+            let Some(permit) = limiter.try_acquire() else {
+                next = Some((i, item));
+                break;
+            };
+            let job = read(item);
+            tasks.spawn(async move {
+                let answer = job.await;
+                drop(permit);
+                (i, answer)
+            });
+            next = queue.next();
+        }
+        let joined = tokio::select! {
+            biased;
+            () = shutdown.requested() => return Err(Stopped::Interrupted),
+            joined = tasks.join_next() => joined,
+        };
+        let Some(joined) = joined else { break };
+        let (i, answer) = joined.map_err(|e| Stopped::Fatal(ProxyError::Decode(e.to_string())))?;
+        // Readers turn a person's failure into an answer; an error here stops every read.
+        answers[i] = Some(answer.map_err(Stopped::Fatal)?);
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// Looks up each email on the proxy: by listing every user when that takes fewer requests
+/// than one look-up per email, else one exact-email look-up each.
+pub async fn lookups(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    emails: Vec<Email>,
+) -> Result<HashMap<Email, Lookup>, Stopped> {
+    if emails.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (first, pages) = retried(retry, || client.users_page(1))
+        .await
+        .map_err(Stopped::Fatal)?;
+    if pages as usize <= emails.len() {
+        let rest: Vec<u64> = (2..=pages).collect();
+        let more = read_all(client, shutdown, rest, |page| {
+            let client = client.clone();
+            async move { retried(retry, || client.users_page(page)).await }
+        })
+        .await?;
+        let rows = first
+            .into_iter()
+            .chain(more.into_iter().flat_map(|(r, _)| r));
+        return Ok(by_email(rows, emails));
+    }
+    let answers = read_all(client, shutdown, emails.clone(), |email| {
+        let client = client.clone();
+        async move {
+            let answer = retried(retry, || client.find_users_by_email(&email)).await;
+            match answer {
+                Err(e) if e.is_auth() => Err(e),
+                Ok(rows) => Ok(lookup_of(rows)),
+                Err(e) => Ok(Lookup::Failed(e.to_string())),
+            }
+        }
+    })
+    .await?;
+    Ok(emails.into_iter().zip(answers).collect())
+}
+
+/// Asks `/invitation/info` about each open record.
+pub async fn invitations(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    records: Vec<Record>,
+) -> Result<Vec<(Record, InvitationCheck)>, Stopped> {
+    read_all(client, shutdown, records, |record| {
+        let client = client.clone();
+        async move {
+            let id = record.invitation_id.clone().expect("only open records");
+            let mut tally = Tally::default();
+            let answer = tally.call(&retry, || client.invitation_info(&id)).await;
+            tally.sample(client.pacer().limiter());
+            let check = match answer {
+                Ok(info) if info.is_accepted => InvitationCheck::Accepted {
+                    at: info.accepted_at.unwrap_or_else(chrono::Utc::now),
+                },
+                Ok(info) => InvitationCheck::Open {
+                    expires_at: info.expires_at,
+                },
+                Err(ProxyError::NotFound(_)) => InvitationCheck::Gone,
+                Err(e) if e.is_auth() => return Err(e),
+                Err(e) => InvitationCheck::Failed(e.to_string()),
+            };
+            Ok((record, check))
+        }
+    })
+    .await
+}
+
+/// Asks `/user/info` whether each user still exists (`None` when the read failed).
+pub async fn users_exist(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    records: Vec<Record>,
+) -> Result<Vec<(Record, Result<bool, String>)>, Stopped> {
+    read_all(client, shutdown, records, |record| {
+        let client = client.clone();
+        async move {
+            let id = record.user_id.clone().expect("only open records");
+            match retried(retry, || client.user_exists(&id)).await {
+                Err(e) if e.is_auth() => Err(e),
+                answer => Ok((record, answer.map_err(|e| e.to_string()))),
+            }
+        }
+    })
+    .await
+}
+
+async fn retried<T, F, Fut>(retry: RetryPolicy, call: F) -> Result<T, ProxyError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProxyError>>,
+{
+    retry.run(call, |_| {}).await
+}
+
+fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
+    match rows.len() {
+        0 => Lookup::Absent,
+        1 => Lookup::Found(rows.remove(0)),
+        _ => Lookup::Several(rows.into_iter().map(|r| r.user_id).collect()),
+    }
+}
+
+/// Matches listed users to the wanted emails (trimmed, case-insensitive, as the proxy does).
+fn by_email(rows: impl Iterator<Item = UserRow>, emails: Vec<Email>) -> HashMap<Email, Lookup> {
+    let mut found: HashMap<Email, Vec<UserRow>> =
+        emails.into_iter().map(|e| (e, Vec::new())).collect();
+    for row in rows {
+        let Some(stored) = row.user_email.as_deref() else {
+            continue;
+        };
+        let key = Email::unchecked(stored);
+        if let Some(list) = found.get_mut(&key) {
+            list.push(row);
+        }
+    }
+    found
+        .into_iter()
+        .map(|(e, rows)| (e, lookup_of(rows)))
+        .collect()
+}

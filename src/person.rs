@@ -1,0 +1,365 @@
+//! Carrying out one person's plan: each action's executor owns its safety rule.
+//!
+//! `create_user` looks the email up after an ambiguous failure before sending again, and
+//! adopts the user the proxy says exists; `add_to_team` acts by `user_id` (by email the proxy
+//! would create a user); `invite` may be retried (an extra invitation is harmless); a failed
+//! `delete_invitation` is not a failure of the person: the old invitation is kept as pending.
+
+use std::future::Future;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::api::{Invitation, NewUser};
+use crate::client::ProxyClient;
+use crate::drive::StopRun;
+use crate::error::ProxyError;
+use crate::links::Links;
+use crate::pacer::{RetryPolicy, Tally};
+use crate::plan::{Action, PersonPlan, Skip};
+use crate::record::{Record, UserOrigin};
+use crate::types::{TeamId, UserId};
+
+/// What the executor needs to act on one proxy.
+#[derive(Clone)]
+pub struct Executor {
+    /// The proxy.
+    pub client: ProxyClient,
+    /// How links are built.
+    pub links: Links,
+    /// How often and how patiently to retry.
+    pub retry: RetryPolicy,
+}
+
+/// What became of one person's plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every action was carried out.
+    Done,
+    /// The plan made no invitation, for this reason (its other actions were carried out).
+    Skipped(Skip),
+    /// An action failed; the record holds the error.
+    Failed {
+        /// A short reason for grouping ("team not found", "HTTP 500", …).
+        reason: String,
+    },
+}
+
+/// The result of one person: the plan, the record to store (if it changed), what happened.
+#[derive(Debug)]
+pub struct PersonResult {
+    /// The plan that was carried out.
+    pub plan: PersonPlan,
+    /// The person's record after the plan (the prior one when nothing was done).
+    pub record: Record,
+    /// The record changed and must be journaled.
+    pub changed: bool,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The user was created by this run (not found on the proxy).
+    pub created: bool,
+    /// Requests sent for this person.
+    pub requests: u32,
+    /// Superseded invitations whose delete failed (kept as pending on the record).
+    pub delete_failed: Vec<String>,
+}
+
+impl Executor {
+    /// Carries out the proxy actions of `plan` (not `email_link`: mail comes after the run),
+    /// given what the audit file knew of the person.
+    pub async fn apply(
+        &self,
+        plan: PersonPlan,
+        prior: Option<Record>,
+    ) -> Result<PersonResult, StopRun> {
+        let now = Utc::now();
+        let acts = plan.actions.iter().any(|a| *a != Action::EmailLink);
+        let fails = plan.skip.as_ref().is_some_and(Skip::is_failure);
+        let mut result = PersonResult {
+            outcome: plan.skip.clone().map_or(Outcome::Done, Outcome::Skipped),
+            record: prior.unwrap_or_else(|| Record::new(plan.email.clone(), now)),
+            changed: acts || fails,
+            created: false,
+            requests: 0,
+            delete_failed: Vec::new(),
+            plan,
+        };
+        if !result.changed {
+            return Ok(result);
+        }
+        let mut record = result.record.clone();
+        if fails {
+            let reason = result.plan.skip.as_ref().map_or("failed", Skip::reason);
+            let message = result.plan.detail.clone().unwrap_or_else(|| reason.into());
+            record.set_failed(message, now);
+            result.outcome = Outcome::Failed {
+                reason: reason.into(),
+            };
+            result.record = record;
+            return Ok(result);
+        }
+        let mut tally = Tally::default();
+        let mut done = Done::default();
+        let actions = result.plan.actions.clone();
+        let mut failure = None;
+        for action in &actions {
+            if let Err(e) = self
+                .act(action, &result.plan, &mut record, &mut tally, &mut done)
+                .await
+            {
+                failure = Some(e);
+                break;
+            }
+        }
+        tally.sample(self.client.pacer().limiter());
+        result.requests = tally.requests;
+        result.created = done.created;
+        result.delete_failed = done.delete_failed;
+        if let Some(error) = failure {
+            if error.is_auth() {
+                return Err(StopRun(error));
+            }
+            record.set_failed(error.to_string(), Utc::now());
+            result.outcome = Outcome::Failed {
+                reason: error.reason(),
+            };
+        }
+        result.record = record;
+        Ok(result)
+    }
+
+    async fn act(
+        &self,
+        action: &Action,
+        plan: &PersonPlan,
+        record: &mut Record,
+        tally: &mut Tally,
+        done: &mut Done,
+    ) -> Result<(), ProxyError> {
+        let now = Utc::now();
+        match action {
+            Action::CreateUser => {
+                let (user_id, origin) = self.create_user(plan, tally).await?;
+                done.created = origin == UserOrigin::Created;
+                self.set_user(record, plan, user_id, origin);
+            }
+            Action::AdoptUser { user_id } => {
+                self.set_user(record, plan, user_id.clone(), UserOrigin::Existing);
+            }
+            Action::AddToTeam { team } => {
+                let user_id = record.user_id.clone().ok_or_else(no_user)?;
+                self.ensure_member(team, &user_id, tally).await?;
+                record.team_id = Some(team.clone());
+                record.updated_at = now;
+            }
+            Action::Invite => {
+                let user_id = record.user_id.clone().ok_or_else(no_user)?;
+                let invitation = self
+                    .retrying(tally, || self.client.new_invitation(&user_id))
+                    .await?;
+                if let Some(person) = &plan.person {
+                    record.user_role = Some(person.role);
+                    if person.alias.is_some() {
+                        record.user_alias = person.alias.clone();
+                    }
+                    record.team_id = Some(person.team.clone());
+                }
+                record_invitation(record, invitation, &self.links);
+            }
+            Action::DeleteInvitation { invitation_id } => {
+                let id = invitation_id.clone();
+                match self
+                    .retrying(tally, || self.client.delete_invitation(&id))
+                    .await
+                {
+                    Err(e) if !is_gone(&e) => done.delete_failed.push(e.to_string()),
+                    _ => {
+                        if let Some(past) =
+                            record.history.iter_mut().rfind(|p| p.invitation_id == id)
+                        {
+                            past.deleted = true;
+                        }
+                    }
+                }
+            }
+            Action::RecordAccepted { at } => {
+                record.accepted_at = Some(*at);
+                record.updated_at = now;
+            }
+            Action::RecordUserDeleted => {
+                record.user_deleted_at = Some(now);
+                record.updated_at = now;
+            }
+            Action::EmailLink => {}
+        }
+        Ok(())
+    }
+
+    fn set_user(&self, record: &mut Record, plan: &PersonPlan, id: UserId, origin: UserOrigin) {
+        record.user_id = Some(id);
+        record.user = Some(origin);
+        record.user_deleted_at = None;
+        if let Some(person) = &plan.person {
+            record.team_id = Some(person.team.clone());
+            record.user_role = Some(person.role);
+        }
+        record.updated_at = Utc::now();
+    }
+
+    /// Creates the user; a user the proxy says exists (or may have been created by an
+    /// attempt whose answer was lost) is looked up and adopted, never created twice.
+    async fn create_user(
+        &self,
+        plan: &PersonPlan,
+        tally: &mut Tally,
+    ) -> Result<(UserId, UserOrigin), ProxyError> {
+        let person = plan.person.as_ref().ok_or_else(no_user)?;
+        let body = NewUser {
+            user_email: person.email.as_str(),
+            user_role: person.role,
+            teams: vec![person.team.as_str()],
+            auto_create_key: false,
+            user_alias: person.alias.as_deref(),
+            metadata: serde_json::json!({ "created_by_tool": "onboard" }),
+        };
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let answer = self.client.new_user(&body).await;
+            tally.record(started.elapsed());
+            let error = match answer {
+                Ok(created) => {
+                    let joined = created
+                        .teams
+                        .as_ref()
+                        .is_none_or(|t| t.iter().any(|id| id == person.team.as_str()));
+                    if !joined {
+                        self.ensure_member(&person.team, &created.user_id, tally)
+                            .await?;
+                    }
+                    return Ok((created.user_id, UserOrigin::Created));
+                }
+                Err(e) => e,
+            };
+            match &error {
+                ProxyError::AlreadyExists { .. } => {
+                    let origin = if attempt > 0 {
+                        UserOrigin::Created
+                    } else {
+                        UserOrigin::Existing
+                    };
+                    return self.adopt(plan, tally, origin).await?.ok_or_else(|| {
+                        ProxyError::Status {
+                            status: error.status().unwrap_or(409),
+                            message: format!(
+                                "the proxy says {} exists, but /user/list does not find it",
+                                person.email
+                            ),
+                        }
+                    });
+                }
+                e if e.is_ambiguous() => {
+                    // The user may have been created: look before sending it again.
+                    if let Some(found) = self.adopt(plan, tally, UserOrigin::Created).await? {
+                        return Ok(found);
+                    }
+                }
+                e if e.is_retryable() => {}
+                _ => return Err(error),
+            }
+            attempt += 1;
+            if attempt > self.retry.retries {
+                return Err(error);
+            }
+            tokio::time::sleep(self.retry.delay(attempt, &error)).await;
+        }
+    }
+
+    /// Reuses the one user with this email, making sure they are in the team.
+    async fn adopt(
+        &self,
+        plan: &PersonPlan,
+        tally: &mut Tally,
+        origin: UserOrigin,
+    ) -> Result<Option<(UserId, UserOrigin)>, ProxyError> {
+        let person = plan.person.as_ref().ok_or_else(no_user)?;
+        let email = &person.email;
+        let mut rows = self
+            .retrying(tally, || self.client.find_users_by_email(email))
+            .await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => {
+                let row = rows.remove(0);
+                let in_team = row
+                    .teams
+                    .as_ref()
+                    .is_some_and(|t| t.iter().any(|id| id == person.team.as_str()));
+                if !in_team {
+                    self.ensure_member(&person.team, &row.user_id, tally)
+                        .await?;
+                }
+                Ok(Some((row.user_id, origin)))
+            }
+            _ => Err(ProxyError::SeveralUsers {
+                email: email.clone(),
+                user_ids: rows.into_iter().map(|r| r.user_id).collect(),
+            }),
+        }
+    }
+
+    async fn ensure_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        tally: &mut Tally,
+    ) -> Result<(), ProxyError> {
+        match self
+            .retrying(tally, || self.client.add_team_member(team, user_id))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ProxyError::NotFound(message)) => Err(ProxyError::TeamNotFound {
+                team: team.clone(),
+                message,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs a request that is safe to repeat, retrying what may succeed next time.
+    async fn retrying<T, F, Fut>(&self, tally: &mut Tally, call: F) -> Result<T, ProxyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProxyError>>,
+    {
+        tally.call(&self.retry, call).await
+    }
+}
+
+#[derive(Default)]
+struct Done {
+    created: bool,
+    delete_failed: Vec<String>,
+}
+
+fn no_user() -> ProxyError {
+    ProxyError::Decode("the plan has no user to act on (a bug: please report it)".into())
+}
+
+/// True when the proxy says an invitation is not there (deleted, or its user deleted).
+pub fn is_gone(error: &ProxyError) -> bool {
+    matches!(error, ProxyError::NotFound(_))
+}
+
+/// Puts a new invitation and its link on a record (the previous one goes to its history).
+pub fn record_invitation(record: &mut Record, invitation: Invitation, links: &Links) {
+    let link = links.link(&invitation.id);
+    record.set_invitation(
+        invitation.id,
+        invitation.expires_at,
+        invitation.created_at,
+        link,
+        Utc::now(),
+    );
+}
