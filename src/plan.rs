@@ -473,4 +473,3 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
         }
     }
 }
-
