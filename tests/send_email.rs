@@ -387,3 +387,53 @@ fn refresh_emails_each_renewed_link_once() {
     refresh();
     assert_eq!(server.messages().len(), 4);
 }
+
+#[test]
+fn control_characters_in_a_cell_are_refused_before_anything_is_sent() {
+    let env = Env::default_proxy();
+    let server = SmtpServer::start(Options::default());
+    let csv = env.write(
+        "users.csv",
+        &format!(
+            "user_email,team_id,user_alias\nnia@company.com,{DEV_TEST},\"Evil\r\nBcc: x@evil.example\"\nola@company.com,{DEV_TEST},\n"
+        ),
+    );
+    onboard(&env, &server)
+        .args(["--send-email", "--smtp-tls", "none"])
+        .arg(&csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("users.csv: 1 invalid row(s)"))
+        .stderr(predicate::str::contains(
+            "line 2: user_alias: contains a control character",
+        ));
+    assert!(server.messages().is_empty());
+    assert!(env.emulator.users_with_email("nia@company.com").is_empty());
+    assert!(env.emulator.users_with_email("ola@company.com").is_empty());
+
+    // --skip-invalid onboards and emails the valid row only, and records the other as failed.
+    onboard(&env, &server)
+        .args(["--send-email", "--smtp-tls", "none", "--skip-invalid"])
+        .arg(&csv)
+        .assert()
+        .code(1);
+    assert_emailed(&env, &server, "ola@company.com");
+    assert!(server.messages_to("nia@company.com").is_empty());
+    assert_eq!(env.record("nia@company.com")["status"], "failed");
+
+    // The same for `invite --alias`.
+    onboard(&env, &server)
+        .args([
+            "invite",
+            "pia@company.com",
+            "--team",
+            DEV_TEST,
+            "--alias",
+            "P\nBcc: x@evil.example",
+        ])
+        .args(["--send-email", "--smtp-tls", "none"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--alias"));
+    assert!(env.emulator.users_with_email("pia@company.com").is_empty());
+}
