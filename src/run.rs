@@ -79,6 +79,7 @@ pub async fn run(
             limiter: &limiter,
             shutdown,
             what: "people",
+            finish_first: false,
         },
         &mut state,
         people.into_iter().enumerate(),

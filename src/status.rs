@@ -142,6 +142,7 @@ async fn check(
             limiter: &limiter,
             shutdown: &Shutdown::never(),
             what: "checks",
+            finish_first: false,
         },
         &mut answers,
         open,
