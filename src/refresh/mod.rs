@@ -220,7 +220,12 @@ pub async fn refresh(
         dry_run: args.dry_run,
     };
     let started = Instant::now();
-    let run = run(renewer, &mut audit, &mut printer, &shutdown).await;
+    let mut run = run(renewer, &mut audit, &mut printer, &shutdown).await;
+    // The renewals are journaled; print them before mailing, so no mail problem can lose them.
+    if let Ok(report) = &mut run {
+        report.sort();
+        print(report, &mut printer, config.format, args.dry_run);
+    }
     let renewed = (run.as_ref().ok())
         .filter(|r| !args.dry_run && r.stopped.is_none() && !r.interrupted)
         .map(|r| r.renewed.as_slice());
@@ -233,11 +238,9 @@ pub async fn refresh(
     )
     .await;
     let committed = if args.dry_run { Ok(()) } else { audit.commit() };
-    let mut report = run.map_err(|e| Fatal::new(e.to_string()))?;
+    let report = run.map_err(|e| Fatal::new(e.to_string()))?;
     let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
     committed.map_err(|e| Fatal::new(e.to_string()))?;
-    report.sort();
-    print(&report, &mut printer, config.format, args.dry_run);
     mailed.print(&mut printer);
     if !config.quiet || report.notable() {
         summary(
@@ -280,6 +283,7 @@ async fn run(
             limiter: &limiter,
             shutdown,
             what: "people",
+            finish_first: false,
         },
         &mut state,
         open,
