@@ -20,7 +20,7 @@ use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
 use crate::preflight;
 use crate::run::{self, Summary};
 use crate::shutdown::Shutdown;
-use crate::types::{Email, Role, TeamId};
+use crate::types::{Email, Role, TeamId, no_control};
 
 /// The most row problems listed before "and N more".
 const PROBLEM_CAP: usize = 50;
@@ -58,12 +58,15 @@ pub async fn bulk(
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
     let mut printer = Printer::new(config.format, config.quiet);
+    if let Some(team) = &args.team {
+        no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
+    }
     let defaults = Defaults {
         team: args.team.as_deref().map(TeamId::new),
         role: args.role,
     };
     let roster = input::read_csv(csv, &defaults).map_err(|e| Fatal::new(e.to_string()))?;
-    report_input(&roster, args.skip_invalid, &mut printer)?;
+    report_input(csv, &roster, args.skip_invalid, &mut printer)?;
     let people = roster.people;
     let invalid = if args.skip_invalid {
         roster.problems
@@ -86,6 +89,10 @@ pub async fn bulk(
 pub async fn invite(config: Config, args: &InviteArgs, shutdown: Shutdown) -> Result<Exit, Fatal> {
     let printer = Printer::link_only(config.format, config.quiet);
     let email = Email::parse(&args.email).map_err(|m| Fatal::new(format!("<EMAIL>: {m}")))?;
+    if let Some(alias) = &args.alias {
+        no_control(alias).map_err(|m| Fatal::new(format!("--alias: {m}")))?;
+    }
+    no_control(&args.team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
     let person = Person {
         line: 0,
         email,
@@ -105,7 +112,12 @@ pub async fn invite(config: Config, args: &InviteArgs, shutdown: Shutdown) -> Re
     .await
 }
 
-fn report_input(roster: &Roster, skip_invalid: bool, printer: &mut Printer) -> Result<(), Fatal> {
+fn report_input(
+    csv: &Path,
+    roster: &Roster,
+    skip_invalid: bool,
+    printer: &mut Printer,
+) -> Result<(), Fatal> {
     for warning in &roster.warnings {
         printer.warn(warning);
     }
@@ -135,13 +147,14 @@ fn report_input(roster: &Roster, skip_invalid: bool, printer: &mut Printer) -> R
     }
     if skip_invalid {
         printer.warn(&format!(
-            "skipping {} invalid row(s) (--skip-invalid):\n  {}",
+            "{}: skipping {} invalid row(s) (--skip-invalid):\n  {}",
+            csv.display(),
             roster.problems.len(),
             listed.join("\n  ")
         ));
         return Ok(());
     }
-    Err(Fatal::new(format!("{} invalid row(s); nothing was sent:\n  {}", roster.problems.len(), listed.join("\n  ")))
+    Err(Fatal::new(format!("{}: {} invalid row(s); nothing was sent:\n  {}", csv.display(), roster.problems.len(), listed.join("\n  ")))
         .hint("fix the rows, or pass --skip-invalid to onboard the valid ones and record the rest as failed"))
 }
 

@@ -40,6 +40,11 @@ pub struct Lanes<'a> {
     pub shutdown: &'a Shutdown,
     /// What the jobs are, for messages.
     pub what: &'a str,
+    /// Hand each batch to `finish` (e.g. journal it) before starting more jobs, so a job is
+    /// never started while a finished one is not yet recorded (mail: a sent email is
+    /// journaled before the next one starts). Otherwise the next jobs start first, keeping
+    /// the proxy busy while the journal syncs.
+    pub finish_first: bool,
 }
 
 /// Runs `start(ctx, item)` for each item, at most the lanes' limit at a time, and hands each
@@ -62,6 +67,7 @@ where
         limiter,
         shutdown,
         what,
+        finish_first,
     } = lanes;
     let mut ending = Ending::default();
     let mut queue = items.into_iter().peekable();
@@ -112,10 +118,15 @@ where
             }
             joined = tasks.try_join_next();
         }
-        // Start the next jobs before the batch is made durable, so the proxy is kept busy
-        // while the journal syncs; the sync blocks this thread, not the runtime.
-        fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
-        blocking(|| finish(ctx, batch, printer))?;
+        // Unless `finish_first`, start the next jobs before the batch is made durable, so the
+        // proxy is kept busy while the journal syncs; the sync blocks this thread, not the
+        // runtime.
+        if finish_first {
+            blocking(|| finish(ctx, batch, printer))?;
+        } else {
+            fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
+            blocking(|| finish(ctx, batch, printer))?;
+        }
     }
     ending.not_started += queue.count();
     Ok(ending)
@@ -152,5 +163,56 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
         _ => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// The order of starts and finishes, with one job in flight at a time.
+    async fn order(finish_first: bool) -> Vec<String> {
+        let limiter = Arc::new(Limiter::fixed(1));
+        let shutdown = Shutdown::never();
+        let mut printer = Printer::new(crate::output::Format::Text, true);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut ctx = ();
+        drive(
+            Lanes {
+                limiter: &limiter,
+                shutdown: &shutdown,
+                what: "jobs",
+                finish_first,
+            },
+            &mut ctx,
+            0..3,
+            &mut printer,
+            |_, i: u32| {
+                log.lock().unwrap().push(format!("start {i}"));
+                async move { Ok(i) }
+            },
+            |_, batch, _| {
+                for i in batch {
+                    log.lock().unwrap().push(format!("finish {i}"));
+                }
+                Ok::<_, ()>(())
+            },
+        )
+        .await
+        .unwrap();
+        Arc::try_unwrap(log).unwrap().into_inner().unwrap()
+    }
+
+    #[tokio::test]
+    async fn finish_first_records_each_job_before_the_next_starts() {
+        assert_eq!(
+            order(true).await,
+            [
+                "start 0", "finish 0", "start 1", "finish 1", "start 2", "finish 2"
+            ]
+        );
+        // The default keeps the lanes full: the next job starts before the batch is recorded.
+        assert_eq!(order(false).await[..3], ["start 0", "start 1", "finish 0"]);
     }
 }

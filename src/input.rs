@@ -2,9 +2,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::types::{Email, Role, TeamId};
+use crate::types::{Email, Role, TeamId, escape, no_control};
+
+/// The largest CSV read (a file or stdin); a bigger input is refused, not read.
+pub const MAX_CSV_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The most unknown column names a warning lists before "and N more".
+const UNKNOWN_COLUMNS_LISTED: usize = 10;
 
 /// One person to onboard, as the CSV (and the defaults) describe them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +34,7 @@ pub struct RowProblem {
     /// The CSV line.
     pub line: u64,
     /// The column at fault.
-    pub field: &'static str,
+    pub field: String,
     /// What is wrong.
     pub message: String,
     /// The email cell as written, when there is one.
@@ -94,6 +101,15 @@ pub enum InputError {
         /// What the parser said.
         message: String,
     },
+    /// Not a regular file (a FIFO, a device, a directory): it could block or never end.
+    #[error("{0}: not a regular file (give a CSV file, or - to read stdin)")]
+    NotRegular(PathBuf),
+    /// Bigger than [`MAX_CSV_BYTES`].
+    #[error("{0}: larger than {MAX_CSV_BYTES} bytes (64 MiB): not read; split the file")]
+    TooLarge(PathBuf),
+    /// A header and no row.
+    #[error("{0}: no rows (only a header)")]
+    NoRows(PathBuf),
     /// Nothing in the file.
     #[error("{0}: the file is empty (expected a header row with user_email,team_id)")]
     Empty(PathBuf),
@@ -115,14 +131,47 @@ struct Columns {
     alias: Option<usize>,
 }
 
-/// Reads and checks a whole CSV file. Row problems are collected, not returned as errors,
-/// so the caller can list them all (or skip them with `--skip-invalid`).
+/// Reads and checks a whole CSV file (`-` is stdin). Row problems are collected, not returned
+/// as errors, so the caller can list them all (or skip them with `--skip-invalid`).
 pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> {
-    let bytes = std::fs::read(path).map_err(|source| InputError::Io {
+    let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    if path == Path::new("-") {
+        let name = Path::new("<stdin>");
+        let bytes = read_capped(std::io::stdin().lock(), MAX_CSV_BYTES)
+            .map_err(|source| InputError::Io {
+                path: name.to_path_buf(),
+                source,
+            })?
+            .ok_or_else(|| InputError::TooLarge(name.to_path_buf()))?;
+        return parse_csv(name, &bytes, defaults);
+    }
+    // Checked before opening: opening a FIFO blocks until a writer comes.
+    let regular = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(InputError::NotRegular(path.to_path_buf()));
+        }
+        if meta.len() > MAX_CSV_BYTES {
+            return Err(InputError::TooLarge(path.to_path_buf()));
+        }
+        Ok(())
+    };
+    regular(std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    regular(file.metadata().map_err(io)?)?;
+    let bytes = read_capped(file, MAX_CSV_BYTES)
+        .map_err(io)?
+        .ok_or_else(|| InputError::TooLarge(path.to_path_buf()))?;
     parse_csv(path, &bytes, defaults)
+}
+
+/// Reads at most `cap` bytes; `None` when there is more.
+fn read_capped(reader: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(cap + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
 }
 
 /// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.
@@ -152,6 +201,9 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
     let mut duplicate_index: HashMap<Email, usize> = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::default();
+    let mut header_names: Option<Vec<String>> = None;
+    let mut repeated_headers: Vec<u64> = Vec::new();
+    let mut rows = 0usize;
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -175,11 +227,17 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
                 let (cols, is_data) = header(path, &record, &mut roster.warnings)?;
                 columns = Some(cols);
                 if !is_data {
+                    header_names = Some(cell_names(&record));
                     continue;
                 }
                 columns.as_ref().expect("set above")
             }
         };
+        if header_names.as_ref() == Some(&cell_names(&record)) {
+            repeated_headers.push(line);
+            continue;
+        }
+        rows += 1;
         let person = match row(line, &record, cols, defaults) {
             Ok(person) => person,
             Err(problem) => {
@@ -206,6 +264,17 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
     }
     if columns.is_none() {
         return Err(InputError::Empty(path.to_path_buf()));
+    }
+    if rows == 0 {
+        return Err(InputError::NoRows(path.to_path_buf()));
+    }
+    if !repeated_headers.is_empty() {
+        let lines: Vec<String> = repeated_headers.iter().map(u64::to_string).collect();
+        roster.warnings.push(format!(
+            "{}: the header row is repeated on line(s) {}: skipped",
+            path.display(),
+            lines.join(", ")
+        ));
     }
     Ok(roster)
 }
@@ -234,6 +303,15 @@ impl LineCounter {
     }
 }
 
+/// A row's cells as header names are compared: trimmed, lower case, without trailing empties.
+fn cell_names(record: &csv::StringRecord) -> Vec<String> {
+    let mut names: Vec<String> = record.iter().map(|h| h.trim().to_lowercase()).collect();
+    while names.last().is_some_and(String::is_empty) {
+        names.pop();
+    }
+    names
+}
+
 /// Reads the header row. A first row whose first cell is an email starts a plain list of
 /// emails (one per line, optionally a team id in the second column): it is data, not a header.
 fn header(
@@ -257,6 +335,7 @@ fn header(
         ));
     }
     let mut cols = Columns::default();
+    let mut unknown = Vec::new();
     for (index, name) in names.iter().enumerate() {
         let slot = match name.as_str() {
             "user_email" | "email" => &mut cols.email,
@@ -265,19 +344,35 @@ fn header(
             "user_alias" | "alias" => &mut cols.alias,
             "" => continue,
             other => {
-                warnings.push(format!(
-                    "{}:1: column {other:?} is not used (known: user_email, team_id, user_role, user_alias)",
-                    path.display()
-                ));
+                unknown.push(other);
                 continue;
             }
         };
         slot.get_or_insert(index);
     }
+    if !unknown.is_empty() {
+        let mut listed: Vec<String> = unknown
+            .iter()
+            .take(UNKNOWN_COLUMNS_LISTED)
+            .map(|name| format!("\"{}\"", escape(name)))
+            .collect();
+        if unknown.len() > UNKNOWN_COLUMNS_LISTED {
+            listed.push(format!(
+                "and {} more",
+                unknown.len() - UNKNOWN_COLUMNS_LISTED
+            ));
+        }
+        warnings.push(format!(
+            "{}:1: {} column(s) not used: {} (known: user_email, team_id, user_role, user_alias)",
+            path.display(),
+            unknown.len(),
+            listed.join(", ")
+        ));
+    }
     if cols.email.is_none() {
         return Err(InputError::NoEmailColumn {
             path: path.to_path_buf(),
-            found: record.iter().collect::<Vec<_>>().join(","),
+            found: escape(&record.iter().collect::<Vec<_>>().join(",")),
         });
     }
     Ok((cols, false))
@@ -291,12 +386,27 @@ fn row(
 ) -> Result<Person, RowProblem> {
     let cell = |index: Option<usize>| index.and_then(|i| record.get(i)).filter(|v| !v.is_empty());
     let raw_email = cell(cols.email);
-    let problem = |field, message: String| RowProblem {
+    let problem = |field: &str, message: String| RowProblem {
         line,
-        field,
+        field: field.to_string(),
         message,
         raw_email: raw_email.map(str::to_string),
     };
+    for (index, value) in record.iter().enumerate() {
+        if let Err(message) = no_control(value) {
+            let named = [
+                (cols.email, "user_email"),
+                (cols.team, "team_id"),
+                (cols.role, "user_role"),
+                (cols.alias, "user_alias"),
+            ];
+            let field = match named.iter().find(|(i, _)| *i == Some(index)) {
+                Some((_, name)) => name.to_string(),
+                None => format!("column {}", index + 1),
+            };
+            return Err(problem(&field, message));
+        }
+    }
     let email =
         Email::parse(raw_email.unwrap_or_default()).map_err(|m| problem("user_email", m))?;
     let team = match (cell(cols.team), &defaults.team) {
@@ -355,7 +465,11 @@ mod tests {
     fn problems_name_line_and_field() {
         let text = "user_email,team_id,user_role\nnot-an-email,t1,\ncarol@company.com,,\ndave@company.com,t1,boss\n";
         let roster = parse(text, None).unwrap();
-        let fields: Vec<_> = roster.problems.iter().map(|p| (p.line, p.field)).collect();
+        let fields: Vec<_> = roster
+            .problems
+            .iter()
+            .map(|p| (p.line, p.field.as_str()))
+            .collect();
         assert_eq!(
             fields,
             [(2, "user_email"), (3, "team_id"), (4, "user_role")]
@@ -391,6 +505,88 @@ mod tests {
             &Defaults::default(),
         );
         assert!(matches!(bad, Err(InputError::NotUtf8 { line: 2, .. })));
+    }
+
+    #[test]
+    fn control_characters_in_any_cell_are_problems() {
+        let text = "user_email,team_id,user_alias,note\na@b.co,t,\"Evil\r\nBcc: x\",\nc@d.co,t,C,\"x\u{1b}]0;y\u{7}\"\ne@f.co,t\u{1b},E,\ng@h.co,t,G,\n";
+        let roster = parse(text, None).unwrap();
+        let fields: Vec<_> = roster
+            .problems
+            .iter()
+            .map(|p| (p.line, p.field.as_str()))
+            .collect();
+        assert_eq!(fields, [(2, "user_alias"), (4, "column 4"), (5, "team_id")]);
+        assert!(roster.problems[0].message.contains("control character"));
+        assert_eq!(roster.people.len(), 1);
+    }
+
+    #[test]
+    fn unknown_columns_are_one_warning() {
+        let mut text = String::from("user_email,team_id");
+        for i in 0..1000 {
+            text.push_str(&format!(",extra{i}"));
+        }
+        text.push_str(",\"\u{1b}]0;pwned\u{7}\"\na@b.co,t\n");
+        let roster = parse(&text, None).unwrap();
+        assert_eq!(roster.warnings.len(), 1, "{:?}", roster.warnings);
+        let warning = &roster.warnings[0];
+        assert!(warning.contains("1001 column(s) not used"), "{warning}");
+        assert!(warning.contains("\"extra9\", and 991 more"), "{warning}");
+        assert!(!warning.contains("extra10"), "{warning}");
+        let roster = parse(
+            "user_email,team_id,\"\u{1b}]0;pwned\u{7}\"\na@b.co,t\n",
+            None,
+        )
+        .unwrap();
+        assert!(roster.warnings[0].contains("\\u{1b}]0;pwned\\u{7}"));
+        assert!(!roster.warnings[0].contains('\u{1b}'));
+    }
+
+    #[test]
+    fn a_repeated_header_is_skipped_with_one_warning() {
+        let text =
+            "user_email,team_id\na@b.co,t\n User_Email , TEAM_ID ,\nc@d.co,t\nuser_email,team_id\n";
+        let roster = parse(text, None).unwrap();
+        let emails: Vec<_> = roster.people.iter().map(|p| p.email.as_str()).collect();
+        assert_eq!(emails, ["a@b.co", "c@d.co"]);
+        assert!(roster.problems.is_empty());
+        assert_eq!(roster.warnings.len(), 1);
+        assert!(roster.warnings[0].contains("repeated on line(s) 3, 5"));
+    }
+
+    #[test]
+    fn a_header_without_rows_is_an_error() {
+        for text in [
+            "user_email,team_id\n",
+            "user_email,team_id\n\n,\nuser_email,team_id\n",
+        ] {
+            let err = parse(text, None).unwrap_err();
+            assert!(matches!(err, InputError::NoRows(_)), "{text:?}: {err}");
+            assert_eq!(err.to_string(), "users.csv: no rows (only a header)");
+        }
+    }
+
+    #[test]
+    fn idn_spellings_are_one_person() {
+        let roster = parse(
+            "user_email\nalice@bücher.example\nalice@xn--bcher-kva.example\n",
+            Some("t"),
+        )
+        .unwrap();
+        assert_eq!(roster.people.len(), 1);
+        assert_eq!(
+            roster.people[0].email.as_str(),
+            "alice@xn--bcher-kva.example"
+        );
+        assert_eq!(roster.duplicates[0].lines, [2, 3]);
+    }
+
+    #[test]
+    fn reads_are_capped() {
+        assert_eq!(read_capped(&b"abc"[..], 3).unwrap(), Some(b"abc".to_vec()));
+        assert_eq!(read_capped(&b"abcd"[..], 3).unwrap(), None);
+        assert_eq!(read_capped(std::io::repeat(0), 1024).unwrap(), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::client::ProxyClient;
 use crate::error::{Fatal, ProxyError};
 use crate::links::Links;
 use crate::output::Printer;
-use crate::types::{TeamId, UserId};
+use crate::types::{TeamId, UserId, escape};
 
 /// What pre-flight learned.
 #[derive(Debug)]
@@ -149,26 +149,63 @@ async fn resolve_teams(
             .teams_by_alias(team.as_str())
             .await
             .map_err(|e| explain(e, client))?;
-        match matches.as_slice() {
-            [one] => {
-                resolved.insert(team.clone(), one.team_id.clone());
+        match team_problem(team, &matches) {
+            None => {
+                resolved.insert(team.clone(), matches[0].team_id.clone());
             }
-            [] => problems.push(format!(
-                "team \"{team}\" not found (neither a team id nor a team alias on this proxy)"
-            )),
-            many => problems.push(format!(
-                "team alias \"{team}\" is ambiguous: {} teams have it ({}); use the team id",
-                many.len(),
-                many.iter()
-                    .map(|t| t.team_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Some(problem) => problems.push(problem),
         }
     }
     if problems.is_empty() {
         Ok(resolved)
     } else {
         Err(Fatal::new(problems.join("\n  ")).hint("the proxy would silently create these users without the team; fix the team column or --team"))
+    }
+}
+
+/// What is wrong with a team the proxy matched by alias `matches` times (`None`: exactly
+/// once). The team as written and the proxy's ids are escaped: a cell may hold anything.
+fn team_problem(team: &TeamId, matches: &[crate::api::Team]) -> Option<String> {
+    match matches {
+        [_] => None,
+        [] => Some(format!(
+            "team \"{}\" not found (neither a team id nor a team alias on this proxy)",
+            escape(team.as_str())
+        )),
+        many => Some(format!(
+            "team alias \"{}\" is ambiguous: {} teams have it ({}); use the team id",
+            escape(team.as_str()),
+            many.len(),
+            many.iter()
+                .map(|t| escape(t.team_id.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Team;
+
+    #[test]
+    fn team_messages_escape_what_they_echo() {
+        let evil = TeamId::new("x\u{1b}]0;pwned\u{7}");
+        let missing = team_problem(&evil, &[]).unwrap();
+        assert!(
+            missing.contains("team \"x\\u{1b}]0;pwned\\u{7}\" not found"),
+            "{missing}"
+        );
+        let twins = [TeamId::new("a\u{1b}[2J"), TeamId::new("b")].map(|team_id| Team {
+            team_id,
+            team_alias: None,
+        });
+        let ambiguous = team_problem(&evil, &twins).unwrap();
+        assert!(ambiguous.contains("(a\\u{1b}[2J, b)"), "{ambiguous}");
+        for message in [missing, ambiguous] {
+            assert!(!message.chars().any(char::is_control), "{message:?}");
+        }
+        assert!(team_problem(&evil, &twins[..1]).is_none());
     }
 }

@@ -111,6 +111,7 @@ pub async fn apply<S>(
             limiter: &limiter,
             shutdown,
             what: "people",
+            finish_first: false,
         },
         &mut ctx,
         plans.into_iter().enumerate(),

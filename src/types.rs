@@ -15,16 +15,27 @@ pub struct Email(String);
 
 impl Email {
     /// Parses and normalises an address; the error says what is wrong with it.
+    ///
+    /// The domain must contain a dot, and an internationalised domain is stored in its ASCII
+    /// (punycode) form, so `bücher.example` and `xn--bcher-kva.example` are one person.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err("is empty".into());
         }
-        match email_address::EmailAddress::from_str(trimmed) {
-            Ok(_) if trimmed.contains('.') => Ok(Email(trimmed.to_lowercase())),
-            Ok(_) => Err(format!("{trimmed:?} has no domain with a dot")),
-            Err(e) => Err(format!("{trimmed:?} is not a valid email address ({e})")),
+        if let Err(e) = email_address::EmailAddress::from_str(trimmed) {
+            return Err(format!("{trimmed:?} is not a valid email address ({e})"));
         }
+        let (local, domain) = trimmed.rsplit_once('@').unwrap_or((trimmed, ""));
+        if !domain.contains('.') {
+            return Err(format!("{trimmed:?} has no domain with a dot"));
+        }
+        let domain = match url::Host::parse(domain) {
+            Ok(url::Host::Domain(ascii)) => ascii,
+            Ok(_) => domain.to_lowercase(),
+            Err(e) => return Err(format!("{trimmed:?} has an invalid domain ({e})")),
+        };
+        Ok(Email(format!("{}@{domain}", local.to_lowercase())))
     }
 
     /// Normalises text that failed validation, to key a failed record by what was written.
@@ -42,6 +53,37 @@ impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The first control character in `text` (a line break from an Alt+Enter cell, a terminal
+/// escape, …): such text is refused as input.
+pub fn control_char(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_control())
+}
+
+/// Refuses text with a control character; the error names it.
+pub fn no_control(text: &str) -> Result<(), String> {
+    match control_char(text) {
+        Some(c) => Err(format!(
+            "contains a control character (U+{:04X}); remove line breaks and other invisible characters",
+            c as u32
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Text from a CSV cell or the proxy, safe to echo on a terminal: control characters and
+/// bidirectional overrides are written as escapes (`\n`, `\u{1b}`), the rest as is.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 macro_rules! id_type {
@@ -193,9 +235,28 @@ mod tests {
             "@company.com",
             "a b@c.com",
             "alice@localhost",
+            "a.b@localhost",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+    }
+
+    #[test]
+    fn internationalised_domains_are_stored_in_ascii() {
+        let unicode = Email::parse("Alice@Bücher.example").unwrap();
+        let ascii = Email::parse("alice@xn--bcher-kva.example").unwrap();
+        assert_eq!(unicode, ascii);
+        assert_eq!(unicode.as_str(), "alice@xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn control_characters_are_found_and_escaped() {
+        assert_eq!(control_char("Evil\r\nBcc: x"), Some('\r'));
+        assert!(no_control("Zoë Müller").is_ok());
+        assert!(no_control("a\tb").unwrap_err().contains("U+0009"));
+        assert_eq!(escape("x\u{1b}]0;pwned\u{7}y"), "x\\u{1b}]0;pwned\\u{7}y");
+        assert_eq!(escape("a\nb\u{202e}"), "a\\nb\\u{202e}");
+        assert_eq!(escape("Zoë"), "Zoë");
     }
 
     #[test]

@@ -387,3 +387,101 @@ fn refresh_emails_each_renewed_link_once() {
     refresh();
     assert_eq!(server.messages().len(), 4);
 }
+
+#[test]
+fn control_characters_in_a_cell_are_refused_before_anything_is_sent() {
+    let env = Env::default_proxy();
+    let server = SmtpServer::start(Options::default());
+    let csv = env.write(
+        "users.csv",
+        &format!(
+            "user_email,team_id,user_alias\nnia@company.com,{DEV_TEST},\"Evil\r\nBcc: x@evil.example\"\nola@company.com,{DEV_TEST},\n"
+        ),
+    );
+    onboard(&env, &server)
+        .args(["--send-email", "--smtp-tls", "none"])
+        .arg(&csv)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("users.csv: 1 invalid row(s)"))
+        .stderr(predicate::str::contains(
+            "line 2: user_alias: contains a control character",
+        ));
+    assert!(server.messages().is_empty());
+    assert!(env.emulator.users_with_email("nia@company.com").is_empty());
+    assert!(env.emulator.users_with_email("ola@company.com").is_empty());
+
+    // --skip-invalid onboards and emails the valid row only, and records the other as failed.
+    onboard(&env, &server)
+        .args(["--send-email", "--smtp-tls", "none", "--skip-invalid"])
+        .arg(&csv)
+        .assert()
+        .code(1);
+    assert_emailed(&env, &server, "ola@company.com");
+    assert!(server.messages_to("nia@company.com").is_empty());
+    assert_eq!(env.record("nia@company.com")["status"], "failed");
+
+    // The same for `invite --alias`.
+    onboard(&env, &server)
+        .args([
+            "invite",
+            "pia@company.com",
+            "--team",
+            DEV_TEST,
+            "--alias",
+            "P\nBcc: x@evil.example",
+        ])
+        .args(["--send-email", "--smtp-tls", "none"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--alias"));
+    assert!(env.emulator.users_with_email("pia@company.com").is_empty());
+}
+
+#[test]
+fn refresh_prints_and_saves_renewals_when_mailing_fails() {
+    let env = Env::default_proxy();
+    let server = SmtpServer::start(Options {
+        refuse: vec!["max@company.com".into()],
+        ..Options::default()
+    });
+    let csv = csv(&env, &["lea@company.com", "max@company.com"]);
+    // Invited six days ago (by the proxy's clock): one day left.
+    env.emulator.set_clock_offset(-chrono::Duration::days(6));
+    onboard(&env, &server).arg(&csv).assert().code(0);
+    env.emulator.set_clock_offset(chrono::Duration::zero());
+    let old = text(&env.record("lea@company.com"), "onboarding_link").to_string();
+    // A record from an older run with a display name no email header can hold.
+    let path = env.results_path();
+    let mut records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for record in &mut records {
+        if record["email"] == "lea@company.com" {
+            record["user_alias"] = "Evil\r\nBcc: x@evil.example".into();
+        }
+    }
+    std::fs::write(&path, serde_json::to_string(&records).unwrap()).unwrap();
+
+    let out = onboard(&env, &server)
+        .args(["refresh", "-q", "--json", "--within", "2d", "--send-email"])
+        .args(["--smtp-tls", "none"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let renewed: Vec<Value> = serde_json::from_str(stdout.trim()).expect("JSON on stdout");
+    assert_eq!(renewed.len(), 2, "{stdout}");
+    for email in ["lea@company.com", "max@company.com"] {
+        let record = env.record(email);
+        let printed = renewed.iter().find(|r| r["email"] == email).unwrap();
+        assert_eq!(printed["onboarding_link"], record["onboarding_link"]);
+        assert!(record.get("emailed_at").is_none(), "{record}");
+    }
+    assert_ne!(text(&env.record("lea@company.com"), "onboarding_link"), old);
+    let lea = env.record("lea@company.com");
+    assert!(
+        text(&lea, "email_error").contains("control character"),
+        "{lea}"
+    );
+    assert!(text(&env.record("max@company.com"), "email_error").contains("550"));
+    assert!(server.messages().is_empty());
+}

@@ -42,6 +42,24 @@ fn bad_inputs_are_refused_before_any_request() {
             b"user_email,team_id\nx,t\ny,t\nok@company.com,t\nz,t\n",
             &["3 invalid row", "line 2", "line 3", "line 5"],
         ),
+        (
+            "header only",
+            b"user_email,team_id\n",
+            &["users.csv: no rows (only a header)"],
+        ),
+        (
+            "alias with a line break",
+            b"user_email,team_id,user_alias\nalice@company.com,t,\"Alice\nBcc: x@evil.example\"\n",
+            &[
+                "users.csv: 1 invalid row",
+                "line 2: user_alias: contains a control character",
+            ],
+        ),
+        (
+            "no dot in the domain",
+            b"user_email,team_id\na.b@localhost,t\n",
+            &["line 2", "user_email", "no domain with a dot"],
+        ),
     ];
     for (name, bytes, expected) in cases {
         let env = Env::default_proxy();
@@ -465,4 +483,76 @@ fn an_existing_audit_file_becomes_private_when_rewritten() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+}
+
+/// The CSV is a regular file or `-` (stdin): a FIFO or a device would block or never end.
+#[test]
+fn the_csv_must_be_a_regular_file_or_stdin() {
+    let env = Env::default_proxy();
+    let fifo = env.dir.path().join("users.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for path in [
+        fifo.as_path(),
+        std::path::Path::new("/dev/zero"),
+        env.dir.path(),
+    ] {
+        let shown = path.display().to_string();
+        env.onboard()
+            .arg(path)
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{shown}: not a regular file"
+            )));
+    }
+    assert_eq!(env.emulator.stats().total_requests, 0);
+
+    env.onboard()
+        .args(["-", "--team", DEV_TEST])
+        .write_stdin("user_email\nstdin@company.com\n")
+        .assert()
+        .code(0);
+    assert_eq!(env.record("stdin@company.com")["status"], "success");
+}
+
+/// A cell with terminal escapes is never echoed raw.
+#[test]
+fn terminal_escapes_in_cells_are_not_echoed() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id,\u{1b}]0;pwned\u{7}\nalice@company.com,\u{1b}]0;pwned\u{7}\nbob@company.com,{DEV_TEST}\n"),
+    );
+    for extra in [&[][..], &["--skip-invalid"][..]] {
+        let output = env.onboard().args(extra).arg(&csv).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains('\u{7}'),
+            "{stderr:?}"
+        );
+        assert!(
+            stderr.contains("line 2: team_id: contains a control character"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("\\u{1b}]0;pwned\\u{7}"), "{stderr}");
+    }
+    let output = env
+        .onboard()
+        .args([
+            "invite",
+            "carl@company.com",
+            "--team",
+            "\u{1b}]0;pwned\u{7}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains('\u{1b}'));
 }

@@ -48,6 +48,8 @@ impl Mailer {
                 limiter: &limiter,
                 shutdown,
                 what: "emails",
+                // A sent email is journaled before the next one starts: a crash never sends it twice.
+                finish_first: true,
             },
             &mut state,
             queue,

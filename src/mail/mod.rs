@@ -12,6 +12,7 @@ mod config;
 mod deliver;
 mod template;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
 use crate::output::when;
 use crate::record::Record;
+use crate::types::no_control;
 
 /// Emails in flight at once (and SMTP connections in the pool).
 pub const MAIL_CONCURRENCY: usize = 4;
@@ -176,7 +178,20 @@ impl Mailer {
             .as_str()
             .parse()
             .map_err(|e| MailError::Address(format!("{}: {e}", record.email)))?;
+        // The record may come from an older run or a hand edit: a display name lettre cannot
+        // write (a line break) is an error here, never a panic later.
+        if let Some(alias) = &record.user_alias {
+            no_control(alias)
+                .map_err(|m| MailError::Address(format!("{}: the user_alias {m}", record.email)))?;
+        }
         let to = Mailbox::new(record.user_alias.clone(), address);
+        let mut written = String::new();
+        write!(written, "{to}").map_err(|_| {
+            MailError::Address(format!(
+                "{}: cannot be written as a recipient",
+                record.email
+            ))
+        })?;
         // Message-ID on the sender's domain (not this machine's name), as mail relays expect.
         let id = format!(
             "<{:016x}{:016x}@{}>",
@@ -271,6 +286,31 @@ mod tests {
         );
         assert!(raw.contains(&when(record.expires_at.unwrap())), "{raw}");
         assert!(raw.contains("(team team-1)"), "{raw}");
+    }
+
+    #[tokio::test]
+    async fn any_record_content_is_an_error_not_a_panic() {
+        let now = Utc::now();
+        let mailer = mailer();
+        for alias in [
+            "Evil\r\nBcc: x@evil.example",
+            "A\nB",
+            "x\u{0}y",
+            "tab\there",
+        ] {
+            let mut record = invited(now);
+            record.user_alias = Some(alias.into());
+            match mailer.message(&record) {
+                Err(MailError::Address(m)) => assert!(m.contains("control character"), "{m}"),
+                other => panic!("{alias:?}: {other:?}"),
+            }
+        }
+        let mut record = invited(now);
+        record.user_alias = Some("Zoë \"Z\" Müller".into());
+        record.team_id = Some(TeamId::new("t\r\nBcc: x\u{1b}"));
+        let raw = String::from_utf8(mailer.message(&record).unwrap().formatted()).unwrap();
+        let (head, _) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(!head.contains("Bcc"), "{raw}");
     }
 
     #[tokio::test]

@@ -165,7 +165,7 @@ pub async fn refresh(
         retry,
     };
     let started = Instant::now();
-    let run = if args.dry_run {
+    let mut run = if args.dry_run {
         let mut report = Report::default();
         for plan in &plans {
             report.add(audit_record(&audit, plan), Change::planned(plan));
@@ -174,6 +174,11 @@ pub async fn refresh(
     } else {
         run(&executor, plans, &mut audit, &mut printer, &shutdown).await
     };
+    // The renewals are journaled; print them before mailing, so no mail problem can lose them.
+    if let Ok(report) = &mut run {
+        report.sort();
+        print(report, &mut printer, config.format, args.dry_run);
+    }
     let renewed = (run.as_ref().ok())
         .filter(|r| !args.dry_run && r.stopped.is_none() && !r.interrupted)
         .map(|r| r.renewed.as_slice());
@@ -186,11 +191,9 @@ pub async fn refresh(
     )
     .await;
     let committed = if args.dry_run { Ok(()) } else { audit.commit() };
-    let mut report = run.map_err(|e| Fatal::new(e.to_string()))?;
+    let report = run.map_err(|e| Fatal::new(e.to_string()))?;
     let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
     committed.map_err(|e| Fatal::new(e.to_string()))?;
-    report.sort();
-    print(&report, &mut printer, config.format, args.dry_run);
     mailed.print(&mut printer);
     if !config.quiet || report.notable() {
         summary(
