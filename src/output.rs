@@ -321,10 +321,7 @@ impl Printer {
             writeln!(self.stdout, "{end}").ok();
         }
         self.flush();
-        let failed = summary.failed > 0 || summary.stopped.is_some();
-        if self.quiet && !failed && !summary.interrupted {
-            return;
-        }
+        let notable = summary.failed > 0 || summary.stopped.is_some() || summary.interrupted;
         let existing = summary.invited - summary.created;
         let mut line = format!(
             "{} invited ({} created, {} existing), {} already invited, {} already accepted, {} failed",
@@ -338,11 +335,36 @@ impl Printer {
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }
-        eprintln!("onboard: {line} in {:.1} s", summary.seconds);
-        for (reason, count) in &summary.failure_reasons {
-            eprintln!("  failed: {count} × {reason}");
+        let mut lines = vec![format!("onboard: {line} in {:.1} s", summary.seconds)];
+        lines.extend(
+            summary
+                .failure_reasons
+                .iter()
+                .map(|(reason, count)| format!("  failed: {count} × {reason}")),
+        );
+        lines.push(format!("Results saved to {}", audit_path.display()));
+        self.summary(&lines, notable);
+    }
+
+    /// Lines that always show on stderr (failures), after whatever stdout holds.
+    pub fn failures(&mut self, lines: &[String]) {
+        for line in lines {
+            self.err(line);
         }
-        eprintln!("Results saved to {}", audit_path.display());
+    }
+
+    /// The end-of-run summary on stderr: `-q` hides it unless it is `notable` (a failure,
+    /// an interruption). The one place that decides what `-q` keeps.
+    pub fn summary(&mut self, lines: &[String], notable: bool) {
+        if self.quiet && !notable {
+            return;
+        }
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        for line in lines {
+            self.err(line);
+        }
     }
 
     /// Flushes stdout.

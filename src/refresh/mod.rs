@@ -195,14 +195,13 @@ pub async fn refresh(
     let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
     committed.map_err(|e| Fatal::new(e.to_string()))?;
     mailed.print(&mut printer);
-    if !config.quiet || report.notable() {
-        summary(
-            &report,
-            started.elapsed().as_secs_f64(),
-            &config,
-            args.dry_run,
-        );
-    }
+    summary(
+        &report,
+        started.elapsed().as_secs_f64(),
+        &config,
+        args.dry_run,
+        &mut printer,
+    );
     if let Some(error) = report.stopped {
         return Err(preflight::explain(error, &client));
     }

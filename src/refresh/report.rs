@@ -120,10 +120,14 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
     }
     printer.flush();
     if !report.failed.is_empty() {
-        eprintln!("Failed ({}):", report.failed.len());
-        for (email, error) in &report.failed {
-            eprintln!("  ✗ {email}: {error}");
-        }
+        let mut lines = vec![format!("Failed ({}):", report.failed.len())];
+        lines.extend(
+            report
+                .failed
+                .iter()
+                .map(|(email, error)| format!("  ✗ {email}: {error}")),
+        );
+        printer.failures(&lines);
     }
     if dry_run {
         printer
@@ -131,7 +135,13 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
     }
 }
 
-pub(super) fn summary(report: &Report, seconds: f64, config: &Config, dry_run: bool) {
+pub(super) fn summary(
+    report: &Report,
+    seconds: f64,
+    config: &Config,
+    dry_run: bool,
+    printer: &mut Printer,
+) {
     let mut line = format!(
         "{} renewed, {} newly accepted, {} still valid, {} user deleted, {} failed",
         if dry_run {
@@ -152,11 +162,15 @@ pub(super) fn summary(report: &Report, seconds: f64, config: &Config, dry_run: b
     } else {
         "refresh"
     };
-    eprintln!("onboard: {what}: {line} in {seconds:.1} s");
-    for (reason, count) in &report.failure_reasons {
-        eprintln!("  failed: {count} × {reason}");
-    }
+    let mut lines = vec![format!("onboard: {what}: {line} in {seconds:.1} s")];
+    lines.extend(
+        report
+            .failure_reasons
+            .iter()
+            .map(|(reason, count)| format!("  failed: {count} × {reason}")),
+    );
     if !dry_run {
-        eprintln!("Results saved to {}", config.results.display());
+        lines.push(format!("Results saved to {}", config.results.display()));
     }
+    printer.summary(&lines, report.notable());
 }
