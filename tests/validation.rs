@@ -379,7 +379,11 @@ fn ca_cert_trusts_a_private_ca_and_tls_is_verified_without_it() {
         .args(["invite", "tls@company.com", "--team", DEV_TEST])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot reach the proxy"));
+        .stderr(predicate::str::contains("cannot reach the proxy"))
+        // A certificate problem, not a refused connection: the hint says what to do.
+        .stderr(predicate::str::contains("TLS certificate is not trusted"))
+        .stderr(predicate::str::contains("--ca-cert"))
+        .stderr(predicate::str::contains("connection refused").not());
     let output = env
         .onboard()
         .args(["invite", "tls@company.com", "--team", DEV_TEST, "--ca-cert"])
