@@ -118,14 +118,6 @@ impl Config {
             }
             None => None,
         };
-        if args.timeout.is_nan() || args.timeout <= 0.0 {
-            return Err(Fatal::new("--timeout must be a positive number of seconds"));
-        }
-        if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            return Err(Fatal::new(
-                "--rate must be a positive number of requests per second",
-            ));
-        }
         Ok(Config {
             proxy_url,
             key,
@@ -133,7 +125,7 @@ impl Config {
             concurrency: args.concurrency.map(|n| n as usize),
             rate: args.rate,
             retries: args.retries,
-            timeout: Duration::from_secs_f64(args.timeout),
+            timeout: args.timeout,
             format: if args.json { Format::Json } else { args.format },
             quiet: args.quiet,
             ca_cert_pem,

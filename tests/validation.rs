@@ -462,3 +462,51 @@ fn an_existing_audit_file_becomes_private_when_rewritten() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn bad_flag_values_exit_2_with_a_message_and_never_panic() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    for (args, expected) in [
+        (&["--timeout", "inf"][..], "--timeout"),
+        (&["--timeout", "NaN"][..], "--timeout"),
+        (&["--timeout", "0"][..], "--timeout"),
+        (&["--timeout=-5"][..], "--timeout"),
+        (&["--timeout", "1e30"][..], "--timeout"),
+        (&["--timeout", "2h"][..], "at most 1h"),
+        (&["--timeout", "soon"][..], "--timeout"),
+        (&["--rate", "1e-20"][..], "--rate"),
+        (&["--rate", "inf"][..], "--rate"),
+        (&["--rate", "NaN"][..], "--rate"),
+        (&["--rate", "0"][..], "--rate"),
+        (&["--rate", "1e12"][..], "--rate"),
+        (&["--rate", "fast"][..], "--rate"),
+    ] {
+        let out = env.onboard().arg(&csv).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    for args in [
+        &["--within", "8d"][..],
+        &["--within", "1w"],
+        &["--within", "x"],
+    ] {
+        let out = env.onboard().arg("refresh").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--within"), "{args:?}: {stderr}");
+    }
+    assert_eq!(env.emulator.stats().total_requests, 0);
+    // The forms that stay valid: a bare number of seconds, and a duration.
+    for timeout in ["45", "2.5", "30s", "2m"] {
+        env.onboard()
+            .arg(&csv)
+            .args(["--dry-run", "--rate", "500", "--timeout", timeout])
+            .assert()
+            .code(0);
+    }
+}
