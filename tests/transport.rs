@@ -201,3 +201,30 @@ fn an_oversized_answer_fails_the_request_naming_the_cap() {
         assert_eq!(proxy.requests(), ["GET /health/liveliness"]);
     }
 }
+
+#[test]
+fn credentials_in_the_proxy_url_are_refused_without_echoing_the_password() {
+    let proxy = Canned::start(|method, target| healthy(method, target, Answer::Chunked(0)));
+    let dir = tempfile::tempdir().unwrap();
+    let with_userinfo = proxy.url.replace("http://", "http://admin:hunter2@");
+    for url in [
+        with_userinfo.as_str(),
+        "http://admin:hunter2@proxy.example.com",
+        "https://admin:hunter2@proxy.example.com/litellm",
+        "https://admin@proxy.example.com",
+        "https://admin:hunter2@[::1",
+    ] {
+        let output = onboard(dir.path(), url)
+            .args(["invite", "a@company.com", "--team", TEAM])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{url}: {stderr}");
+        assert!(
+            stderr.contains("user name or password") || stderr.contains("is not a URL"),
+            "{url}: {stderr}"
+        );
+    }
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
+}
