@@ -1,6 +1,7 @@
 //! What the user typed: the clap definition. Nothing below `config` sees these types.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -107,15 +108,15 @@ pub struct GlobalArgs {
     /// People in flight at once: a fixed number instead of the adaptive default.
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: Option<u32>,
-    /// The most requests per second.
-    #[arg(long, global = true, value_name = "N")]
+    /// The most requests per second (0.001 to 10000).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Retries for a request that may succeed next time (connection errors, 429, 502-504).
     #[arg(long, global = true, value_name = "N", default_value_t = 4)]
     pub retries: u32,
-    /// Timeout for one request, in seconds.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
+    /// Timeout for one request: seconds (30) or a duration (30s, 2m); at most 1h.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "30", value_parser = parse_timeout)]
+    pub timeout: Duration,
     /// Output format for results on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -174,9 +175,9 @@ pub struct InviteArgs {
 /// `onboard refresh`.
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
-    /// Also renew invitations expiring within this long (e.g. 24h, 2d, 30m).
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
-    pub within: String,
+    /// Also renew invitations expiring within this long (e.g. 24h, 2d, 30m); under 7 days.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_within)]
+    pub within: Duration,
     /// Check everything; send no write request.
     #[arg(long)]
     pub dry_run: bool,
@@ -205,6 +206,59 @@ pub struct StatusArgs {
     pub show_links: bool,
 }
 
+/// The fewest requests per second `--rate` takes (one every 1000 s).
+pub const MIN_RATE: f64 = 0.001;
+/// The most requests per second `--rate` takes.
+pub const MAX_RATE: f64 = 10_000.0;
+/// The longest `--timeout`.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// How long an invitation lives on the proxy; `refresh --within` must be shorter.
+pub const INVITATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// `--rate`: a finite number of requests per second within [`MIN_RATE`]..=[`MAX_RATE`].
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of requests per second, e.g. 50 or 0.5".to_string())?;
+    if !rate.is_finite() || !(MIN_RATE..=MAX_RATE).contains(&rate) {
+        return Err(format!(
+            "must be a number of requests per second from {MIN_RATE} to {MAX_RATE}"
+        ));
+    }
+    Ok(rate)
+}
+
+/// A duration as `humantime` reads it (`30s`, `2m`, `24h`, `2d`, `1w`, `1d12h`, `0s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("{e} (e.g. 30s, 2m, 24h, 2d)"))
+}
+
+/// `--timeout`: a bare number of seconds (as before) or a duration; above zero, at most
+/// [`MAX_TIMEOUT`].
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX_TIMEOUT.as_secs_f64() => {
+            Duration::from_secs_f64(secs)
+        }
+        Ok(_) => Duration::ZERO,
+        Err(_) => parse_duration(text)?,
+    };
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err("must be above zero and at most 1h (seconds, or e.g. 30s, 2m)".into());
+    }
+    Ok(timeout)
+}
+
+/// `refresh --within`: a duration shorter than an invitation's lifetime.
+fn parse_within(text: &str) -> Result<Duration, String> {
+    let within = parse_duration(text)?;
+    if within >= INVITATION_LIFETIME {
+        return Err("an invitation lives 7 days, so this would renew every invitation on every run: use less than 7d".into());
+    }
+    Ok(within)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +285,34 @@ mod tests {
         assert_eq!(cli.global.results, PathBuf::from("r.json"));
         assert!(Cli::try_parse_from(["onboard"]).is_err());
         assert!(Cli::try_parse_from(["onboard", "x.csv", "--concurrency", "0"]).is_err());
+    }
+
+    #[test]
+    fn durations_and_rates_are_typed_at_the_edge() {
+        for (text, secs) in [
+            ("24h", 86_400),
+            ("2d", 172_800),
+            ("30m", 1_800),
+            ("90s", 90),
+            ("0s", 0),
+            ("1d12h", 129_600),
+        ] {
+            assert_eq!(parse_within(text), Ok(Duration::from_secs(secs)), "{text}");
+        }
+        assert_eq!(parse_duration("1w"), Ok(INVITATION_LIFETIME));
+        for bad in ["1w", "7d", "8d", "", "abc", "5", "-1h"] {
+            assert!(parse_within(bad).is_err(), "--within {bad}");
+        }
+        assert_eq!(parse_timeout("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_timeout("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["inf", "NaN", "0", "-1", "0s", "3601", "2h", "1e30", "abc"] {
+            assert!(parse_timeout(bad).is_err(), "--timeout {bad}");
+        }
+        assert_eq!(parse_rate("0.5"), Ok(0.5));
+        for bad in ["1e-20", "0", "-3", "inf", "NaN", "1e9", "x"] {
+            assert!(parse_rate(bad).is_err(), "--rate {bad}");
+        }
     }
 }

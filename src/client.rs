@@ -10,9 +10,16 @@ use serde_json::json;
 use url::Url;
 
 use crate::api::{CreatedUser, Invitation, NewUser, Team, TeamList, UiConfig, UserList, UserRow};
-use crate::error::ProxyError;
+use crate::error::{ProxyError, shorten};
 use crate::pacer::Pacer;
 use crate::types::{Email, InvitationId, MasterKey, TeamId, UserId};
+
+/// The largest answer read from the proxy. Every answer `onboard` needs is a few KiB (a page of
+/// 100 users is about 100 KiB); past this the request fails instead of buffering the body.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// How much of an unreadable answer is quoted in the error (after the key is scrubbed).
+const QUOTED_BODY_CHARS: usize = 200;
 
 /// Connection settings for [`ProxyClient`].
 #[derive(Clone, Debug)]
@@ -327,7 +334,7 @@ impl ProxyClient {
             request = request.json(&body);
         }
         let started = Instant::now();
-        let result = self.exchange(request).await;
+        let result = self.exchange(path, request).await;
         let elapsed = started.elapsed();
         self.pacer.observe(elapsed, result.as_ref().err());
         // The path only: query strings carry emails and invitation ids (credentials).
@@ -337,19 +344,23 @@ impl ProxyClient {
         }
         result.and_then(|(status, text)| {
             serde_json::from_str(&text).map_err(|e| {
-                ProxyError::Decode(format!(
-                    "{path}: HTTP {status}: {e}: {}",
-                    self.key.scrub(&shorten(&text))
-                ))
+                // Scrub, then cut: a cut would leave a piece of the key the scrub cannot find.
+                // serde's own message may quote a value from the body: scrub it too.
+                let quoted = shorten(&self.key.scrub(&text), QUOTED_BODY_CHARS);
+                ProxyError::Decode(
+                    self.key
+                        .scrub(&format!("{path}: HTTP {status}: {e}: {quoted}")),
+                )
             })
         })
     }
 
     async fn exchange(
         &self,
+        path: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, String), ProxyError> {
-        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let mut response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -358,28 +369,53 @@ impl ProxyClient {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|secs| secs.is_finite() && *secs >= 0.0)
             .map(|secs| Duration::from_secs_f64(secs.min(300.0)));
-        let text = response.text().await.map_err(|e| self.transport_error(e))?;
+        let too_large = || {
+            ProxyError::Decode(format!(
+                "{path}: HTTP {status}: the answer is larger than {} MiB; not reading it",
+                MAX_BODY_BYTES / (1024 * 1024)
+            ))
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&body);
         if status.is_success() {
-            Ok((status, text))
+            Ok((status, text.into_owned()))
         } else {
-            let text = self.key.scrub(&text);
             Err(ProxyError::from_response(
                 status.as_u16(),
                 &text,
                 retry_after,
+                &self.key,
             ))
         }
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ProxyError {
         let reason = self.key.scrub(&error_chain(&error));
-        if error.is_connect() {
+        let url = || {
             let mut url = self.base.clone();
             url.set_query(None);
-            ProxyError::Connect {
-                url: url.to_string().trim_end_matches('/').to_string(),
-                reason,
-            }
+            url.to_string().trim_end_matches('/').to_string()
+        };
+        if is_certificate_error(&reason) {
+            ProxyError::Certificate { url: url(), reason }
+        } else if error.is_connect() {
+            ProxyError::Connect { url: url(), reason }
         } else if error.is_timeout() {
             ProxyError::Ambiguous(format!("timed out: {reason}"))
         } else {
@@ -402,6 +438,24 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn shorten(text: &str) -> String {
-    text.chars().take(200).collect()
+/// True when a transport error's text (the whole chain) says the TLS certificate was refused:
+/// rustls says "invalid peer certificate: UnknownIssuer", "… NotValidForName", "… Expired".
+fn is_certificate_error(chain: &str) -> bool {
+    let lower = chain.to_lowercase();
+    lower.contains("certificate") || lower.contains("unknownissuer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_errors_are_told_apart() {
+        assert!(is_certificate_error(
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer"
+        ));
+        assert!(!is_certificate_error(
+            "error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        ));
+    }
 }

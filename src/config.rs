@@ -50,15 +50,45 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-/// True for localhost and loopback addresses, where plain http does not leave the machine.
+/// True when `url`'s host is this machine (see [`is_loopback_host`]).
 pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => {
-            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
-        }
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
+    url.host_str().is_some_and(is_loopback_host)
+}
+
+/// True when `host` is this machine, so plain text to it does not cross a network: a loopback
+/// address (127.0.0.0/8, `::1`, bracketed or not) or the name `localhost` itself.
+///
+/// Other names are not resolved, so `*.localhost` is **not** loopback: nothing but the
+/// resolver decides where such a name goes, and this answer must not depend on it. The proxy
+/// URL (`--allow-insecure-http`) and the SMTP host (`--smtp-tls none`) both use this rule.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    // The forms a URL parser reads as IPv4 (`127.1`, `0x7f.1`), as the http client will.
+    match url::Host::parse(host) {
+        Ok(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Ok(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// `raw` with any `user:password@` in front of the host replaced by `***@`, for messages.
+fn without_userinfo(raw: &str) -> String {
+    let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if raw.contains("://") => format!("{scheme}://***@{}", &rest[at + 1..]),
+        Some(at) => format!("***@{}", &rest[at + 1..]),
+        None => raw.to_string(),
     }
 }
 
@@ -74,11 +104,19 @@ impl Config {
                 Fatal::new("no proxy URL given")
                     .hint("pass --proxy-url URL or set LITELLM_PROXY_URL")
             })?;
+        // Messages quote the URL without any `user:password@`: it must never be printed.
+        let shown = without_userinfo(raw_url.trim());
         let proxy_url = Url::parse(raw_url.trim())
-            .map_err(|e| Fatal::new(format!("--proxy-url {raw_url:?} is not a URL: {e}")))?;
+            .map_err(|e| Fatal::new(format!("--proxy-url {shown:?} is not a URL: {e}")))?;
+        if !proxy_url.username().is_empty() || proxy_url.password().is_some() {
+            return Err(Fatal::new(format!(
+                "--proxy-url {shown:?} has a user name or password in it: refusing it (the master key is the only credential onboard sends, and a password in a URL ends up in logs)"
+            ))
+            .hint("remove the user:password@ part from --proxy-url / LITELLM_PROXY_URL"));
+        }
         if !matches!(proxy_url.scheme(), "http" | "https") || proxy_url.host().is_none() {
             return Err(Fatal::new(format!(
-                "--proxy-url {raw_url:?} must be an http:// or https:// URL"
+                "--proxy-url {shown:?} must be an http:// or https:// URL"
             )));
         }
         if proxy_url.scheme() == "http" && !is_loopback(&proxy_url) && !args.allow_insecure_http {
@@ -118,14 +156,6 @@ impl Config {
             }
             None => None,
         };
-        if args.timeout.is_nan() || args.timeout <= 0.0 {
-            return Err(Fatal::new("--timeout must be a positive number of seconds"));
-        }
-        if args.rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            return Err(Fatal::new(
-                "--rate must be a positive number of requests per second",
-            ));
-        }
         Ok(Config {
             proxy_url,
             key,
@@ -133,7 +163,7 @@ impl Config {
             concurrency: args.concurrency.map(|n| n as usize),
             rate: args.rate,
             retries: args.retries,
-            timeout: Duration::from_secs_f64(args.timeout),
+            timeout: args.timeout,
             format: if args.json { Format::Json } else { args.format },
             quiet: args.quiet,
             ca_cert_pem,
@@ -161,8 +191,21 @@ mod tests {
             "http://10.0.0.1",
             "http://proxy.example.com",
             "http://localhost.example.com",
+            // Not resolved, so not known to be this machine.
+            "http://proxy.localhost",
+            "http://[::2]",
         ] {
             assert!(!is_loopback(&Url::parse(url).unwrap()), "{url}");
         }
+    }
+
+    #[test]
+    fn userinfo_is_hidden_in_messages() {
+        assert_eq!(
+            without_userinfo("http://admin:hunter2@host:4000/x@y"),
+            "http://***@host:4000/x@y"
+        );
+        assert_eq!(without_userinfo("https://host/p"), "https://host/p");
+        assert_eq!(without_userinfo("admin:hunter2@host"), "***@host");
     }
 }

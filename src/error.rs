@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::types::MasterKey;
+
+/// The most characters of a proxy's message kept in an error (after the key is scrubbed).
+pub const MESSAGE_MAX_CHARS: usize = 300;
+
 /// What went wrong with one request to the proxy.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -69,6 +74,14 @@ pub enum ProxyError {
         /// Why.
         reason: String,
     },
+    /// The proxy's TLS certificate was not trusted: nothing was sent, and retrying will not help.
+    #[error("the proxy at {url} presented a TLS certificate that is not trusted: {reason}")]
+    Certificate {
+        /// The proxy URL.
+        url: String,
+        /// Why (the TLS library's words).
+        reason: String,
+    },
     /// The request may or may not have reached the proxy (timeout, reset, cut-off response).
     #[error("no answer from the proxy ({0}); the request may or may not have been carried out")]
     Ambiguous(String),
@@ -125,14 +138,25 @@ impl ProxyError {
             ProxyError::Unavailable { status, .. } => format!("proxy unavailable (HTTP {status})"),
             ProxyError::Status { status, .. } => format!("HTTP {status}"),
             ProxyError::Connect { .. } => "proxy unreachable".into(),
+            ProxyError::Certificate { .. } => "untrusted TLS certificate".into(),
             ProxyError::Ambiguous(_) => "no answer from the proxy".into(),
             ProxyError::Decode(_) => "unexpected answer".into(),
         }
     }
 
     /// Builds the error for a non-success answer from its status, body and `retry-after`.
-    pub fn from_response(status: u16, body: &str, retry_after: Option<Duration>) -> Self {
-        let message = error_message(body);
+    /// The key is scrubbed from the body, and again from the message read out of it (JSON
+    /// escapes may hide it from the first pass), before the message is cut short.
+    pub fn from_response(
+        status: u16,
+        body: &str,
+        retry_after: Option<Duration>,
+        key: &MasterKey,
+    ) -> Self {
+        let message = shorten(
+            &key.scrub(&error_message(&key.scrub(body))),
+            MESSAGE_MAX_CHARS,
+        );
         let lower = message.to_lowercase();
         match status {
             401 => ProxyError::Unauthorized(message),
@@ -156,12 +180,13 @@ impl ProxyError {
 
 /// Pulls a readable message out of any of the proxy's error shapes (litellm-api.md §10):
 /// `{"error":{"message"}}`, `{"detail": str | {"error"|"message": str} | [..]}`, problem+json.
+/// Not cut short: scrub secrets from it first, then [`shorten`] it.
 pub fn error_message(body: &str) -> String {
     let text = match serde_json::from_str::<Value>(body) {
         Ok(value) => message_of(&value).unwrap_or_else(|| body.to_string()),
         Err(_) => body.to_string(),
     };
-    shorten(&unwrap_python_dict(text.trim()), 300)
+    unwrap_python_dict(text.trim())
 }
 
 fn message_of(value: &Value) -> Option<String> {
@@ -215,7 +240,9 @@ fn unwrap_python_dict(text: &str) -> String {
     text.to_string()
 }
 
-fn shorten(text: &str, max: usize) -> String {
+/// `text` on one line (control characters become spaces), cut to `max` characters with `…`.
+/// Cut only text already scrubbed of secrets: a cut key is no longer found by a scrub.
+pub fn shorten(text: &str, max: usize) -> String {
     let clean: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -281,6 +308,29 @@ impl Fatal {
 mod tests {
     use super::*;
 
+    fn key() -> MasterKey {
+        MasterKey::new("sk-test-0123456789abcdefghijklmnopqrstuvwxyz")
+    }
+
+    #[test]
+    fn the_key_is_scrubbed_before_the_message_is_cut() {
+        let secret = key();
+        let padding = "x".repeat(290);
+        for body in [
+            format!("{padding} {}", secret.expose()),
+            format!(r#"{{"detail":"{padding} {}"}}"#, secret.expose()),
+            // A JSON escape hides the key from a scrub of the raw body.
+            format!(
+                r#"{{"detail":"{padding} \u0073{}"}}"#,
+                &secret.expose()[1..]
+            ),
+        ] {
+            let error = ProxyError::from_response(400, &body, None, &secret);
+            let text = error.to_string();
+            assert!(!text.contains(&secret.expose()[..8]), "{text}");
+        }
+    }
+
     #[test]
     fn reads_every_error_shape() {
         let envelope = r#"{"error":{"message":"{'error': 'User with email a@b.co already exists'}","type":"internal_server_error","param":null,"code":"409"}}"#;
@@ -307,23 +357,23 @@ mod tests {
     fn duplicates_are_classified_on_both_versions() {
         let body = r#"{"error":{"message":"User with email a@b.co already exists","code":"400"}}"#;
         assert!(matches!(
-            ProxyError::from_response(400, body, None),
+            ProxyError::from_response(400, body, None, &key()),
             ProxyError::AlreadyExists { status: 400, .. }
         ));
         assert!(matches!(
-            ProxyError::from_response(409, body, None),
+            ProxyError::from_response(409, body, None, &key()),
             ProxyError::AlreadyExists { status: 409, .. }
         ));
         let other = r#"{"error":{"message":"bad budget","code":"400"}}"#;
-        assert!(!ProxyError::from_response(400, other, None).is_retryable());
+        assert!(!ProxyError::from_response(400, other, None, &key()).is_retryable());
     }
 
     #[test]
     fn retry_classes() {
-        assert!(ProxyError::from_response(503, "{}", None).is_retryable());
-        assert!(ProxyError::from_response(500, "{}", None).is_ambiguous());
-        assert!(!ProxyError::from_response(503, "{}", None).is_ambiguous());
-        assert!(!ProxyError::from_response(422, "{}", None).is_retryable());
-        assert!(ProxyError::from_response(401, "{}", None).is_auth());
+        assert!(ProxyError::from_response(503, "{}", None, &key()).is_retryable());
+        assert!(ProxyError::from_response(500, "{}", None, &key()).is_ambiguous());
+        assert!(!ProxyError::from_response(503, "{}", None, &key()).is_ambiguous());
+        assert!(!ProxyError::from_response(422, "{}", None, &key()).is_retryable());
+        assert!(ProxyError::from_response(401, "{}", None, &key()).is_auth());
     }
 }

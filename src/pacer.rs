@@ -23,9 +23,11 @@ impl Pacer {
     pub fn new(limiter: Arc<Limiter>, rate: Option<f64>) -> Self {
         Pacer {
             limiter,
+            // `--rate` is checked at the edge; a rate too small to pace by (an interval past
+            // `Duration`'s range) or not a number means no cap rather than a panic.
             rate_interval: rate
                 .filter(|r| *r > 0.0)
-                .map(|r| Duration::from_secs_f64(1.0 / r)),
+                .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok()),
             next_slot: Mutex::new(Instant::now()),
             paused_until: Mutex::new(None),
         }
@@ -349,6 +351,16 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_too_small_to_pace_by_does_not_panic() {
+        for rate in [1e-20, f64::MIN_POSITIVE, f64::NAN, 0.0] {
+            let pacer = Pacer::new(Arc::new(Limiter::adaptive(2, 64)), Some(rate));
+            assert_eq!(pacer.rate_interval, None, "{rate}");
+        }
+        let pacer = Pacer::new(Arc::new(Limiter::adaptive(2, 64)), Some(4.0));
+        assert_eq!(pacer.rate_interval, Some(Duration::from_millis(250)));
+    }
 
     #[test]
     fn adaptive_limit_rises_when_latency_holds() {

@@ -24,6 +24,8 @@ pub fn explain(error: ProxyError, client: &ProxyClient) -> Fatal {
     match error {
         ProxyError::Connect { reason, .. } => Fatal::new(format!("cannot reach the proxy at {url}: {reason}"))
             .hint(format!("connection refused or unreachable — is the proxy running at {url}? (--proxy-url / LITELLM_PROXY_URL)")),
+        ProxyError::Certificate { reason, .. } => Fatal::new(format!("cannot reach the proxy at {url}: its TLS certificate is not trusted: {reason}"))
+            .hint("if the proxy's certificate comes from a private CA, pass --ca-cert ca.pem (the certificate is always verified); also check that the URL's host name is one the certificate names"),
         ProxyError::Unauthorized(message) => Fatal::new(format!("the master key was rejected (HTTP 401): {message}"))
             .hint("check LITELLM_MASTER_KEY / LITELLM_PROXY_API_KEY: it must be the proxy's master key"),
         ProxyError::Forbidden(message) => Fatal::new(format!("this key is not a proxy admin key (HTTP 403): {message}"))
@@ -67,7 +69,11 @@ pub const SSO_WARNING: &str = "SSO is configured on this proxy: people will sign
 pub async fn reachable_admin(client: &ProxyClient) -> Result<(), Fatal> {
     match client.liveliness().await {
         Ok(()) => {}
-        Err(e @ (ProxyError::Connect { .. } | ProxyError::Ambiguous(_))) => {
+        Err(
+            e @ (ProxyError::Connect { .. }
+            | ProxyError::Certificate { .. }
+            | ProxyError::Ambiguous(_)),
+        ) => {
             return Err(explain(e, client));
         }
         Err(ProxyError::NotFound(_)) => {}

@@ -182,6 +182,9 @@ impl fmt::Display for Role {
 #[derive(Clone)]
 pub struct MasterKey(String);
 
+/// The shortest start of the master key that [`MasterKey::scrub`] treats as the key.
+pub const KEY_PREFIX_MIN: usize = 8;
+
 impl MasterKey {
     /// Wraps a key, trimming the whitespace a file or an env var may carry.
     pub fn new(key: &str) -> Self {
@@ -193,12 +196,36 @@ impl MasterKey {
         &self.0
     }
 
-    /// Replaces every occurrence of the key in `text` with `(redacted)`.
+    /// Replaces every occurrence of the key in `text` with `(redacted)`, and every start of
+    /// the key at least [`KEY_PREFIX_MIN`] characters long (what is left of a key cut short,
+    /// by the proxy or by a length limit) as well.
+    ///
+    /// Scrub first, then cut: cutting text that holds the key leaves a piece of it.
     pub fn scrub(&self, text: &str) -> String {
         if self.0.len() < 4 {
             return text.to_string();
         }
-        text.replace(&self.0, "(redacted)")
+        let Some((head_len, _)) = self.0.char_indices().nth(KEY_PREFIX_MIN) else {
+            // A key shorter than the prefix rule: only the whole key is a secret we can spot.
+            return text.replace(&self.0, "(redacted)");
+        };
+        let head = &self.0[..head_len];
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(head) {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            let matched: usize = tail
+                .chars()
+                .zip(self.0.chars())
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| a.len_utf8())
+                .sum();
+            out.push_str("(redacted)");
+            rest = &tail[matched..];
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -270,5 +297,19 @@ mod tests {
         let key = MasterKey::new("sk-secret-1234");
         assert!(!format!("{key} {key:?}").contains("sk-secret"));
         assert_eq!(key.scrub("got sk-secret-1234!"), "got (redacted)!");
+    }
+
+    #[test]
+    fn a_start_of_the_key_is_scrubbed_like_the_key() {
+        let key = MasterKey::new("sk-secret-1234");
+        assert_eq!(key.scrub("cut at sk-secre"), "cut at (redacted)");
+        assert_eq!(
+            key.scrub("sk-secret-1234sk-secret-12…"),
+            "(redacted)(redacted)…"
+        );
+        // Fewer than 8 characters of the key's start is not the key.
+        assert_eq!(key.scrub("sk-secr and sk-other"), "sk-secr and sk-other");
+        let short = MasterKey::new("sk-1234");
+        assert_eq!(short.scrub("a sk-1234 b sk-123"), "a (redacted) b sk-123");
     }
 }

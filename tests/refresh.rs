@@ -498,15 +498,19 @@ fn failed_people_are_left_to_the_bulk_run() {
 
 #[test]
 fn within_durations_parse() {
-    use onboard::refresh::parse_duration;
-    assert_eq!(parse_duration("24h").unwrap(), Duration::hours(24));
-    assert_eq!(parse_duration("2d").unwrap(), Duration::days(2));
-    assert_eq!(parse_duration("30m").unwrap(), Duration::minutes(30));
-    assert_eq!(parse_duration("0s").unwrap(), Duration::zero());
-    assert_eq!(parse_duration("0").unwrap(), Duration::zero());
-    assert_eq!(parse_duration(" 1d12h ").unwrap(), Duration::hours(36));
-    assert_eq!(parse_duration("1w").unwrap(), Duration::days(7));
-    for bad in ["", "h", "12", "-1h", "1x", "1.5h", "99999999999999999999d"] {
+    use onboard::cli::parse_duration;
+    use std::time::Duration as Std;
+    let hours = |h: u64| Std::from_secs(h * 3600);
+    assert_eq!(parse_duration("24h").unwrap(), hours(24));
+    assert_eq!(parse_duration("2d").unwrap(), hours(48));
+    assert_eq!(parse_duration("30m").unwrap(), Std::from_secs(1800));
+    assert_eq!(parse_duration("90s").unwrap(), Std::from_secs(90));
+    assert_eq!(parse_duration("0s").unwrap(), Std::ZERO);
+    assert_eq!(parse_duration("0").unwrap(), Std::ZERO);
+    assert_eq!(parse_duration(" 1d12h ").unwrap(), hours(36));
+    assert_eq!(parse_duration("1w").unwrap(), hours(168));
+    assert_eq!(parse_duration("1.5h").unwrap(), Std::from_secs(5400));
+    for bad in ["", "h", "12", "-1h", "1x", "99999999999999999999d"] {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
 }

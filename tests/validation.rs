@@ -405,7 +405,11 @@ fn ca_cert_trusts_a_private_ca_and_tls_is_verified_without_it() {
         .args(["invite", "tls@company.com", "--team", DEV_TEST])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("cannot reach the proxy"));
+        .stderr(predicate::str::contains("cannot reach the proxy"))
+        // A certificate problem, not a refused connection: the hint says what to do.
+        .stderr(predicate::str::contains("TLS certificate is not trusted"))
+        .stderr(predicate::str::contains("--ca-cert"))
+        .stderr(predicate::str::contains("connection refused").not());
     let output = env
         .onboard()
         .args(["invite", "tls@company.com", "--team", DEV_TEST, "--ca-cert"])
@@ -555,4 +559,52 @@ fn terminal_escapes_in_cells_are_not_echoed() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&output.stderr).contains('\u{1b}'));
+}
+
+#[test]
+fn bad_flag_values_exit_2_with_a_message_and_never_panic() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\na@company.com,{DEV_TEST}\n"),
+    );
+    for (args, expected) in [
+        (&["--timeout", "inf"][..], "--timeout"),
+        (&["--timeout", "NaN"][..], "--timeout"),
+        (&["--timeout", "0"][..], "--timeout"),
+        (&["--timeout=-5"][..], "--timeout"),
+        (&["--timeout", "1e30"][..], "--timeout"),
+        (&["--timeout", "2h"][..], "at most 1h"),
+        (&["--timeout", "soon"][..], "--timeout"),
+        (&["--rate", "1e-20"][..], "--rate"),
+        (&["--rate", "inf"][..], "--rate"),
+        (&["--rate", "NaN"][..], "--rate"),
+        (&["--rate", "0"][..], "--rate"),
+        (&["--rate", "1e12"][..], "--rate"),
+        (&["--rate", "fast"][..], "--rate"),
+    ] {
+        let out = env.onboard().arg(&csv).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    for args in [
+        &["--within", "8d"][..],
+        &["--within", "1w"],
+        &["--within", "x"],
+    ] {
+        let out = env.onboard().arg("refresh").args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--within"), "{args:?}: {stderr}");
+    }
+    assert_eq!(env.emulator.stats().total_requests, 0);
+    // The forms that stay valid: a bare number of seconds, and a duration.
+    for timeout in ["45", "2.5", "30s", "2m"] {
+        env.onboard()
+            .arg(&csv)
+            .args(["--dry-run", "--rate", "500", "--timeout", timeout])
+            .assert()
+            .code(0);
+    }
 }

@@ -28,47 +28,6 @@ mod report;
 
 use report::{Report, print, summary};
 
-/// How long an invitation lives on the proxy; `--within` must be shorter.
-const LIFETIME_DAYS: i64 = 7;
-
-/// Parses a duration such as `24h`, `2d`, `30m`, `90s`, `1w` or `1d12h` (`0` alone is zero).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text == "0" {
-        return Ok(Duration::zero());
-    }
-    if text.is_empty() {
-        return Err("is empty".into());
-    }
-    let mut total = Duration::zero();
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        if digits == 0 {
-            return Err(format!("expected a number at {rest:?}"));
-        }
-        let number: i64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{:?} is too large", &rest[..digits]))?;
-        rest = &rest[digits..];
-        let unit_len = rest.len() - rest.trim_start_matches(char::is_alphabetic).len();
-        let unit = match &rest[..unit_len] {
-            "s" | "sec" | "secs" => Duration::try_seconds(number),
-            "m" | "min" | "mins" => Duration::try_minutes(number),
-            "h" | "hr" | "hrs" => Duration::try_hours(number),
-            "d" | "day" | "days" => Duration::try_days(number),
-            "w" | "week" | "weeks" => Duration::try_weeks(number),
-            "" => return Err(format!("{number} has no unit (s, m, h, d or w)")),
-            other => return Err(format!("unknown unit {other:?} (use s, m, h, d or w)")),
-        };
-        total = unit
-            .and_then(|u| total.checked_add(&u))
-            .ok_or_else(|| "is too large".to_string())?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
-
 /// What happened to one person.
 #[derive(Debug)]
 enum Change {
@@ -118,15 +77,9 @@ pub async fn refresh(
     args: &RefreshArgs,
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
-    let window = parse_duration(&args.within).map_err(|m| {
-        Fatal::new(format!("--within {:?}: {m}", args.within)).hint("e.g. --within 24h, 2d or 30m")
-    })?;
-    if window >= Duration::days(LIFETIME_DAYS) {
-        return Err(Fatal::new(format!(
-            "--within {}: an invitation lives {LIFETIME_DAYS} days, so this would renew every invitation on every run",
-            args.within
-        )));
-    }
+    // `--within` was checked at the edge (cli.rs): under an invitation's 7-day lifetime.
+    let window =
+        Duration::from_std(args.within).map_err(|e| Fatal::new(format!("--within: {e}")))?;
     let mut printer = Printer::new(config.format, config.quiet);
     for warning in &config.warnings {
         printer.warn(warning);
