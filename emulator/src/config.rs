@@ -42,6 +42,15 @@ impl ApiVersion {
             ApiVersion::V1_109 => "1.109",
         }
     }
+
+    /// The full LiteLLM version the emulator reports (`/openapi.json` `info.version`; 1.80's
+    /// `/health/readiness`): `"1.80.0"` or `"1.109.1"`.
+    pub fn litellm_version(self) -> &'static str {
+        match self {
+            ApiVersion::V1_80 => "1.80.0",
+            ApiVersion::V1_109 => "1.109.1",
+        }
+    }
 }
 
 impl fmt::Display for ApiVersion {

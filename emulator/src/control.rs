@@ -15,7 +15,7 @@ use crate::app::{App, ts};
 use crate::errors::{HResult, json_response, ok};
 use crate::faults::FaultConfig;
 use crate::routes::invitations::{accept, create_invitation};
-use crate::state::{InvitationRecord, TeamRecord, User, UserRecord};
+use crate::state::{InvitationCounts, InvitationRecord, TeamRecord, User, UserRecord};
 use crate::stats::Stats;
 
 impl App {
@@ -36,6 +36,19 @@ impl App {
         let mut teams: Vec<_> = db.teams.values().collect();
         teams.sort_by_key(|t| t.seq);
         teams.into_iter().map(|t| t.record()).collect()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.db().users.len()
+    }
+
+    pub fn invitation_counts(&self, user_id: &str) -> InvitationCounts {
+        let now = self.now();
+        self.db().invitation_counts(user_id, now)
+    }
+
+    pub fn team(&self, team_id: &str) -> Option<TeamRecord> {
+        self.db().teams.get(team_id).map(|t| t.record())
     }
 
     pub fn stats_snapshot(&self) -> Stats {
@@ -99,6 +112,9 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/_emulator/users", get(users).post(add_user))
         .route("/_emulator/teams", get(teams).post(add_team))
         .route("/_emulator/invitations", get(invitations))
+        .route("/_emulator/counts", get(counts))
+        .route("/_emulator/invitation_counts", get(invitation_counts))
+        .route("/_emulator/team", get(team))
         .route("/_emulator/clock", get(clock).post(set_clock))
         .route("/_emulator/accept", post(accept_route))
         .route("/_emulator/delete_user", post(delete_user))
@@ -129,6 +145,44 @@ async fn teams(State(app): State<Arc<App>>) -> HResult {
 
 async fn invitations(State(app): State<Arc<App>>) -> HResult {
     ok(json!(app.invitations()))
+}
+
+/// `GET /_emulator/counts`: rows in each table right now.
+async fn counts(State(app): State<Arc<App>>) -> HResult {
+    let (users, teams, invitations) = {
+        let db = app.db();
+        (db.users.len(), db.teams.len(), db.invitations.len())
+    };
+    ok(json!({"users": users, "teams": teams, "invitations": invitations}))
+}
+
+type Q = axum::extract::Query<std::collections::HashMap<String, String>>;
+
+fn query_param(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<String, axum::response::Response> {
+    q.get(name)
+        .cloned()
+        .ok_or_else(|| bad_request(format!("query parameter {name} is required")))
+}
+
+/// `GET /_emulator/invitation_counts?user_id=`: `{stored, live, total}`.
+async fn invitation_counts(State(app): State<Arc<App>>, axum::extract::Query(q): Q) -> HResult {
+    let id = query_param(&q, "user_id")?;
+    ok(json!(app.invitation_counts(&id)))
+}
+
+/// `GET /_emulator/team?team_id=`: roster with roles plus membership rows.
+async fn team(State(app): State<Arc<App>>, axum::extract::Query(q): Q) -> HResult {
+    let id = query_param(&q, "team_id")?;
+    match app.team(&id) {
+        Some(t) => ok(json!(t)),
+        None => Err(json_response(
+            StatusCode::NOT_FOUND,
+            json!({"error": format!("no team {id}")}),
+        )),
+    }
 }
 
 #[derive(Deserialize)]

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::config::{ApiVersion, EmulatorConfig};
 use crate::faults::FaultConfig;
-use crate::state::{InvitationRecord, TeamRecord, UserRecord};
+use crate::state::{InvitationCounts, InvitationRecord, TeamMember, TeamRecord, UserRecord};
 use crate::stats::Stats;
 use crate::{control, gate, routes, server};
 
@@ -158,6 +158,39 @@ impl Emulator {
     /// All teams, oldest first.
     pub fn teams(&self) -> Vec<TeamRecord> {
         self.app.teams()
+    }
+
+    /// Number of user rows (includes `default_user_id` when it exists).
+    pub fn user_count(&self) -> usize {
+        self.app.user_count()
+    }
+
+    /// One user row by id.
+    pub fn user(&self, user_id: &str) -> Option<UserRecord> {
+        self.users().into_iter().find(|u| u.user_id == user_id)
+    }
+
+    /// A user's invitations: stored now, still usable (live), and ever created (total).
+    pub fn invitation_counts(&self, user_id: &str) -> InvitationCounts {
+        self.app.invitation_counts(user_id)
+    }
+
+    /// One team (roster with roles and membership rows), or None.
+    pub fn team(&self, team_id: &str) -> Option<TeamRecord> {
+        self.app.team(team_id)
+    }
+
+    /// A team's roster (`members_with_roles`); empty for an unknown team.
+    pub fn team_members(&self, team_id: &str) -> Vec<TeamMember> {
+        self.team(team_id).map(|t| t.members).unwrap_or_default()
+    }
+
+    /// The role `user_id` has in `team_id` (`user` or `admin`), None when not on the roster.
+    pub fn team_role(&self, team_id: &str, user_id: &str) -> Option<String> {
+        self.team_members(team_id)
+            .into_iter()
+            .find(|m| m.user_id.as_deref() == Some(user_id))
+            .map(|m| m.role)
     }
 
     /// A snapshot of the counters.

@@ -75,6 +75,50 @@ pub(crate) fn verr(typ: &str, loc: Value, msg: &str, input: Value, ctx: Option<V
     v
 }
 
+/// An RFC 9457 problem document (`application/problem+json`), as `/management/v1/*` sends.
+pub(crate) fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Response {
+    let body = json!({
+        "type": format!("urn:litellm:error:{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut resp = json_response(status, body);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
+}
+
+/// 422 problem for an invalid `/management/v1/*` body (file 39).
+pub(crate) fn invalid_body(detail: &str) -> Response {
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-request-body",
+        "Invalid request body",
+        detail,
+    )
+}
+
+/// 422 `{"detail":[{type,loc,msg}]}` of a model validator that needs an id or an email
+/// (files 57, 70): the entries carry no `input`.
+pub(crate) fn id_or_email_required() -> Response {
+    validation(vec![json!({
+        "type": "value_error",
+        "loc": ["body"],
+        "msg": "Value error, Either user id or user email must be provided",
+    })])
+}
+
+/// The licence refusal of `/team/member_update` with `role: admin`: a bare-string `detail`
+/// (file 59).
+pub(crate) const PREMIUM_TEAM_ADMIN_UPDATE: &str = "Assigning team admins is a premium feature. You must be a LiteLLM Enterprise user to use this feature. If you have a license please set `LITELLM_LICENSE` in your env. Get a 7 day trial key here: https://www.litellm.ai/#trial. Pricing: https://www.litellm.ai/#pricing";
+
+/// The licence refusal of `/team/member_add` with `role: admin`, inside `{"detail":{"error"}}`
+/// (file 60; note the different link and the newline).
+pub(crate) const PREMIUM_TEAM_ADMIN_ADD: &str = "Assigning team admins is a premium feature. You must be a LiteLLM Enterprise user to use this feature. If you have a license please set `LITELLM_LICENSE` in your env. Get a 7 day trial key here: https://www.litellm.ai/enterprise#trial. \nPricing: https://www.litellm.ai/#pricing";
+
 /// FastAPI's 404 for an unknown route.
 pub(crate) fn route_not_found() -> Response {
     detail(StatusCode::NOT_FOUND, json!("Not Found"))

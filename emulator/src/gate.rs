@@ -17,12 +17,31 @@ use crate::faults::Fault;
 use crate::stats::{InFlightGuard, ServedGuard};
 
 /// Write routes that faults apply to.
-pub(crate) const FAULT_ROUTES: [&str; 4] = [
+pub(crate) const FAULT_ROUTES: [&str; 5] = [
     "/user/new",
     "/invitation/new",
     "/team/member_add",
     "/invitation/delete",
+    BULK_ROUTE,
 ];
+
+/// The bulk user-creation route.
+pub(crate) const BULK_ROUTE: &str = "/management/v1/users/bulk";
+
+/// Capacity-model costs (ms, before `service_scale` and congestion), from the 1.106.2
+/// measurements: a single `/user/new` took ~25–87 ms at 4 in flight (≈23/s, slower as the
+/// user table grows), `/invitation/new` peaks near 135/s, and one bulk request of 200 users
+/// took 0.13 s. So a bulk request costs one user write plus a small per-row cost:
+/// 200 rows ≈ 25 + 200 × 0.5 = 125 ms, about 5 single creates rather than 200.
+const USER_NEW_BASE_MS: f64 = 25.0;
+/// Extra `/user/new` cost per stored user (its duplicate-email lookup), capped.
+const PER_STORED_USER_MS: f64 = 0.04;
+const PER_STORED_USER_CAP_MS: f64 = 40.0;
+/// Extra bulk cost per row.
+const BULK_PER_ROW_MS: f64 = 0.5;
+/// Other writes (`/invitation/new` and the rest) and reads.
+const OTHER_POST_MS: f64 = 9.0;
+const GET_MS: f64 = 3.0;
 
 /// The work delay `/user/new` spends between its duplicate check and its insert.
 #[derive(Debug, Clone, Copy)]
@@ -33,21 +52,26 @@ pub(crate) struct WorkDelay(pub Duration);
 pub(crate) struct ConnKill(pub Arc<Notify>);
 
 /// Base service time of a route in capacity mode (before scale and congestion).
-fn base_service_ms(method: &Method, path: &str, users: usize) -> f64 {
+/// `rows` is the number of users in a bulk request (0 elsewhere).
+fn base_service_ms(method: &Method, path: &str, users: usize, rows: usize) -> f64 {
+    let user_write =
+        USER_NEW_BASE_MS + (PER_STORED_USER_MS * users as f64).min(PER_STORED_USER_CAP_MS);
     match (method, path) {
-        (&Method::POST, "/user/new") => 25.0 + (0.04 * users as f64).min(40.0),
-        (&Method::POST, _) => 9.0,
-        _ => 3.0,
+        (&Method::POST, "/user/new") => user_write,
+        (&Method::POST, BULK_ROUTE) => user_write + BULK_PER_ROW_MS * rows as f64,
+        (&Method::POST, _) => OTHER_POST_MS,
+        _ => GET_MS,
     }
 }
 
 /// Latency plus, in capacity mode, the congested service time.
-fn work_delay(app: &App, method: &Method, path: &str, queued: usize) -> Duration {
+fn work_delay(app: &App, method: &Method, path: &str, queued: usize, rows: usize) -> Duration {
     let mut delay = app.latency();
     if let Some(cap) = app.cfg.capacity {
         let users = app.db().users.len();
         let factor = 1.0 + app.cfg.congestion * queued as f64 / cap.max(1) as f64;
-        let ms = base_service_ms(method, path, users) * app.cfg.service_scale.max(0.0) * factor;
+        let ms =
+            base_service_ms(method, path, users, rows) * app.cfg.service_scale.max(0.0) * factor;
         delay += Duration::from_secs_f64(ms / 1000.0);
     }
     delay
@@ -89,7 +113,17 @@ pub(crate) async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Ne
     };
     app.stats.serve_begin();
     let _served = ServedGuard(&app.stats);
-    let delay = work_delay(&app, &method, &path, queued);
+    let mut rows = 0;
+    if is_write && path == BULK_ROUTE && app.cfg.capacity.is_some() {
+        // The bulk cost depends on the row count: buffer the body to count them.
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, 64 << 20)
+            .await
+            .unwrap_or_default();
+        rows = crate::routes::bulk::row_count(&bytes);
+        req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let delay = work_delay(&app, &method, &path, queued, rows);
 
     if fault == Some(Fault::FailBeforeCommit) {
         tokio::time::sleep(delay).await;

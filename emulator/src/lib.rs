@@ -33,5 +33,7 @@ pub use config::{
 };
 pub use emulator::Emulator;
 pub use faults::FaultConfig;
-pub use state::{InvitationRecord, TeamMember, TeamRecord, UserRecord};
+pub use state::{
+    InvitationCounts, InvitationRecord, MembershipRecord, TeamMember, TeamRecord, UserRecord,
+};
 pub use stats::{FaultCounts, Stats};

@@ -23,6 +23,14 @@ pub struct UserRecord {
     pub teams: Vec<String>,
     /// Virtual keys owned by the user.
     pub key_count: usize,
+    /// `max_budget` as stored (None when null).
+    pub max_budget: Option<f64>,
+    /// `budget_duration` as stored, e.g. `30d`.
+    pub budget_duration: Option<String>,
+    /// Model names the user may use (empty: no restriction).
+    pub models: Vec<String>,
+    /// Free-form metadata.
+    pub metadata: Value,
     /// True once a password was set through `/onboarding/claim_token`.
     pub has_password: bool,
     /// Creation time (emulator clock).
@@ -64,14 +72,39 @@ pub struct TeamMember {
 }
 
 /// A team as seen by tests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamRecord {
     /// Primary key.
     pub team_id: String,
     /// Display name (not unique).
     pub team_alias: Option<String>,
-    /// Members with roles.
+    /// Members with roles (the roster, `members_with_roles`).
     pub members: Vec<TeamMember>,
+    /// `LiteLLM_TeamMembership` rows. Usually one per roster member, but LiteLLM also leaves
+    /// stray rows (a budget set for a non-member, a member taken off the roster by a failed
+    /// `/user/delete`).
+    pub memberships: Vec<MembershipRecord>,
+}
+
+/// A `LiteLLM_TeamMembership` row as seen by tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembershipRecord {
+    /// The user the row belongs to (it need not exist, nor be on the roster).
+    pub user_id: String,
+    /// The custom team budget (`max_budget_in_team`), if one was set.
+    pub max_budget_in_team: Option<f64>,
+}
+
+/// How many invitations a user has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationCounts {
+    /// Rows in the database now (deleted ones are gone).
+    pub stored: usize,
+    /// Stored rows that still work: not accepted and not past their expiry date (UTC dates,
+    /// as the server compares them).
+    pub live: usize,
+    /// Rows ever created for the user (by `/invitation/new` or the control API), deleted or not.
+    pub total: u64,
 }
 
 /// A virtual key.
@@ -82,6 +115,21 @@ pub(crate) struct Key {
     pub user_id: String,
     pub team_id: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A custom team budget (`LiteLLM_BudgetTable` row linked from a membership).
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    pub budget_id: String,
+    pub max_budget: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored `LiteLLM_TeamMembership` row.
+#[derive(Debug, Clone)]
+pub(crate) struct Membership {
+    pub user_id: String,
+    pub budget: Option<Budget>,
 }
 
 /// A stored user row.
@@ -96,6 +144,7 @@ pub(crate) struct User {
     pub team_id: Option<String>,
     pub max_budget: Value,
     pub budget_duration: Value,
+    pub budget_reset_at: Option<DateTime<Utc>>,
     pub models: Value,
     pub metadata: Value,
     pub sso_user_id: Value,
@@ -123,6 +172,7 @@ impl User {
             team_id: None,
             max_budget: Value::Null,
             budget_duration: Value::Null,
+            budget_reset_at: None,
             models: json!([]),
             metadata: json!({}),
             sso_user_id: Value::Null,
@@ -141,6 +191,16 @@ impl User {
             user_alias: self.user_alias.clone(),
             teams: self.teams.clone(),
             key_count: self.keys.len(),
+            max_budget: self.max_budget.as_f64(),
+            budget_duration: self.budget_duration.as_str().map(str::to_string),
+            models: self
+                .models
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect(),
+            metadata: self.metadata.clone(),
             has_password: self.password.is_some(),
             created_at: self.created_at,
         }
@@ -156,6 +216,7 @@ pub(crate) struct Team {
     pub members: Vec<TeamMember>,
     /// The members' user ids, for constant-time membership checks on large teams.
     pub member_ids: std::collections::HashSet<String>,
+    pub memberships: Vec<Membership>,
     pub metadata: Value,
     pub models: Value,
     pub max_budget: Value,
@@ -169,7 +230,27 @@ impl Team {
             team_id: self.team_id.clone(),
             team_alias: self.team_alias.clone(),
             members: self.members.clone(),
+            memberships: self
+                .memberships
+                .iter()
+                .map(|m| MembershipRecord {
+                    user_id: m.user_id.clone(),
+                    max_budget_in_team: m.budget.as_ref().and_then(|b| b.max_budget.as_f64()),
+                })
+                .collect(),
         }
+    }
+
+    pub fn membership(&self, user_id: &str) -> Option<&Membership> {
+        self.memberships.iter().find(|m| m.user_id == user_id)
+    }
+
+    /// Take `user_id` off the roster only; true when it was on it.
+    pub fn remove_from_roster(&mut self, user_id: &str) -> bool {
+        let was = self.member_ids.remove(user_id);
+        self.members
+            .retain(|m| m.user_id.as_deref() != Some(user_id));
+        was
     }
 
     pub fn has_member(&self, user_id: &str) -> bool {
@@ -185,6 +266,39 @@ pub(crate) struct OnboardingToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// `budget_reset_at` for a `budget_duration`, as observed on 1.106.2: `30d` and `Nmo` reset on
+/// the 1st of the next month, `7d` on the next Monday, `1d` at the next midnight (UTC). Other
+/// values (a guess) reset `now + duration`. None for an unparsable duration.
+pub(crate) fn budget_reset_at(duration: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, Duration, NaiveTime};
+    let digits = duration.chars().take_while(char::is_ascii_digit).count();
+    let n: i64 = duration[..digits].parse().ok()?;
+    let midnight = |d: chrono::NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
+    let today = now.date_naive();
+    let next_month = || {
+        let (y, m) = if today.month() == 12 {
+            (today.year() + 1, 1)
+        } else {
+            (today.year(), today.month() + 1)
+        };
+        chrono::NaiveDate::from_ymd_opt(y, m, 1).map(midnight)
+    };
+    match (&duration[digits..], n) {
+        ("d", 30) | ("mo", _) => next_month(),
+        ("d", 7) | ("w", 1) => {
+            let days = 7 - i64::from(today.weekday().num_days_from_monday());
+            Some(midnight(today + Duration::days(days)))
+        }
+        ("d", 1) => Some(midnight(today + Duration::days(1))),
+        ("d", _) => Some(now + Duration::days(n)),
+        ("w", _) => Some(now + Duration::weeks(n)),
+        ("h", _) => Some(now + Duration::hours(n)),
+        ("m", _) => Some(now + Duration::minutes(n)),
+        ("s", _) => Some(now + Duration::seconds(n)),
+        _ => None,
+    }
+}
+
 /// Trimmed, lower-cased email used for duplicate checks.
 pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
@@ -198,6 +312,8 @@ pub(crate) struct Db {
     emails: HashMap<String, Vec<String>>,
     pub teams: HashMap<String, Team>,
     pub invitations: Vec<InvitationRecord>,
+    /// Invitations ever created per user id.
+    pub invitations_total: HashMap<String, u64>,
     pub onboarding_tokens: HashMap<String, OnboardingToken>,
 }
 
@@ -260,6 +376,23 @@ impl Db {
         self.users.insert(user.user_id.clone(), user);
     }
 
+    /// Change a user's email, keeping the email index right.
+    pub fn set_email(&mut self, user_id: &str, email: Option<String>) {
+        if !self.users.contains_key(user_id) {
+            return;
+        }
+        self.remove_email_index(user_id);
+        if let Some(e) = &email {
+            self.emails
+                .entry(normalize_email(e))
+                .or_default()
+                .push(user_id.to_string());
+        }
+        if let Some(u) = self.users.get_mut(user_id) {
+            u.user_email = email;
+        }
+    }
+
     fn remove_email_index(&mut self, user_id: &str) {
         let Some(email) = self.users.get(user_id).and_then(|u| u.user_email.clone()) else {
             return;
@@ -283,9 +416,8 @@ impl Db {
         self.invitations
             .retain(|i| i.user_id != user_id && i.created_by != user_id && i.updated_by != user_id);
         for team in self.teams.values_mut() {
-            team.members
-                .retain(|m| m.user_id.as_deref() != Some(user_id));
-            team.member_ids.remove(user_id);
+            team.remove_from_roster(user_id);
+            team.memberships.retain(|m| m.user_id != user_id);
         }
         self.onboarding_tokens.retain(|_, t| t.user_id != user_id);
         true
@@ -299,6 +431,7 @@ impl Db {
             team_alias: alias,
             members: Vec::new(),
             member_ids: Default::default(),
+            memberships: Vec::new(),
             metadata: json!({}),
             models: json!([]),
             max_budget: Value::Null,
@@ -330,6 +463,12 @@ impl Db {
             });
             team.updated_at = now;
         }
+        if team.membership(user_id).is_none() {
+            team.memberships.push(Membership {
+                user_id: user_id.to_string(),
+                budget: None,
+            });
+        }
         if let Some(user) = self.users.get_mut(user_id)
             && !user.teams.iter().any(|t| t == team_id)
         {
@@ -337,6 +476,63 @@ impl Db {
             user.updated_at = now;
         }
         true
+    }
+
+    /// Set a custom team budget for `user_id`, creating the membership row if needed (even for
+    /// a non-member, as LiteLLM does); false when the team is unknown.
+    pub fn set_member_budget(
+        &mut self,
+        team_id: &str,
+        user_id: &str,
+        max_budget: Value,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let Some(team) = self.teams.get_mut(team_id) else {
+            return false;
+        };
+        let budget = Some(Budget {
+            budget_id: uuid::Uuid::new_v4().to_string(),
+            max_budget,
+            created_at: now,
+        });
+        match team.memberships.iter_mut().find(|m| m.user_id == user_id) {
+            Some(m) => m.budget = budget,
+            None => team.memberships.push(Membership {
+                user_id: user_id.to_string(),
+                budget,
+            }),
+        }
+        true
+    }
+
+    /// `/team/member_delete`: roster entry, membership row and the user's `teams` entry.
+    pub fn remove_member(&mut self, team_id: &str, user_id: &str, now: DateTime<Utc>) {
+        if let Some(team) = self.teams.get_mut(team_id) {
+            team.remove_from_roster(user_id);
+            team.memberships.retain(|m| m.user_id != user_id);
+            team.updated_at = now;
+        }
+        if let Some(u) = self.users.get_mut(user_id) {
+            u.teams.retain(|t| t != team_id);
+            u.updated_at = now;
+        }
+    }
+
+    /// Invitation counts of one user at `now`.
+    pub fn invitation_counts(&self, user_id: &str, now: DateTime<Utc>) -> InvitationCounts {
+        let rows: Vec<&InvitationRecord> = self
+            .invitations
+            .iter()
+            .filter(|i| i.user_id == user_id)
+            .collect();
+        InvitationCounts {
+            stored: rows.len(),
+            live: rows
+                .iter()
+                .filter(|i| !i.is_accepted && i.expires_at.date_naive() >= now.date_naive())
+                .count(),
+            total: self.invitations_total.get(user_id).copied().unwrap_or(0),
+        }
     }
 
     /// Users ordered by creation (oldest first).
@@ -368,5 +564,31 @@ impl Db {
 
     pub fn invitation_mut(&mut self, id: &str) -> Option<&mut InvitationRecord> {
         self.invitations.iter_mut().find(|i| i.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn budget_reset_times_as_recorded() {
+        // Files 34 and 49: created/updated on Sunday 2026-11-29.
+        let now = at("2026-11-29T17:16:31.696Z");
+        assert_eq!(
+            budget_reset_at("30d", now),
+            Some(at("2026-12-01T00:00:00Z"))
+        );
+        assert_eq!(budget_reset_at("7d", now), Some(at("2026-11-30T00:00:00Z")));
+        assert_eq!(budget_reset_at("1d", now), Some(at("2026-11-30T00:00:00Z")));
+        assert_eq!(
+            budget_reset_at("1mo", at("2026-12-05T01:00:00Z")),
+            Some(at("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(budget_reset_at("x", now), None);
     }
 }

@@ -35,6 +35,12 @@ pub struct Stats {
     pub users_created: u64,
     /// Invitation rows created by `/invitation/new`.
     pub invitations_created: u64,
+    /// Rows received by `/management/v1/users/bulk` (in requests that passed validation).
+    pub bulk_rows_requested: u64,
+    /// Bulk rows that created a user.
+    pub bulk_rows_created: u64,
+    /// Bulk rows that failed (reported per row in a 200 answer).
+    pub bulk_rows_failed: u64,
     /// Highest number of API requests inside the emulator at once (queued + served).
     pub peak_in_flight: u64,
     /// Highest number of requests being served at once (≤ capacity in capacity mode).
@@ -125,6 +131,14 @@ impl StatsTracker {
 
     pub fn user_created(&self) {
         self.with(|s| s.users_created += 1);
+    }
+
+    pub fn bulk_rows(&self, requested: u64, created: u64) {
+        self.with(|s| {
+            s.bulk_rows_requested += requested;
+            s.bulk_rows_created += created;
+            s.bulk_rows_failed += requested.saturating_sub(created);
+        });
     }
 
     pub fn invitation_created(&self) {

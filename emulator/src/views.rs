@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::app::ts;
-use crate::state::{InvitationRecord, Key, Team, User};
+use crate::state::{InvitationRecord, Key, Membership, Team, User};
 
 /// A `LiteLLM_UserTable` row as `/user/list` returns it (`key_count` when `with_key_count`).
 pub(crate) fn user_row(u: &User, with_key_count: bool) -> Value {
@@ -27,7 +27,7 @@ pub(crate) fn user_row(u: &User, with_key_count: bool) -> Value {
         "tpm_limit": null,
         "rpm_limit": null,
         "budget_duration": u.budget_duration,
-        "budget_reset_at": null,
+        "budget_reset_at": u.budget_reset_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         "allowed_cache_controls": [],
         "policies": [],
         "model_spend": {},
@@ -95,16 +95,55 @@ pub(crate) fn team_base(t: &Team) -> Value {
     })
 }
 
-/// A `LiteLLM_TeamMembership` row.
+/// A `LiteLLM_TeamMembership` row without a custom budget.
 pub(crate) fn membership(user_id: &str, team_id: &str) -> Value {
-    json!({
-        "user_id": user_id,
+    membership_row(
+        &Membership {
+            user_id: user_id.to_string(),
+            budget: None,
+        },
+        team_id,
+        false,
+    )
+}
+
+/// A `LiteLLM_TeamMembership` row with its budget; `/team/info` adds `budget_source`
+/// (`custom` or `none`).
+pub(crate) fn membership_row(m: &Membership, team_id: &str, with_source: bool) -> Value {
+    let (budget_id, table) = match &m.budget {
+        None => (Value::Null, Value::Null),
+        Some(b) => (
+            json!(b.budget_id),
+            json!({
+                "budget_id": b.budget_id,
+                "soft_budget": null,
+                "max_budget": b.max_budget,
+                "max_parallel_requests": null,
+                "tpm_limit": null,
+                "rpm_limit": null,
+                "tpd_limit": null,
+                "model_max_budget": null,
+                "budget_duration": null,
+                "allowed_models": [],
+                "temp_budget_increase": null,
+                "temp_budget_expiry": null,
+                "budget_reset_at": null,
+                "created_at": ts(b.created_at),
+            }),
+        ),
+    };
+    let mut v = json!({
+        "user_id": m.user_id,
         "team_id": team_id,
-        "budget_id": null,
+        "budget_id": budget_id,
         "spend": 0.0,
         "total_spend": 0.0,
-        "litellm_budget_table": null,
-    })
+        "litellm_budget_table": table,
+    });
+    if with_source {
+        v["budget_source"] = json!(if m.budget.is_some() { "custom" } else { "none" });
+    }
+    v
 }
 
 /// A team as `/team/list` returns it: the row plus `team_memberships` (optionally only
@@ -112,11 +151,10 @@ pub(crate) fn membership(user_id: &str, team_id: &str) -> Value {
 pub(crate) fn team_listed(t: &Team, only_user: Option<&str>) -> Value {
     let mut v = team_base(t);
     let memberships: Vec<Value> = t
-        .members
+        .memberships
         .iter()
-        .filter_map(|m| m.user_id.as_deref())
-        .filter(|id| only_user.is_none_or(|u| u == *id))
-        .map(|id| membership(id, &t.team_id))
+        .filter(|m| only_user.is_none_or(|u| u == m.user_id))
+        .map(|m| membership_row(m, &t.team_id, false))
         .collect();
     v["team_memberships"] = json!(memberships);
     v["keys"] = json!([]);

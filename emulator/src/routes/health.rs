@@ -22,7 +22,7 @@ pub(crate) async fn readiness(State(app): State<Arc<App>>) -> HResult {
         "status": "healthy",
         "db": "connected",
         "cache": null,
-        "litellm_version": "1.80.0",
+        "litellm_version": app.version().litellm_version(),
         "success_callbacks": [],
         "use_aiohttp_transport": true,
         "log_level": "WARNING",
@@ -47,5 +47,52 @@ pub(crate) async fn ui_config(State(app): State<Arc<App>>) -> HResult {
         "auto_redirect_to_sso": false,
         "admin_ui_disabled": cfg.admin_ui_disabled,
         "sso_configured": cfg.sso_configured,
+    }))
+}
+
+/// `GET /openapi.json` (no auth): FastAPI's schema. Only `openapi`, `info` (with
+/// `info.version`, the one version signal a 1.109 proxy gives without a key; file 30) and the
+/// emulated schema-visible paths are filled in.
+pub(crate) async fn openapi(State(app): State<Arc<App>>) -> HResult {
+    let v = app.version();
+    let mut paths = serde_json::Map::new();
+    let mut add = |path: &str, method: &str| {
+        paths.insert(path.to_string(), json!({ method: {} }));
+    };
+    for p in ["/user/new", "/user/update", "/user/delete", "/team/new"] {
+        add(p, "post");
+    }
+    for p in [
+        "/team/member_add",
+        "/team/member_update",
+        "/team/member_delete",
+    ] {
+        add(p, "post");
+    }
+    for p in [
+        "/user/info",
+        "/user/list",
+        "/team/info",
+        "/team/list",
+        "/v2/team/list",
+    ] {
+        add(p, "get");
+    }
+    for p in ["/health/liveliness", "/health/readiness"] {
+        add(p, "get");
+    }
+    if v.is_new() {
+        add("/v2/user/info", "get");
+        add("/management/v1/users/bulk", "post");
+    }
+    ok(json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "LiteLLM API",
+            "description": "Proxy Server to call 100+ LLMs in the OpenAI format. (LiteLLM emulator)",
+            "version": v.litellm_version(),
+        },
+        "paths": paths,
+        "components": {},
     }))
 }

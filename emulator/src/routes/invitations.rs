@@ -51,6 +51,7 @@ pub(crate) fn create_invitation(
         updated_by: created_by.to_string(),
     };
     db.invitations.push(inv.clone());
+    *db.invitations_total.entry(user_id.to_string()).or_default() += 1;
     Some(inv)
 }
 

@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::auth::authenticate;
-use crate::errors::{HResult, detail_error, envelope, http_exc, http_exc_dict, ok, py_repr, verr};
+use crate::errors::{
+    HResult, PREMIUM_TEAM_ADMIN_ADD, detail_error, envelope, http_exc, http_exc_dict, ok, py_repr,
+    verr,
+};
 use crate::routes::teams::memberships;
 use crate::state::{Db, TeamMember, User};
 use crate::validate::Body;
@@ -157,6 +160,13 @@ pub(crate) async fn member_add(
             "Call not allowed. User not proxy admin OR team admin. route=/team/member_add, team_id={team_id}"
         );
         return Err(http_exc(v, StatusCode::FORBIDDEN, &msg));
+    }
+    if members.iter().any(|m| m.role == "admin") {
+        // Team admins need an enterprise licence (file 60).
+        return Err(detail_error(
+            StatusCode::BAD_REQUEST,
+            PREMIUM_TEAM_ADMIN_ADD,
+        ));
     }
     let now = app.now();
     let mut db = app.db();

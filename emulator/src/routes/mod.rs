@@ -8,12 +8,14 @@ use axum::routing::{get, post};
 use crate::app::App;
 use crate::errors::{method_not_allowed, route_not_found};
 
+pub(crate) mod bulk;
 mod health;
 pub(crate) mod invitations;
+mod lifecycle;
 mod member_add;
 mod onboarding;
 pub(crate) mod teams;
-mod user_new;
+pub(crate) mod user_new;
 mod users;
 
 /// All emulated LiteLLM routes (without the control API and middleware).
@@ -24,6 +26,8 @@ pub(crate) fn api() -> Router<Arc<App>> {
         .route("/v2/user/info", get(users::user_info_v2))
         .route("/user/list", get(users::user_list))
         .route("/user/delete", post(users::user_delete))
+        .route("/user/update", post(lifecycle::user_update))
+        .route("/management/v1/users/bulk", post(bulk::bulk_new_users))
         .route("/invitation/new", post(invitations::invitation_new))
         .route("/invitation/info", get(invitations::invitation_info))
         .route("/invitation/delete", post(invitations::invitation_delete))
@@ -34,6 +38,9 @@ pub(crate) fn api() -> Router<Arc<App>> {
         .route("/team/list", get(teams::team_list))
         .route("/v2/team/list", get(teams::team_list_v2))
         .route("/team/member_add", post(member_add::member_add))
+        .route("/team/member_update", post(lifecycle::member_update))
+        .route("/team/member_delete", post(lifecycle::member_delete))
+        .route("/openapi.json", get(health::openapi))
         .route("/health/liveliness", get(health::liveliness))
         .route("/health/liveness", get(health::liveliness))
         .route("/health/readiness", get(health::readiness))

@@ -13,7 +13,7 @@ use crate::auth::authenticate;
 use crate::errors::{HResult, http_exc, http_exc_dict, ok, validation};
 use crate::state::{Team, User};
 use crate::validate::{Body, query_int, query_required};
-use crate::views::{membership, team_base, team_listed};
+use crate::views::{membership, membership_row, team_base, team_listed};
 
 type Q = Query<HashMap<String, String>>;
 
@@ -79,12 +79,32 @@ pub(crate) async fn team_info(
         let msg = format!("Team not found, passed team id: {id}.");
         return Err(http_exc_dict(v, StatusCode::NOT_FOUND, &msg));
     };
-    let listed = team_listed(t, None);
+    // `/team/info` shows each roster member's current alias (file 33) and the membership rows'
+    // budget source (files 48, 65), stray rows included (files 63, 77).
+    let mut info = team_base(t);
+    let members: Vec<Value> = t
+        .members
+        .iter()
+        .map(|m| {
+            let alias = m
+                .user_id
+                .as_deref()
+                .and_then(|id| db.users.get(id))
+                .and_then(|u| u.user_alias.clone());
+            json!({"user_id": m.user_id, "user_email": m.user_email, "role": m.role, "user_alias": alias})
+        })
+        .collect();
+    info["members_with_roles"] = json!(members);
+    let memberships: Vec<Value> = t
+        .memberships
+        .iter()
+        .map(|m| membership_row(m, &t.team_id, true))
+        .collect();
     ok(json!({
         "team_id": t.team_id,
-        "team_info": team_base(t),
+        "team_info": info,
         "keys": [],
-        "team_memberships": listed["team_memberships"],
+        "team_memberships": memberships,
     }))
 }
 

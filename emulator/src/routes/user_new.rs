@@ -13,14 +13,15 @@ use crate::app::{App, ts};
 use crate::auth::authenticate;
 use crate::errors::{HResult, http_exc, http_exc_dict, ok, verr};
 use crate::gate::WorkDelay;
-use crate::state::User;
+use crate::state::{User, budget_reset_at};
 use crate::validate::Body;
 use crate::views::{ECHOED_FIELDS, new_user_template};
 
 /// One requested team membership.
-struct TeamReq {
-    team_id: String,
-    role: String,
+pub(crate) struct TeamReq {
+    pub team_id: String,
+    pub role: String,
+    pub max_budget_in_team: Value,
 }
 
 /// The fields of `NewUserRequest` the emulator acts on.
@@ -91,11 +92,12 @@ fn parse(b: &mut Body, new_version: bool) -> NewUser {
     }
 }
 
-fn team_req(item: &Value) -> Option<TeamReq> {
+pub(crate) fn team_req(item: &Value) -> Option<TeamReq> {
     match item {
         Value::String(s) => Some(TeamReq {
             team_id: s.clone(),
             role: "user".into(),
+            max_budget_in_team: Value::Null,
         }),
         Value::Object(m) => {
             let team_id = m.get("team_id")?.as_str()?.to_string();
@@ -103,16 +105,22 @@ fn team_req(item: &Value) -> Option<TeamReq> {
                 Some("admin") => "admin",
                 _ => "user",
             };
+            let max_budget_in_team = m
+                .get("max_budget_in_team")
+                .filter(|v| v.is_number())
+                .cloned()
+                .unwrap_or(Value::Null);
             Some(TeamReq {
                 team_id,
                 role: role.into(),
+                max_budget_in_team,
             })
         }
         _ => None,
     }
 }
 
-fn valid_budget_duration(d: &str) -> bool {
+pub(crate) fn valid_budget_duration(d: &str) -> bool {
     let digits = d.chars().take_while(char::is_ascii_digit).count();
     digits > 0 && matches!(&d[digits..], "s" | "m" | "h" | "d" | "w" | "mo")
 }
@@ -202,6 +210,10 @@ pub(crate) async fn user_new(
         user.team_id = req.team_id.clone();
         user.max_budget = req.max_budget.clone();
         user.budget_duration = json!(req.budget_duration);
+        user.budget_reset_at = req
+            .budget_duration
+            .as_deref()
+            .and_then(|d| budget_reset_at(d, now));
         user.models = json!(req.models.clone().unwrap_or_default());
         user.metadata = req.metadata.clone().unwrap_or_else(|| json!({}));
         db.insert_user(user);
@@ -219,13 +231,22 @@ pub(crate) async fn user_new(
         Some(t) => Some(vec![TeamReq {
             team_id: t.clone(),
             role: "user".into(),
+            max_budget_in_team: Value::Null,
         }]),
         None => req.teams,
     };
     let mut joined = Vec::new();
     for t in wanted.iter().flatten() {
-        // Unknown teams are dropped silently, as LiteLLM swallows the 404.
+        // Unknown teams are dropped silently, as LiteLLM swallows the 404. So is a team object
+        // with `user_role: admin`: without a licence the premium check fails and that 400 is
+        // swallowed too (files 45, 46).
+        if t.role == "admin" {
+            continue;
+        }
         if db.add_member(&t.team_id, &user_id, &t.role, now) {
+            if !t.max_budget_in_team.is_null() {
+                db.set_member_budget(&t.team_id, &user_id, t.max_budget_in_team.clone(), now);
+            }
             joined.push(t.team_id.clone());
         }
     }
@@ -246,8 +267,14 @@ pub(crate) async fn user_new(
         );
     }
     resp.insert("key".into(), json!(plain_key));
-    resp.insert("created_at".into(), json!(ts(now)));
-    resp.insert("updated_at".into(), json!(ts(now)));
+    // The response's timestamps come from the key: without one they are null (files 45, 58).
+    let stamp = if plain_key.is_empty() {
+        Value::Null
+    } else {
+        json!(ts(now))
+    };
+    resp.insert("created_at".into(), stamp.clone());
+    resp.insert("updated_at".into(), stamp);
     let teams = if v.is_new() && wanted.is_some() {
         json!(joined)
     } else {

@@ -252,7 +252,8 @@ pub(crate) async fn user_list(
     }))
 }
 
-/// `POST /user/delete {"user_ids": [...]}`: all-or-nothing; also removes the users' invitations.
+/// `POST /user/delete {"user_ids": [...]}`: removes the users with their keys, invitations and
+/// memberships (files 74, 79); an unknown id answers 404 after a partial cascade.
 pub(crate) async fn user_delete(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -285,7 +286,19 @@ pub(crate) async fn user_delete(
         return Err(detail_error(StatusCode::FORBIDDEN, msg));
     }
     let mut db = app.db();
-    if let Some(missing) = ids.iter().find(|id| !db.users.contains_key(*id)) {
+    if let Some(missing) = ids.iter().find(|id| !db.users.contains_key(*id)).cloned() {
+        // Not atomic (files 76–78): the known users are already off the team rosters, but their
+        // rows, `teams`, membership rows, keys and invitations all remain.
+        let known: Vec<String> = ids
+            .iter()
+            .filter(|id| db.users.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in &known {
+            for team in db.teams.values_mut() {
+                team.remove_from_roster(id);
+            }
+        }
         let msg = format!("User not found, passed user_id={missing}");
         return Err(detail_error(StatusCode::NOT_FOUND, &msg));
     }
