@@ -93,6 +93,7 @@ fn every_fault_kind_at_once_converges_within_two_runs() {
         drop_after_commit: 0.05,
         overload: 0.05,
         retry_after_secs: 0,
+        routes: Vec::new(),
     });
 }
 
