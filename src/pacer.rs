@@ -331,6 +331,12 @@ impl Tally {
             .await
     }
 
+    /// Counts one attempt that took `busy` (for requests run outside [`Tally::call`]).
+    pub fn count(&mut self, busy: Duration) {
+        self.requests += 1;
+        self.busy += busy;
+    }
+
     /// Reports the mean request latency to the limiter.
     pub fn sample(&self, limiter: &Limiter) {
         if self.requests > 0 {

@@ -3,6 +3,7 @@
 //! prompts, the audit lock keeps runs apart, and a second run right after does nothing.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
@@ -21,8 +22,18 @@ use crate::pacer::{RetryPolicy, Tally};
 use crate::preflight;
 use crate::record::{Record, is_expired};
 use crate::shutdown::Shutdown;
+use crate::superseded::{self, Cleanup};
 
 mod report;
+
+/// What a refresh did for one person besides its [`Change`].
+#[derive(Debug, Default)]
+struct Side {
+    /// Pending deletes of superseded invitations tried again.
+    cleanup: Cleanup,
+    /// `/invitation/new` answers lost now.
+    lost: u32,
+}
 
 use report::{Report, print, summary};
 
@@ -82,15 +93,27 @@ pub(crate) fn is_open(record: &Record) -> bool {
         && record.user_deleted_at.is_none()
 }
 
+/// True for a record `refresh` goes through: an open one, or one with a superseded
+/// invitation whose delete is pending.
+fn is_due(record: &Record) -> bool {
+    is_open(record) || record.has_pending_deletes()
+}
+
 /// What happened to one person.
 #[derive(Debug)]
 enum Change {
-    Renewed { old_kept: Option<String> },
+    /// Not asked about (accepted, or user deleted): only pending deletes were tried.
+    Untouched,
+    Renewed {
+        old_kept: Option<String>,
+    },
     WouldRenew,
     Accepted,
     StillValid,
     UserDeleted,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Clone)]
@@ -103,17 +126,39 @@ struct Renewer {
 }
 
 impl Renewer {
-    async fn refresh(&self, mut record: Record) -> Result<(Record, Change), StopRun> {
+    async fn refresh(&self, mut record: Record) -> Result<(Record, Change, Side), StopRun> {
         let mut step = Tally::default();
-        let result = self.check(&mut record, &mut step).await;
+        let lost_before = record.lost_invitations;
+        let cleanup = if self.dry_run || !record.has_pending_deletes() {
+            Cleanup::default()
+        } else {
+            let attempted = &mut |busy| step.count(busy);
+            superseded::retry_pending(
+                &self.client,
+                &self.retry,
+                attempted,
+                &mut record,
+                Utc::now(),
+            )
+            .await
+        };
+        let result = if is_open(&record) {
+            self.check(&mut record, &mut step).await
+        } else {
+            Ok(Change::Untouched)
+        };
         step.sample(self.client.pacer().limiter());
+        let side = Side {
+            cleanup,
+            lost: record.lost_invitations - lost_before,
+        };
         match result {
-            Ok(change) => Ok((record, change)),
+            Ok(change) => Ok((record, change, side)),
             Err(e) if e.is_auth() => Err(StopRun(e)),
             Err(e) => {
                 let reason = e.reason();
                 record.set_failed(e.to_string(), Utc::now());
-                Ok((record, Change::Failed { reason }))
+                Ok((record, Change::Failed { reason }, side))
             }
         }
     }
@@ -150,25 +195,25 @@ impl Renewer {
         if self.dry_run {
             return Ok(Change::WouldRenew);
         }
+        let lost = AtomicU32::new(0);
         let invitation = step
-            .call(retry, || self.client.new_invitation(&user_id))
-            .await?;
-        record_invitation(record, invitation, &self.links);
-        // The new invitation is made: from here on nothing may lose the record.
+            .call(retry, || {
+                superseded::counting_lost(&lost, self.client.new_invitation(&user_id))
+            })
+            .await;
+        record.note_lost_invitations(lost.into_inner(), Utc::now());
+        record_invitation(record, invitation?, &self.links);
+        // The new invitation is made: from here on nothing may lose the record. A failed
+        // delete of the old one stays pending in the history, for the next run.
         let old_kept = if info.is_none() {
             None
         } else {
-            match step
-                .call(retry, || self.client.delete_invitation(&id))
-                .await
-            {
-                Err(e) if !is_gone(&e) => Some(e.to_string()),
-                _ => {
-                    if let Some(past) = record.history.iter_mut().rfind(|p| p.invitation_id == id) {
-                        past.deleted = true;
-                    }
-                    None
-                }
+            let attempted = &mut |busy| step.count(busy);
+            if superseded::delete(&self.client, retry, attempted, record, &id).await {
+                None
+            } else {
+                let past = record.history.iter().rfind(|p| p.invitation_id == id);
+                past.and_then(|p| p.delete_error.clone())
             }
         };
         Ok(Change::Renewed { old_kept })
@@ -270,7 +315,7 @@ async fn run(
     let open: Vec<Record> = audit
         .records()
         .iter()
-        .filter(|r| is_open(r))
+        .filter(|r| is_due(r))
         .cloned()
         .collect();
     let limiter = Arc::clone(renewer.client.pacer().limiter());
@@ -288,17 +333,21 @@ async fn run(
             let renewer = renewer.clone();
             async move { renewer.refresh(record).await }
         },
-        |(audit, report), batch: Vec<(Record, Change)>, _| {
+        |(audit, report), batch: Vec<(Record, Change, Side)>, _| {
             if !dry_run {
                 let changed = batch
                     .iter()
-                    .filter(|(_, change)| !matches!(change, Change::StillValid))
-                    .map(|(record, _)| (record.clone(), 0))
+                    .filter(|(_, change, side)| {
+                        !matches!(change, Change::StillValid | Change::Untouched)
+                            || !side.cleanup.is_empty()
+                            || side.lost > 0
+                    })
+                    .map(|(record, _, _)| (record.clone(), 0))
                     .collect();
                 audit.append(changed)?;
             }
-            for (record, change) in batch {
-                report.add(record, change);
+            for (record, change, side) in batch {
+                report.add(record, change, side);
             }
             Ok(())
         },
