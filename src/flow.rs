@@ -5,6 +5,7 @@
 //! reads, team membership and invitations (an extra one is harmless) are retried blindly.
 
 use std::future::Future;
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use crate::input::Person;
 use crate::links::Links;
 use crate::pacer::RetryPolicy;
 use crate::record::{Record, UserOrigin};
+use crate::superseded;
 use crate::types::{Email, TeamId, UserId};
 
 /// What the flow needs to onboard people on one proxy.
@@ -66,6 +68,8 @@ pub struct PersonResult {
     pub outcome: Outcome,
     /// Requests sent for this person.
     pub requests: u32,
+    /// `/invitation/new` answers lost for this person in this run (see [`Record::lost_invitations`]).
+    pub lost_invitations: u32,
 }
 
 /// A failure that would hit everyone: the run must stop.
@@ -105,6 +109,7 @@ impl Onboarder {
         let mut record = prior
             .clone()
             .unwrap_or_else(|| Record::new(person.email.clone(), now));
+        let lost_before = record.lost_invitations;
         let result = self
             .invite(&person, prior.as_ref(), &mut record, &mut step)
             .await;
@@ -112,12 +117,17 @@ impl Onboarder {
             let limiter = self.client.pacer().limiter();
             limiter.sample(step.busy / step.requests);
         }
-        settle(
+        let lost = record.lost_invitations - lost_before;
+        let mut result = settle(
             person,
             record,
             &step,
             result.map(|origin| Outcome::Invited { origin }),
-        )
+        );
+        if let Ok(r) = &mut result {
+            r.lost_invitations = lost;
+        }
+        result
     }
 
     /// A person who needs no new invitation: only a team that changed since is seen to.
@@ -173,11 +183,32 @@ impl Onboarder {
         if person.alias.is_some() {
             record.user_alias = person.alias.clone();
         }
-        let invitation: Invitation = self
-            .retrying(step, || self.client.new_invitation(&user_id))
-            .await?;
+        let lost = AtomicU32::new(0);
+        let invitation = self
+            .retrying(step, || {
+                superseded::counting_lost(&lost, self.client.new_invitation(&user_id))
+            })
+            .await;
+        record.note_lost_invitations(lost.into_inner(), Utc::now());
+        let invitation: Invitation = invitation?;
         record.user_deleted_at = None;
+        // `--reinvite` replaces a link that still works: it is deleted below.
+        let old = prior
+            .filter(|p| p.has_live_invitation(Utc::now()))
+            .and_then(|p| p.invitation_id.clone());
         record_invitation(record, invitation, &self.links);
+        let attempted = &mut |busy| {
+            step.requests += 1;
+            step.busy += busy;
+        };
+        // Deletes an earlier run could not do are tried again while we are here.
+        if record.has_pending_deletes() {
+            superseded::retry_pending(&self.client, &self.retry, attempted, record, Utc::now())
+                .await;
+        }
+        if let Some(old) = old {
+            superseded::delete(&self.client, &self.retry, attempted, record, &old).await;
+        }
         Ok(origin)
     }
 
@@ -357,6 +388,7 @@ fn settle(
         record: Some(record),
         outcome,
         requests: step.requests,
+        lost_invitations: 0,
     })
 }
 
@@ -366,5 +398,6 @@ fn skip(person: Person, outcome: Outcome) -> PersonResult {
         record: None,
         outcome,
         requests: 0,
+        lost_invitations: 0,
     }
 }

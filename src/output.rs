@@ -156,6 +156,13 @@ impl Printer {
             .unwrap_or_default();
         match &result.outcome {
             Outcome::Invited { origin } => {
+                let pending =
+                    record.map_or(0, |r| r.history.iter().filter(|p| p.delete_pending).count());
+                if pending > 0 {
+                    self.warn(&format!(
+                        "{email}: {pending} replaced invitation(s) could not be deleted; kept as pending, `onboard refresh` tries again"
+                    ));
+                }
                 let expires = record
                     .and_then(|r| r.expires_at)
                     .map(when)
@@ -228,7 +235,7 @@ impl Printer {
             Outcome::AlreadyAccepted => ("already_accepted", json!(null)),
             Outcome::Failed { reason } => ("failed", json!(reason)),
         };
-        let item = json!({
+        let mut item = json!({
             "email": result.person.email,
             "line": result.person.line,
             "result": status,
@@ -239,6 +246,9 @@ impl Printer {
             "onboarding_link": record.and_then(|r| r.onboarding_link.as_ref()),
             "error": record.and_then(|r| r.error.as_ref()),
         });
+        if result.lost_invitations > 0 {
+            item["lost_invitations"] = json!(result.lost_invitations);
+        }
         let sep = if self.json_started { ",\n  " } else { "[\n  " };
         self.json_started = true;
         write!(self.stdout, "{sep}{item}").ok();
@@ -274,6 +284,10 @@ impl Printer {
         eprintln!("onboard: {line} in {:.1} s", summary.seconds);
         for (reason, count) in &summary.failure_reasons {
             eprintln!("  failed: {count} × {reason}");
+        }
+        let lost = crate::superseded::lost_line(summary.lost_invitations, summary.lost_expire_by);
+        if let Some(line) = lost {
+            eprintln!("  {line}");
         }
         eprintln!("Results saved to {}", audit_path.display());
     }

@@ -30,6 +30,10 @@ pub struct Summary {
     pub failure_reasons: BTreeMap<String, usize>,
     /// Requests sent.
     pub requests: u64,
+    /// `/invitation/new` answers lost (each may have made an invitation nobody has the link of).
+    pub lost_invitations: u32,
+    /// The latest those invitations can expire.
+    pub lost_expire_by: Option<chrono::DateTime<chrono::Utc>>,
     /// People never started because the run was interrupted.
     pub not_started: usize,
     /// Set when the run was interrupted.
@@ -45,6 +49,14 @@ pub struct Summary {
 impl Summary {
     fn add(&mut self, result: &PersonResult) {
         self.requests += u64::from(result.requests);
+        if result.lost_invitations > 0 {
+            self.lost_invitations += result.lost_invitations;
+            let by = result
+                .record
+                .as_ref()
+                .and_then(|r| r.lost_invitations_expire_by);
+            self.lost_expire_by = self.lost_expire_by.max(by);
+        }
         match &result.outcome {
             Outcome::Invited { origin } => {
                 self.invited += 1;
