@@ -24,6 +24,7 @@ pub mod refresh;
 pub mod run;
 pub mod shutdown;
 pub mod status;
+pub mod superseded;
 pub mod types;
 
 use clap::CommandFactory;

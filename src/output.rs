@@ -154,6 +154,12 @@ impl Printer {
         let link = record.onboarding_link.as_deref().unwrap_or_default();
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {
+                if result.cleanup.pending > 0 {
+                    self.warn(&format!(
+                        "{email}: {} replaced invitation(s) could not be deleted; kept as pending, `onboard refresh` tries again",
+                        result.cleanup.pending
+                    ));
+                }
                 let expires = record.expires_at.map(when).unwrap_or_default();
                 let what = if result.plan.has("adopt_user")
                     || !result.created && result.plan.has("create_user")
@@ -242,7 +248,7 @@ impl Printer {
                 None => ("done", json!(null)),
             },
         };
-        let item = json!({
+        let mut item = json!({
             "email": result.plan.email,
             "line": result.plan.line,
             "result": status,
@@ -254,6 +260,9 @@ impl Printer {
             "onboarding_link": record.onboarding_link,
             "error": if matches!(result.outcome, Outcome::Failed { .. }) { json!(record.error) } else { json!(null) },
         });
+        if result.lost_invitations > 0 {
+            item["lost_invitations"] = json!(result.lost_invitations);
+        }
         let sep = if self.json_started { ",\n  " } else { "[\n  " };
         self.json_started = true;
         write!(self.stdout, "{sep}{item}").ok();
@@ -342,6 +351,11 @@ impl Printer {
                 .iter()
                 .map(|(reason, count)| format!("  failed: {count} × {reason}")),
         );
+        if let Some(line) =
+            crate::superseded::lost_line(summary.lost_invitations, summary.lost_expire_by)
+        {
+            lines.push(format!("  {line}"));
+        }
         lines.push(format!("Results saved to {}", audit_path.display()));
         self.summary(&lines, notable);
     }

@@ -6,6 +6,7 @@
 //! `delete_invitation` is not a failure of the person: the old invitation is kept as pending.
 
 use std::future::Future;
+use std::sync::atomic::AtomicU32;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -18,6 +19,7 @@ use crate::links::Links;
 use crate::pacer::{RetryPolicy, Tally};
 use crate::plan::{Action, PersonPlan, Skip};
 use crate::record::{Record, UserOrigin};
+use crate::superseded::{self, Cleanup};
 use crate::types::{TeamId, UserId};
 
 /// What the executor needs to act on one proxy.
@@ -62,6 +64,10 @@ pub struct PersonResult {
     pub requests: u32,
     /// Superseded invitations whose delete failed (kept as pending on the record).
     pub delete_failed: Vec<String>,
+    /// What the deletes of superseded invitations did.
+    pub cleanup: Cleanup,
+    /// `/invitation/new` answers lost for this person in this run.
+    pub lost_invitations: u32,
 }
 
 impl Executor {
@@ -82,12 +88,18 @@ impl Executor {
             created: false,
             requests: 0,
             delete_failed: Vec::new(),
+            cleanup: Cleanup::default(),
+            lost_invitations: 0,
             plan,
         };
         if !result.changed {
             return Ok(result);
         }
         let mut record = result.record.clone();
+        // Pending deletes of invitations that have expired meanwhile need no request.
+        let pending = record.history.iter().filter(|p| p.delete_pending).count() as u32;
+        let due = record.take_pending_deletes(now).len() as u32;
+        result.cleanup.expired = pending - due;
         if fails {
             let reason = result.plan.skip.as_ref().map_or("failed", Skip::reason);
             let message = result.plan.detail.clone().unwrap_or_else(|| reason.into());
@@ -115,6 +127,9 @@ impl Executor {
         result.requests = tally.requests;
         result.created = done.created;
         result.delete_failed = done.delete_failed;
+        result.lost_invitations = done.lost;
+        result.cleanup.deleted += done.deleted;
+        result.cleanup.pending += result.delete_failed.len() as u32;
         if let Some(error) = failure {
             if error.is_auth() {
                 return Err(StopRun(error));
@@ -154,9 +169,16 @@ impl Executor {
             }
             Action::Invite => {
                 let user_id = record.user_id.clone().ok_or_else(no_user)?;
+                let lost = AtomicU32::new(0);
                 let invitation = self
-                    .retrying(tally, || self.client.new_invitation(&user_id))
-                    .await?;
+                    .retrying(tally, || {
+                        superseded::counting_lost(&lost, self.client.new_invitation(&user_id))
+                    })
+                    .await;
+                let lost = lost.into_inner();
+                done.lost += lost;
+                record.note_lost_invitations(lost, now);
+                let invitation = invitation?;
                 if let Some(person) = &plan.person {
                     record.user_role = Some(person.role);
                     if person.alias.is_some() {
@@ -167,19 +189,18 @@ impl Executor {
                 record_invitation(record, invitation, &self.links);
             }
             Action::DeleteInvitation { invitation_id } => {
-                let id = invitation_id.clone();
-                match self
-                    .retrying(tally, || self.client.delete_invitation(&id))
+                let attempted = &mut |busy| tally.record(busy);
+                if superseded::delete(&self.client, &self.retry, attempted, record, invitation_id)
                     .await
                 {
-                    Err(e) if !is_gone(&e) => done.delete_failed.push(e.to_string()),
-                    _ => {
-                        if let Some(past) =
-                            record.history.iter_mut().rfind(|p| p.invitation_id == id)
-                        {
-                            past.deleted = true;
-                        }
-                    }
+                    done.deleted += 1;
+                } else {
+                    let past = record
+                        .history
+                        .iter()
+                        .rfind(|p| &p.invitation_id == invitation_id);
+                    let why = past.and_then(|p| p.delete_error.clone());
+                    done.delete_failed.push(why.unwrap_or_default());
                 }
             }
             Action::RecordAccepted { at } => {
@@ -341,6 +362,8 @@ impl Executor {
 struct Done {
     created: bool,
     delete_failed: Vec<String>,
+    deleted: u32,
+    lost: u32,
 }
 
 fn no_user() -> ProxyError {

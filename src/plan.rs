@@ -298,6 +298,9 @@ pub fn onboard(
         },
     }
     plan.actions.push(Action::Invite);
+    if let Some(record) = record {
+        plan.actions.extend(pending_deletes(record, now));
+    }
     // A superseded invitation that still opens is deleted, so one live link remains.
     if let Some(old) = record
         .filter(|r| r.has_live_invitation(now))
@@ -359,6 +362,28 @@ pub fn refresh_due(check: &InvitationCheck, within: Duration, now: DateTime<Utc>
     }
 }
 
+/// Deletes of superseded invitations that failed before and still matter (an invitation that
+/// has expired meanwhile needs none).
+pub fn pending_deletes(record: &Record, now: DateTime<Utc>) -> Vec<Action> {
+    record
+        .history
+        .iter()
+        .filter(|p| p.delete_pending && !p.expires_at.is_some_and(|e| is_expired(e, now)))
+        .map(|p| Action::DeleteInvitation {
+            invitation_id: p.invitation_id.clone(),
+        })
+        .collect()
+}
+
+/// The plan of `refresh` for a record it does not ask the proxy about (accepted, or its user
+/// deleted) that still has superseded invitations to delete.
+pub fn cleanup(record: &Record, now: DateTime<Utc>) -> PersonPlan {
+    let mut plan = PersonPlan::new(record.email.clone(), 0);
+    plan.team = record.team_id.clone();
+    plan.actions = pending_deletes(record, now);
+    plan
+}
+
 /// True for a record `refresh` (and `status --check`) asks the proxy about. A record without
 /// an invitation (a failed person) is the onboarding run's job, not refresh's.
 pub fn is_open(record: &Record) -> bool {
@@ -379,6 +404,7 @@ pub fn refresh(
 ) -> PersonPlan {
     let mut plan = PersonPlan::new(record.email.clone(), 0);
     plan.team = record.team_id.clone();
+    plan.actions = pending_deletes(record, now);
     match check {
         InvitationCheck::Accepted { at } => {
             plan.actions.push(Action::RecordAccepted { at: *at });

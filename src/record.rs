@@ -34,10 +34,32 @@ pub struct PastInvitation {
     pub expires_at: Option<DateTime<Utc>>,
     /// When it was replaced.
     pub replaced_at: DateTime<Utc>,
-    /// Whether `onboard` deleted it on the proxy.
+    /// Whether `onboard` deleted it on the proxy (or the proxy said it was already gone).
     #[serde(default)]
     pub deleted: bool,
+    /// A delete of it failed: it may still work, and `onboard refresh` (or a bulk re-run
+    /// that invites the person again) tries the delete again until it succeeds, the proxy
+    /// says it is gone, or it expires.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub delete_pending: bool,
+    /// Why the last delete failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_error: Option<String>,
+    /// It expired while its delete was pending: it no longer works, no delete is needed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expired_before_delete: bool,
 }
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
+}
+
+/// How long an invitation lives on the proxy.
+pub const INVITATION_LIFETIME_DAYS: i64 = 7;
 
 /// One person in `onboarding_results.json`: the guide's fields, then ours.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,6 +105,14 @@ pub struct Record {
     /// Why the last email failed; the invitation stands, and a re-run tries again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_error: Option<String>,
+    /// Invitations that may exist on the proxy for this person although `onboard` never got
+    /// their answer (`/invitation/new` failed ambiguously: timeout, reset, 5xx after sending).
+    /// The proxy cannot list invitations, so nobody has their links; they expire unused.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lost_invitations: u32,
+    /// The latest any of the `lost_invitations` can expire (they work to the end of its UTC day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_invitations_expire_by: Option<DateTime<Utc>>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -135,6 +165,8 @@ impl Record {
             user_deleted_at: None,
             emailed_at: None,
             email_error: None,
+            lost_invitations: 0,
+            lost_invitations_expire_by: None,
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),
@@ -191,6 +223,9 @@ impl Record {
                 expires_at: self.expires_at,
                 replaced_at: now,
                 deleted: false,
+                delete_pending: false,
+                delete_error: None,
+                expired_before_delete: false,
             });
         }
         self.invitation_id = Some(id);
@@ -202,6 +237,65 @@ impl Record {
         self.status = Status::Success;
         self.error = None;
         self.updated_at = now;
+    }
+
+    /// Counts `lost` answers of `/invitation/new` observed at `now`: each may have made an
+    /// invitation, which expires at the latest [`INVITATION_LIFETIME_DAYS`] after `now`.
+    pub fn note_lost_invitations(&mut self, lost: u32, now: DateTime<Utc>) {
+        if lost == 0 {
+            return;
+        }
+        self.lost_invitations += lost;
+        let by = now + Duration::days(INVITATION_LIFETIME_DAYS);
+        self.lost_invitations_expire_by =
+            Some(self.lost_invitations_expire_by.map_or(by, |b| b.max(by)));
+        self.updated_at = now;
+    }
+
+    /// Records the outcome of deleting the superseded invitation `id`: `Ok` when it is
+    /// deleted or the proxy says it is gone, `Err` with the reason when it may still work.
+    pub fn note_delete(
+        &mut self,
+        id: &InvitationId,
+        result: Result<(), String>,
+        now: DateTime<Utc>,
+    ) {
+        let Some(past) = self.history.iter_mut().rfind(|p| &p.invitation_id == id) else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                past.deleted = true;
+                past.delete_pending = false;
+                past.delete_error = None;
+            }
+            Err(why) => {
+                past.delete_pending = true;
+                past.delete_error = Some(why);
+            }
+        }
+        self.updated_at = now;
+    }
+
+    /// True when a superseded invitation's delete is still to be tried again.
+    pub fn has_pending_deletes(&self) -> bool {
+        self.history.iter().any(|p| p.delete_pending)
+    }
+
+    /// The superseded invitations whose delete must be tried again at `now`. Those that have
+    /// expired since are marked `expired_before_delete` instead: they need no delete.
+    pub fn take_pending_deletes(&mut self, now: DateTime<Utc>) -> Vec<InvitationId> {
+        let mut due = Vec::new();
+        for past in self.history.iter_mut().filter(|p| p.delete_pending) {
+            if past.expires_at.is_some_and(|e| is_expired(e, now)) {
+                past.delete_pending = false;
+                past.expired_before_delete = true;
+                self.updated_at = now;
+            } else {
+                due.push(past.invitation_id.clone());
+            }
+        }
+        due
     }
 
     /// Records a failed attempt. A usable earlier invitation is kept: only the error changes.
@@ -272,5 +366,70 @@ mod tests {
             assert!(json.get(field).is_some(), "{field} missing");
         }
         assert_eq!(json["status"], "failed");
+    }
+
+    fn renewed_twice() -> Record {
+        let mut record = Record::new(Email::parse("a@b.co").unwrap(), at(1, 0));
+        for (id, day) in [("i1", 1), ("i2", 2), ("i3", 8)] {
+            let id = InvitationId::new(id);
+            record.set_invitation(id, at(day + 7, 0), None, "l".into(), at(day, 0));
+        }
+        record
+    }
+
+    #[test]
+    fn a_failed_delete_stays_pending_until_deleted_or_expired() {
+        let mut record = renewed_twice();
+        assert!(!record.has_pending_deletes());
+        let (i1, i2) = (InvitationId::new("i1"), InvitationId::new("i2"));
+        record.note_delete(&i1, Err("HTTP 500".into()), at(8, 0));
+        record.note_delete(&i2, Err("HTTP 500".into()), at(8, 0));
+        assert!(record.has_pending_deletes());
+        assert!(!record.history[0].deleted);
+        assert_eq!(record.history[0].delete_error.as_deref(), Some("HTTP 500"));
+        // i1 (expires on the 8th) still works on the 8th; i2 until the 9th.
+        assert_eq!(
+            record.take_pending_deletes(at(8, 12)),
+            vec![i1.clone(), i2.clone()]
+        );
+        // On the 9th i1 has expired: no delete needed, marked so.
+        assert_eq!(record.take_pending_deletes(at(9, 0)), vec![i2.clone()]);
+        assert!(record.history[0].expired_before_delete);
+        assert!(!record.history[0].delete_pending && !record.history[0].deleted);
+        record.note_delete(&i2, Ok(()), at(9, 1));
+        assert!(record.history[1].deleted && record.history[1].delete_error.is_none());
+        assert!(!record.has_pending_deletes());
+        assert!(record.take_pending_deletes(at(9, 2)).is_empty());
+    }
+
+    #[test]
+    fn lost_invitations_add_up_and_expire_by_the_latest() {
+        let mut record = Record::new(Email::parse("a@b.co").unwrap(), at(1, 0));
+        record.note_lost_invitations(0, at(1, 0));
+        assert_eq!(record.lost_invitations, 0);
+        assert!(record.lost_invitations_expire_by.is_none());
+        record.note_lost_invitations(2, at(3, 0));
+        record.note_lost_invitations(1, at(2, 0));
+        assert_eq!(record.lost_invitations, 3);
+        assert_eq!(record.lost_invitations_expire_by, Some(at(10, 0)));
+    }
+
+    #[test]
+    fn old_files_load_and_new_fields_are_written_only_when_set() {
+        let old = r#"{"email":"a@b.co","user_id":null,"invitation_id":null,"expires_at":null,
+            "onboarding_link":null,"status":"failed","error":null,"updated_at":"2026-11-01T00:00:00Z",
+            "history":[{"invitation_id":"i1","expires_at":null,"replaced_at":"2026-11-01T00:00:00Z","deleted":false}]}"#;
+        let record: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(record.lost_invitations, 0);
+        assert!(!record.history[0].delete_pending);
+        let json = serde_json::to_value(&record).unwrap();
+        assert!(json.get("lost_invitations").is_none());
+        assert!(json["history"][0].get("delete_pending").is_none());
+        let mut record = record;
+        record.note_delete(&InvitationId::new("i1"), Err("x".into()), at(1, 0));
+        record.note_lost_invitations(1, at(1, 0));
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["lost_invitations"], 1);
+        assert_eq!(json["history"][0]["delete_pending"], true);
     }
 }

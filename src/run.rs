@@ -30,6 +30,10 @@ pub struct Summary {
     pub failure_reasons: BTreeMap<String, usize>,
     /// Requests sent.
     pub requests: u64,
+    /// `/invitation/new` answers lost (each may have made an invitation nobody has the link of).
+    pub lost_invitations: u32,
+    /// The latest those invitations can expire.
+    pub lost_expire_by: Option<chrono::DateTime<chrono::Utc>>,
     /// People never started because the run was interrupted.
     pub not_started: usize,
     /// Set when the run was interrupted.
@@ -58,6 +62,11 @@ impl Summary {
 
     fn add(&mut self, result: &PersonResult) {
         self.requests += u64::from(result.requests);
+        if result.lost_invitations > 0 {
+            self.lost_invitations += result.lost_invitations;
+            let by = result.record.lost_invitations_expire_by;
+            self.lost_expire_by = self.lost_expire_by.max(by);
+        }
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {
                 self.invited += 1;

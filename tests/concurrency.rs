@@ -73,6 +73,7 @@ fn overload_answers_make_the_run_back_off() {
         seed: 3,
         overload: 0.15,
         retry_after_secs: 0,
+        routes: Vec::new(),
         ..FaultConfig::default()
     });
     let csv = env.write("users.csv", &people(400));

@@ -537,3 +537,138 @@ fn a_bulk_rerun_recreates_a_user_refresh_found_deleted() {
     assert_eq!(env.emulator.users_with_email("gone@company.com").len(), 1);
     assert!(env.link_opens(again["onboarding_link"].as_str().unwrap()));
 }
+
+/// Live (unaccepted, unexpired) invitations on the proxy, per user id.
+fn live_per_user(env: &Env) -> std::collections::BTreeMap<String, usize> {
+    let today = env.emulator.now().date_naive();
+    let mut live = std::collections::BTreeMap::new();
+    for i in env.emulator.invitations() {
+        if !i.is_accepted && i.expires_at.date_naive() >= today {
+            *live.entry(i.user_id).or_insert(0) += 1;
+        }
+    }
+    live
+}
+
+/// Renews three invitations that expire tomorrow while `/invitation/delete` fails with `faults`.
+fn renew_while_deletes_fail(faults: FaultConfig) -> (Env, Vec<&'static str>) {
+    let env = Env::default_proxy();
+    let emails = vec!["d1@company.com", "d2@company.com", "d3@company.com"];
+    onboard_ago(&env, &emails, Duration::days(6));
+    env.emulator.set_faults(FaultConfig {
+        routes: vec!["/invitation/delete".into()],
+        ..faults
+    });
+    let out = refresh(&env, &["--within", "2d", "--retries", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("kept as pending"), "{stderr}");
+    assert!(
+        stderr.contains("3 superseded invitation(s) could not be deleted"),
+        "{stderr}"
+    );
+    for email in &emails {
+        let record = env.record(email);
+        let past = &record["history"][0];
+        assert_eq!(past["deleted"], false, "{record}");
+        assert_eq!(past["delete_pending"], true, "{record}");
+        assert!(past["delete_error"].is_string(), "{record}");
+    }
+    env.emulator.set_faults(FaultConfig::none());
+    (env, emails)
+}
+
+fn assert_pending_deletes_done(env: &Env, emails: &[&str]) {
+    let out = refresh(env, &["--within", "2d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("3 deleted now"), "{stderr}");
+    assert!(stderr.contains("0 renewed"), "{stderr}");
+    for email in emails {
+        let record = env.record(email);
+        let past = &record["history"][0];
+        assert_eq!(past["deleted"], true, "{record}");
+        assert!(past.get("delete_pending").is_none(), "{record}");
+        assert!(past.get("delete_error").is_none(), "{record}");
+    }
+    let live = live_per_user(env);
+    assert_eq!(live.len(), emails.len(), "{live:?}");
+    assert!(live.values().all(|&n| n == 1), "{live:?}");
+    // Nothing is left to do: a third run sends no delete.
+    env.emulator.reset_stats();
+    let out = refresh(env, &["--within", "2d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.emulator.stats().count("/invitation/delete"), 0);
+}
+
+#[test]
+fn a_failed_delete_of_the_old_invitation_stays_pending_and_the_next_refresh_deletes_it() {
+    let (env, emails) = renew_while_deletes_fail(FaultConfig {
+        fail_before_commit: 1.0,
+        ..FaultConfig::default()
+    });
+    // The old invitations still work: two live links per person, for now.
+    let live = live_per_user(&env);
+    assert!(live.values().all(|&n| n == 2), "{live:?}");
+    assert_pending_deletes_done(&env, &emails);
+}
+
+#[test]
+fn a_delete_whose_answer_was_lost_stays_pending_until_the_proxy_says_it_is_gone() {
+    let (env, emails) = renew_while_deletes_fail(FaultConfig {
+        fail_after_commit: 1.0,
+        ..FaultConfig::default()
+    });
+    // The deletes were done, only their answers lost: the next refresh learns it (gone = done).
+    assert!(live_per_user(&env).values().all(|&n| n == 1));
+    assert_pending_deletes_done(&env, &emails);
+}
+
+#[test]
+fn lost_answers_of_invitation_new_during_refresh_are_counted() {
+    let env = Env::default_proxy();
+    let emails: Vec<String> = (0..8).map(|i| format!("l{i}@company.com")).collect();
+    let refs: Vec<&str> = emails.iter().map(String::as_str).collect();
+    onboard_ago(&env, &refs, Duration::days(8));
+    env.emulator.set_faults(FaultConfig {
+        seed: 5,
+        fail_after_commit: 0.3,
+        drop_after_commit: 0.2,
+        routes: vec!["/invitation/new".into()],
+        ..FaultConfig::default()
+    });
+    let out = refresh(&env, &["--json", "--retries", "6", "--concurrency", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let items: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let in_json: u64 = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["lost_invitations"].as_u64())
+        .sum();
+    let mut total = 0;
+    for email in &refs {
+        let record = env.record(email);
+        let user = record["user_id"].as_str().unwrap();
+        // The old one was deleted; besides the one in the record, the proxy holds the lost ones.
+        let current = record["invitation_id"].as_str().unwrap();
+        let extra = env
+            .emulator
+            .invitations()
+            .into_iter()
+            .filter(|i| i.user_id == user && i.id != current)
+            .count() as u64;
+        let lost = record["lost_invitations"].as_u64().unwrap_or(0);
+        assert_eq!(lost, extra, "{record}");
+        total += lost;
+    }
+    assert!(total > 0, "answers were lost");
+    assert_eq!(in_json, total);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{total} invitation(s) may exist whose answer was lost"
+        )),
+        "{stderr}"
+    );
+}

@@ -93,6 +93,7 @@ fn every_fault_kind_at_once_converges_within_two_runs() {
         drop_after_commit: 0.05,
         overload: 0.05,
         retry_after_secs: 0,
+        routes: Vec::new(),
     });
 }
 
@@ -378,6 +379,87 @@ fn reinvite_makes_a_fresh_link_and_keeps_the_old_id_in_history() {
     );
     assert_eq!(second["user_id"], first["user_id"]);
     assert_eq!(env.emulator.users_with_email("r0@company.com").len(), 1);
+    // The old link no longer works: one invitation per person on the proxy.
+    assert_eq!(second["history"][0]["deleted"], true);
+    assert_eq!(env.emulator.invitations().len(), 2);
+    assert!(!env.link_opens(first["onboarding_link"].as_str().unwrap()));
+}
+
+#[test]
+fn a_failed_delete_on_reinvite_stays_pending_and_the_next_reinvite_deletes_it() {
+    let env = Env::default_proxy();
+    let csv = env.write("users.csv", &people("p", 2));
+    env.onboard().arg(&csv).assert().code(0);
+    env.emulator.set_faults(FaultConfig {
+        fail_before_commit: 1.0,
+        routes: vec!["/invitation/delete".into()],
+        ..FaultConfig::default()
+    });
+    env.onboard()
+        .args(["--reinvite", "--retries", "0"])
+        .arg(&csv)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "p0@company.com: 1 replaced invitation(s) could not be deleted; kept as pending",
+        ));
+    let record = env.record("p0@company.com");
+    assert_eq!(record["history"][0]["delete_pending"], true, "{record}");
+    assert_eq!(env.emulator.invitations().len(), 4);
+    env.emulator.set_faults(FaultConfig::none());
+    env.onboard().arg("--reinvite").arg(&csv).assert().code(0);
+    let record = env.record("p0@company.com");
+    let history = record["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|p| p["deleted"] == true), "{record}");
+    assert_eq!(env.emulator.invitations().len(), 2);
+}
+
+#[test]
+fn lost_answers_of_invitation_new_are_counted_per_person_and_in_the_summary() {
+    let env = Env::default_proxy();
+    let n = 30;
+    let csv = env.write("users.csv", &people("lost", n));
+    env.emulator.set_faults(FaultConfig {
+        seed: 3,
+        fail_after_commit: 0.2,
+        drop_after_commit: 0.1,
+        routes: vec!["/invitation/new".into()],
+        ..FaultConfig::default()
+    });
+    let out = env
+        .onboard()
+        .arg(&csv)
+        .args(["--json", "--retries", "8"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let items: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let in_json: u64 = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["lost_invitations"].as_u64())
+        .sum();
+    let invitations = env.emulator.invitations();
+    let mut total = 0;
+    for email in emails("lost", n) {
+        let record = env.record(&email);
+        let user = record["user_id"].as_str().unwrap();
+        let held = invitations.iter().filter(|i| i.user_id == user).count() as u64;
+        let lost = record["lost_invitations"].as_u64().unwrap_or(0);
+        assert_eq!(lost, held - 1, "{record}");
+        total += lost;
+    }
+    assert!(total > 0, "answers were lost");
+    assert_eq!(in_json, total);
+    assert!(
+        stderr.contains(&format!(
+            "{total} invitation(s) may exist whose answer was lost"
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]

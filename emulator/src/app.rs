@@ -90,8 +90,11 @@ impl App {
             .clone()
     }
 
-    pub fn draw_fault(&self) -> Option<Fault> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).draw()
+    pub fn draw_fault(&self, path: &str) -> Option<Fault> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .draw(path)
     }
 
     pub fn base_url(&self) -> String {

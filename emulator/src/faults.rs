@@ -24,6 +24,8 @@ pub struct FaultConfig {
     pub overload: f64,
     /// Value of the `retry-after` header on overload responses (seconds).
     pub retry_after_secs: u64,
+    /// Only these write routes get faults (e.g. `["/invitation/delete"]`); empty: all of them.
+    pub routes: Vec<String>,
 }
 
 impl Default for FaultConfig {
@@ -35,6 +37,7 @@ impl Default for FaultConfig {
             drop_after_commit: 0.0,
             overload: 0.0,
             retry_after_secs: 1,
+            routes: Vec::new(),
         }
     }
 }
@@ -43,6 +46,11 @@ impl FaultConfig {
     /// No faults.
     pub fn none() -> Self {
         Self::default()
+    }
+
+    /// True when faults apply to the write route `path`.
+    pub fn covers(&self, path: &str) -> bool {
+        self.routes.is_empty() || self.routes.iter().any(|r| r == path)
     }
 
     /// True when any fault probability is positive.
@@ -76,9 +84,9 @@ impl FaultState {
         FaultState { config, rng }
     }
 
-    /// Draw the fault (if any) for the next write request.
-    pub fn draw(&mut self) -> Option<Fault> {
-        if !self.config.is_active() {
+    /// Draw the fault (if any) for the next write request to `path`.
+    pub fn draw(&mut self, path: &str) -> Option<Fault> {
+        if !self.config.is_active() || !self.config.covers(path) {
             return None;
         }
         let u = self.rng.next_f64();
@@ -136,8 +144,8 @@ mod tests {
         };
         let mut a = FaultState::new(cfg.clone());
         let mut b = FaultState::new(cfg);
-        let xs: Vec<_> = (0..100).map(|_| a.draw()).collect();
-        let ys: Vec<_> = (0..100).map(|_| b.draw()).collect();
+        let xs: Vec<_> = (0..100).map(|_| a.draw("/user/new")).collect();
+        let ys: Vec<_> = (0..100).map(|_| b.draw("/user/new")).collect();
         assert_eq!(xs, ys);
         let n = xs.iter().filter(|f| f.is_some()).count();
         assert!((30..70).contains(&n), "{n}");
@@ -149,6 +157,17 @@ mod tests {
             drop_after_commit: 1.0,
             ..FaultConfig::default()
         });
-        assert!((0..50).all(|_| s.draw() == Some(Fault::DropAfterCommit)));
+        assert!((0..50).all(|_| s.draw("/user/new") == Some(Fault::DropAfterCommit)));
+    }
+
+    #[test]
+    fn faults_can_be_limited_to_some_routes() {
+        let mut s = FaultState::new(FaultConfig {
+            fail_after_commit: 1.0,
+            routes: vec!["/invitation/delete".into()],
+            ..FaultConfig::default()
+        });
+        assert_eq!(s.draw("/invitation/new"), None);
+        assert_eq!(s.draw("/invitation/delete"), Some(Fault::FailAfterCommit));
     }
 }

@@ -88,7 +88,7 @@ pub(crate) async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Ne
     app.stats.begin(&path, is_write);
     let _in_flight = InFlightGuard(&app.stats);
     let fault = if is_write && FAULT_ROUTES.contains(&path.as_str()) {
-        app.draw_fault()
+        app.draw_fault(&path)
     } else {
         None
     };

@@ -93,6 +93,7 @@ impl Cli {
             drop_after_commit: self.drop_after,
             overload: self.overload,
             retry_after_secs: self.retry_after,
+            routes: Vec::new(),
         };
         cfg.default_user = !self.no_default_user;
         cfg.sso_configured = self.sso;

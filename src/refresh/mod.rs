@@ -22,21 +22,37 @@ use crate::preflight;
 use crate::record::Record;
 use crate::run::apply;
 use crate::shutdown::Shutdown;
+use crate::superseded::Cleanup;
 use crate::types::Email;
 
 mod report;
 
 use report::{Report, print, summary};
 
+/// What a refresh did for one person besides its [`Change`].
+#[derive(Debug, Default)]
+struct Side {
+    /// Pending deletes of superseded invitations tried again.
+    cleanup: Cleanup,
+    /// `/invitation/new` answers lost now.
+    lost: u32,
+}
+
 /// What happened to one person.
 #[derive(Debug)]
 enum Change {
-    Renewed { old_kept: Option<String> },
+    /// Not asked about (accepted, or user deleted): only pending deletes were tried.
+    Untouched,
+    Renewed {
+        old_kept: Option<String>,
+    },
     WouldRenew,
     Accepted,
     StillValid,
     UserDeleted,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 impl Change {
@@ -48,6 +64,8 @@ impl Change {
             Change::Accepted
         } else if plan.has("record_user_deleted") {
             Change::UserDeleted
+        } else if plan.has("delete_invitation") && plan.skip.is_none() && !plan.has("invite") {
+            Change::Untouched
         } else if let Some(Skip::LookupFailed) = plan.skip {
             Change::Failed {
                 reason: Skip::LookupFailed.reason().into(),
@@ -121,7 +139,11 @@ pub async fn refresh(
     let mut run = if args.dry_run {
         let mut report = Report::default();
         for plan in &plans {
-            report.add(audit_record(&audit, plan), Change::planned(plan));
+            report.add(
+                audit_record(&audit, plan),
+                Change::planned(plan),
+                Side::default(),
+            );
         }
         Ok(report)
     } else {
@@ -202,6 +224,11 @@ async fn plan_refresh(
             .into_iter()
             .map(|(record, exists)| (record.email, exists))
             .collect();
+    let cleanups = audit
+        .records()
+        .iter()
+        .filter(|r| !plan::is_open(r) && r.has_pending_deletes())
+        .map(|r| plan::cleanup(r, now));
     Ok(checks
         .iter()
         .map(|(record, check)| match exists.get(&record.email) {
@@ -220,6 +247,7 @@ async fn plan_refresh(
                 now,
             ),
         })
+        .chain(cleanups)
         .collect())
 }
 
@@ -246,7 +274,19 @@ async fn run(
         printer,
         shutdown,
         &mut report,
-        |report, result, _| report.add(result.record.clone(), Change::of(result)),
+        |report, result, _| {
+            let change = Change::of(result);
+            let mut cleanup = result.cleanup;
+            // The renewal's own failed delete is reported with the renewal.
+            if let Change::Renewed { old_kept: Some(_) } = &change {
+                cleanup.pending = cleanup.pending.saturating_sub(1);
+            }
+            let side = Side {
+                cleanup,
+                lost: result.lost_invitations,
+            };
+            report.add(result.record.clone(), change, side)
+        },
     )
     .await?;
     report.interrupted = applied.interrupted;

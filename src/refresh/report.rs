@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::Change;
+use chrono::{DateTime, Utc};
+
+use super::{Change, Side};
 use crate::config::Config;
 use crate::error::ProxyError;
 use crate::output::{Format, Printer, when};
@@ -22,15 +24,33 @@ pub(super) struct Report {
     pub(super) failed: Vec<(String, String)>,
     pub(super) failure_reasons: BTreeMap<String, usize>,
     pub(super) old_kept: Vec<(String, String)>,
+    /// Pending deletes tried again: deleted, expired meanwhile, and (email, count) still pending.
+    pub(super) superseded_deleted: u32,
+    pub(super) superseded_expired: u32,
+    pub(super) still_pending: Vec<(String, u32)>,
+    /// `/invitation/new` answers lost in this run, per email, and when they expire at the latest.
+    pub(super) lost: BTreeMap<String, u32>,
+    pub(super) lost_expire_by: Option<DateTime<Utc>>,
     pub(super) not_started: usize,
     pub(super) interrupted: bool,
     pub(super) stopped: Option<ProxyError>,
 }
 
 impl Report {
-    pub(super) fn add(&mut self, record: Record, change: Change) {
+    pub(super) fn add(&mut self, record: Record, change: Change, side: Side) {
         let email = record.email.to_string();
+        self.superseded_deleted += side.cleanup.deleted;
+        self.superseded_expired += side.cleanup.expired;
+        if side.cleanup.pending > 0 {
+            self.still_pending
+                .push((email.clone(), side.cleanup.pending));
+        }
+        if side.lost > 0 {
+            self.lost.insert(email.clone(), side.lost);
+            self.lost_expire_by = self.lost_expire_by.max(record.lost_invitations_expire_by);
+        }
         match change {
+            Change::Untouched => {}
             Change::Renewed { old_kept } => {
                 if let Some(why) = old_kept {
                     self.old_kept.push((email, why));
@@ -56,6 +76,12 @@ impl Report {
         self.user_deleted.sort();
         self.failed.sort();
         self.old_kept.sort();
+        self.still_pending.sort();
+    }
+
+    /// Invitations whose answer was lost in this run.
+    pub(super) fn lost_total(&self) -> u32 {
+        self.lost.values().sum()
     }
 
     pub(super) fn notable(&self) -> bool {
@@ -69,7 +95,12 @@ impl Report {
 pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_run: bool) {
     for (email, why) in &report.old_kept {
         printer.warn(&format!(
-            "{email}: renewed, but the old invitation could not be deleted ({why}); it works until it expires"
+            "{email}: renewed, but the old invitation could not be deleted ({why}); it is kept as pending and the next `onboard refresh` deletes it"
+        ));
+    }
+    for (email, count) in &report.still_pending {
+        printer.warn(&format!(
+            "{email}: {count} superseded invitation(s) still could not be deleted; the next `onboard refresh` tries again"
         ));
     }
     if format == Format::Json {
@@ -78,12 +109,16 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
                 .renewed
                 .iter()
                 .map(|r| {
-                    json!({
+                    let mut item = json!({
                         "email": r.email,
                         "onboarding_link": r.onboarding_link,
                         "expires_at": r.expires_at,
                         "invitation_id": r.invitation_id,
-                    })
+                    });
+                    if let Some(lost) = report.lost.get(r.email.as_str()) {
+                        item["lost_invitations"] = json!(lost);
+                    }
+                    item
                 })
                 .collect();
             printer.data(&serde_json::Value::Array(items).to_string());
@@ -169,6 +204,22 @@ pub(super) fn summary(
             .iter()
             .map(|(reason, count)| format!("  failed: {count} × {reason}")),
     );
+    if report.superseded_deleted + report.superseded_expired > 0 {
+        lines.push(format!(
+            "  superseded invitations whose delete was pending: {} deleted now, {} expired meanwhile (no delete needed)",
+            report.superseded_deleted, report.superseded_expired
+        ));
+    }
+    let pending =
+        report.old_kept.len() as u32 + report.still_pending.iter().map(|p| p.1).sum::<u32>();
+    if pending > 0 {
+        lines.push(format!(
+            "  {pending} superseded invitation(s) could not be deleted: kept as pending, the next refresh tries again"
+        ));
+    }
+    if let Some(line) = crate::superseded::lost_line(report.lost_total(), report.lost_expire_by) {
+        lines.push(format!("  {line}"));
+    }
     if !dry_run {
         lines.push(format!("Results saved to {}", config.results.display()));
     }
