@@ -154,10 +154,10 @@ impl Printer {
         let link = record.onboarding_link.as_deref().unwrap_or_default();
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {
-                if result.cleanup.pending > 0 {
+                let pending = result.cleanup.pending as usize + result.delete_failed.len();
+                if pending > 0 {
                     self.warn(&format!(
-                        "{email}: {} replaced invitation(s) could not be deleted; kept as pending, `onboard refresh` tries again",
-                        result.cleanup.pending
+                        "{email}: {pending} replaced invitation(s) could not be deleted; kept as pending, `onboard refresh` tries again"
                     ));
                 }
                 let expires = record.expires_at.map(when).unwrap_or_default();

@@ -129,7 +129,7 @@ impl Executor {
         result.delete_failed = done.delete_failed;
         result.lost_invitations = done.lost;
         result.cleanup.deleted += done.deleted;
-        result.cleanup.pending += result.delete_failed.len() as u32;
+        result.cleanup.pending += done.still_pending;
         if let Some(error) = failure {
             if error.is_auth() {
                 return Err(StopRun(error));
@@ -189,12 +189,21 @@ impl Executor {
                 record_invitation(record, invitation, &self.links);
             }
             Action::DeleteInvitation { invitation_id } => {
+                let was_pending = record
+                    .history
+                    .iter()
+                    .any(|p| &p.invitation_id == invitation_id && p.delete_pending);
                 let attempted = &mut |busy| tally.record(busy);
-                if superseded::delete(&self.client, &self.retry, attempted, record, invitation_id)
-                    .await
-                {
-                    done.deleted += 1;
-                } else {
+                let deleted =
+                    superseded::delete(&self.client, &self.retry, attempted, record, invitation_id)
+                        .await;
+                if was_pending {
+                    // A delete an earlier run could not do.
+                    match deleted {
+                        true => done.deleted += 1,
+                        false => done.still_pending += 1,
+                    }
+                } else if !deleted {
                     let past = record
                         .history
                         .iter()
@@ -363,6 +372,7 @@ struct Done {
     created: bool,
     delete_failed: Vec<String>,
     deleted: u32,
+    still_pending: u32,
     lost: u32,
 }
 

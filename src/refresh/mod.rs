@@ -276,13 +276,8 @@ async fn run(
         &mut report,
         |report, result, _| {
             let change = Change::of(result);
-            let mut cleanup = result.cleanup;
-            // The renewal's own failed delete is reported with the renewal.
-            if let Change::Renewed { old_kept: Some(_) } = &change {
-                cleanup.pending = cleanup.pending.saturating_sub(1);
-            }
             let side = Side {
-                cleanup,
+                cleanup: result.cleanup,
                 lost: result.lost_invitations,
             };
             report.add(result.record.clone(), change, side)
