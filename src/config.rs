@@ -2,13 +2,16 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
+use crate::apply::pacer::{Limiter, Pacer, RetryPolicy};
 use crate::cli::GlobalArgs;
 use crate::error::Fatal;
 use crate::output::Format;
+use crate::proxy::client::{ClientOptions, ProxyClient};
 use crate::types::MasterKey;
 
 /// Env vars that may hold the master key, in order of preference.
@@ -92,7 +95,32 @@ fn without_userinfo(raw: &str) -> String {
     }
 }
 
+/// The adaptive limit's ceiling when `--concurrency` is not given.
+pub const ADAPTIVE_MAX: usize = 64;
+
 impl Config {
+    /// Builds the client with the run's pacing.
+    pub fn client(&self) -> anyhow::Result<ProxyClient> {
+        let limiter = match self.concurrency {
+            Some(n) => Limiter::fixed(n),
+            None => Limiter::adaptive(4, ADAPTIVE_MAX),
+        };
+        let pacer = Arc::new(Pacer::new(Arc::new(limiter), self.rate));
+        let options = ClientOptions {
+            timeout: self.timeout,
+            ca_cert_pem: self.ca_cert_pem.clone(),
+        };
+        ProxyClient::new(&self.proxy_url, self.key.clone(), &options, pacer)
+    }
+
+    /// The retry policy of a run.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.retries,
+            ..RetryPolicy::default()
+        }
+    }
+
     /// Resolves the global options and the environment.
     pub fn resolve(args: &GlobalArgs) -> Result<Config, Fatal> {
         let mut warnings = Vec::new();

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::api::UserRow;
-use crate::client::ProxyClient;
-use crate::error::ProxyError;
-use crate::pacer::{RetryPolicy, Tally};
+use crate::apply::pacer::{RetryPolicy, Tally};
+use crate::audit::record::Record;
 use crate::plan::{InvitationCheck, Lookup};
-use crate::record::Record;
+use crate::proxy::ProxyError;
+use crate::proxy::api::UserRow;
+use crate::proxy::client::ProxyClient;
 use crate::shutdown::Shutdown;
 use crate::types::Email;
 

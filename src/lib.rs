@@ -2,29 +2,19 @@
 //! `onboard`: onboard people into a LiteLLM proxy — users, invitations and onboarding links —
 //! safe to re-run, fast, and with an audit file that never loses a record.
 
-pub mod api;
-pub mod app;
+pub mod apply;
 pub mod audit;
 pub mod cli;
-pub mod client;
+pub mod commands;
 pub mod config;
-pub mod drive;
 pub mod error;
 pub mod input;
 pub mod known;
-pub mod links;
 pub mod mail;
 pub mod output;
-pub mod pacer;
-pub mod person;
 pub mod plan;
-pub mod preflight;
-pub mod record;
-pub mod refresh;
-pub mod run;
+pub mod proxy;
 pub mod shutdown;
-pub mod status;
-pub mod superseded;
 pub mod types;
 
 use clap::CommandFactory;
@@ -54,13 +44,13 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         };
         let format = cli.global.output_format();
         let results = &cli.global.results;
-        return status::status(args, results, format, cli.global.quiet, config).await;
+        return commands::status::status(args, results, format, cli.global.quiet, config).await;
     }
     let config = Config::resolve(&cli.global)?;
     let shutdown = Shutdown::install();
     match &cli.command {
-        Some(Command::Invite(args)) => app::invite(config, args, shutdown).await,
-        Some(Command::Refresh(args)) => refresh::refresh(config, args, shutdown).await,
+        Some(Command::Invite(args)) => commands::onboard::invite(config, args, shutdown).await,
+        Some(Command::Refresh(args)) => commands::refresh::refresh(config, args, shutdown).await,
         Some(Command::Status(_)) | Some(Command::Completions { .. }) => {
             unreachable!("handled above")
         }
@@ -69,7 +59,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
                 .csv
                 .as_deref()
                 .expect("clap requires CSV without a subcommand");
-            app::bulk(config, csv, &cli.bulk, shutdown).await
+            commands::onboard::bulk(config, csv, &cli.bulk, shutdown).await
         }
     }
 }

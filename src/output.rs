@@ -6,12 +6,12 @@ use std::io::{IsTerminal, Write};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::person::{Outcome, PersonResult};
+use crate::apply::Summary;
+use crate::apply::person::{Outcome, PersonResult};
 use crate::plan::{PersonPlan, PlanView, Skip};
-use crate::run::Summary;
+pub use crate::types::when;
 
 /// How results are shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -44,9 +44,10 @@ fn colors(stream: &impl anstream::stream::RawStream) -> bool {
     anstream::AutoStream::choice(stream) != anstream::ColorChoice::Never
 }
 
-/// Formats a timestamp the way people read it.
-pub fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
+impl crate::apply::drive::Notes for Printer {
+    fn note(&mut self, message: &str) {
+        Printer::note(self, message);
+    }
 }
 
 impl Printer {
@@ -352,7 +353,7 @@ impl Printer {
                 .map(|(reason, count)| format!("  failed: {count} × {reason}")),
         );
         if let Some(line) =
-            crate::superseded::lost_line(summary.lost_invitations, summary.lost_expire_by)
+            crate::apply::superseded::lost_line(summary.lost_invitations, summary.lost_expire_by)
         {
             lines.push(format!("  {line}"));
         }

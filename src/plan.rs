@@ -8,9 +8,9 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::api::UserRow;
+use crate::audit::record::{Record, is_expired};
 use crate::input::Person;
-use crate::record::{Record, is_expired};
+use crate::proxy::api::UserRow;
 use crate::types::{Email, InvitationId, TeamId, UserId};
 
 /// One step of a person's plan. The names (`create_user`, …) are what `--dry-run --json` shows.
@@ -244,10 +244,7 @@ pub fn onboard(
                 team: person.team.clone(),
             });
         }
-        if skip == Skip::AlreadyInvited
-            && options.send_email
-            && crate::mail::needs_email(record, now)
-        {
+        if skip == Skip::AlreadyInvited && options.send_email && record.needs_email(now) {
             plan.actions.push(Action::EmailLink);
         }
         plan.skip = Some(skip);

@@ -241,6 +241,11 @@ impl fmt::Display for MasterKey {
     }
 }
 
+/// Formats a timestamp the way people read it.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,7 +120,7 @@ pub(crate) async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Ne
         let bytes = axum::body::to_bytes(body, 64 << 20)
             .await
             .unwrap_or_default();
-        rows = crate::routes::bulk::row_count(&bytes);
+        rows = row_count(&bytes);
         req = Request::from_parts(parts, axum::body::Body::from(bytes));
     }
     let delay = work_delay(&app, &method, &path, queued, rows);
@@ -169,4 +169,16 @@ pub(crate) async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Ne
     }
     app.stats.status(status);
     resp
+}
+
+/// Rows in a bulk body (for the capacity model); 0 when it does not parse.
+pub(crate) fn row_count(body: &[u8]) -> usize {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        .ok()
+        .and_then(|m| {
+            m.get("users")
+                .and_then(serde_json::Value::as_array)
+                .map(Vec::len)
+        })
+        .unwrap_or(0)
 }

@@ -6,17 +6,17 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{MAIL_CONCURRENCY, MailError, Mailer, is_tls, needs_email};
+use super::{MAIL_CONCURRENCY, MailError, Mailer, is_tls};
+use crate::apply::Summary;
+use crate::apply::drive::{Lanes, drive};
+use crate::apply::pacer::Limiter;
+use crate::audit::record::Record;
 use crate::audit::{Audit, AuditError};
 use crate::config::Config;
-use crate::drive::{Lanes, drive};
 use crate::error::Fatal;
-use crate::links::Links;
 use crate::output::Printer;
-use crate::pacer::Limiter;
 use crate::plan::PersonPlan;
-use crate::record::Record;
-use crate::run::Summary;
+use crate::proxy::links::Links;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, InvitationId};
 
@@ -37,7 +37,7 @@ impl Mailer {
             if !seen.insert(email) {
                 continue;
             }
-            if let Some(record) = audit.get(email)?.filter(|r| needs_email(r, now)) {
+            if let Some(record) = audit.get(email)?.filter(|r| r.needs_email(now)) {
                 queue.push((record, i as u64));
             }
         }

@@ -4,7 +4,7 @@
 //! journal), then emails the people of the run whose live invitation has not been emailed yet,
 //! and records `emailed_at` (or `email_error`) for each. An email that fails never touches the
 //! invitation; the person is emailed by the next run with `--send-email`. A new invitation
-//! clears `emailed_at` ([`crate::record::Record::set_invitation`]), so a renewed link is sent
+//! clears `emailed_at` ([`crate::audit::record::Record::set_invitation`]), so a renewed link is sent
 //! once more and an emailed one never twice.
 
 mod args;
@@ -16,7 +16,6 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, Message};
 use lettre::transport::smtp::PoolConfig;
@@ -29,9 +28,9 @@ pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, is_loopback_host};
 pub use deliver::{MailSummary, after_refresh, after_run, preview, setup};
 pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
-use crate::output::when;
-use crate::record::Record;
+use crate::audit::record::Record;
 use crate::types::no_control;
+use crate::types::when;
 
 /// Emails in flight at once (and SMTP connections in the pool).
 pub const MAIL_CONCURRENCY: usize = 4;
@@ -86,13 +85,6 @@ impl MailError {
             },
         }
     }
-}
-
-/// True when the record's live invitation has not been emailed yet.
-pub fn needs_email(record: &Record, now: DateTime<Utc>) -> bool {
-    record.has_live_invitation(now)
-        && record.onboarding_link.is_some()
-        && record.emailed_at.is_none()
 }
 
 /// Sends onboarding emails over one pooled SMTP transport. Cheap to clone.
@@ -241,6 +233,7 @@ fn body(text: String) -> Body {
 mod tests {
     use super::*;
     use crate::types::{Email, InvitationId, TeamId};
+    use chrono::{DateTime, Utc};
 
     fn mailer() -> Mailer {
         let args = MailArgs {
@@ -323,9 +316,9 @@ mod tests {
     fn who_needs_an_email() {
         let now = Utc::now();
         let mut record = invited(now);
-        assert!(needs_email(&record, now));
+        assert!(&record.needs_email(now));
         record.emailed_at = Some(now);
-        assert!(!needs_email(&record, now));
+        assert!(!&record.needs_email(now));
         // A new invitation is a new link: it is emailed again.
         record.set_invitation(
             InvitationId::new("inv-2"),
@@ -334,10 +327,10 @@ mod tests {
             "l2".into(),
             now,
         );
-        assert!(needs_email(&record, now));
+        assert!(&record.needs_email(now));
         record.accepted_at = Some(now);
-        assert!(!needs_email(&record, now));
+        assert!(!&record.needs_email(now));
         let failed = Record::new(Email::parse("c@d.co").unwrap(), now);
-        assert!(!needs_email(&failed, now));
+        assert!(!&failed.needs_email(now));
     }
 }

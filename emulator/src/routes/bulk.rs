@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::auth::{Caller, authenticate};
@@ -378,12 +378,4 @@ pub(crate) async fn bulk_new_users(
         "data": data,
         "meta": {"total_requested": total, "created": created, "failed": total - created},
     }))
-}
-
-/// Rows in a bulk body (for the capacity model); 0 when it does not parse.
-pub(crate) fn row_count(body: &[u8]) -> usize {
-    serde_json::from_slice::<Map<String, Value>>(body)
-        .ok()
-        .and_then(|m| m.get("users").and_then(Value::as_array).map(Vec::len))
-        .unwrap_or(0)
 }

@@ -188,6 +188,11 @@ impl Record {
         }
     }
 
+    /// True when the live invitation has not been emailed yet.
+    pub fn needs_email(&self, now: DateTime<Utc>) -> bool {
+        self.has_live_invitation(now) && self.onboarding_link.is_some() && self.emailed_at.is_none()
+    }
+
     /// True when the latest invitation still works at `now` and is not accepted.
     pub fn has_live_invitation(&self, now: DateTime<Utc>) -> bool {
         self.state(now) == State::Pending

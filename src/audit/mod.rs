@@ -7,12 +7,14 @@
 //! A lock file (`<file>.lock`, an OS lock) keeps two runs off one audit file. Every file is
 //! created with mode 0600: onboarding links are credentials.
 
+pub mod record;
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use crate::record::Record;
+use crate::audit::record::Record;
 use crate::types::Email;
 
 /// Why the audit file could not be used.

@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::client::ProxyClient;
-use crate::error::{Fatal, ProxyError};
-use crate::links::Links;
+use crate::error::Fatal;
 use crate::output::Printer;
+use crate::proxy::ProxyError;
+use crate::proxy::client::ProxyClient;
+use crate::proxy::links::Links;
 use crate::types::{TeamId, UserId, escape};
 
 /// What pre-flight learned.
@@ -171,7 +172,7 @@ async fn resolve_teams(
 
 /// What is wrong with a team the proxy matched by alias `matches` times (`None`: exactly
 /// once). The team as written and the proxy's ids are escaped: a cell may hold anything.
-fn team_problem(team: &TeamId, matches: &[crate::api::Team]) -> Option<String> {
+fn team_problem(team: &TeamId, matches: &[crate::proxy::api::Team]) -> Option<String> {
     match matches {
         [_] => None,
         [] => Some(format!(
@@ -193,7 +194,7 @@ fn team_problem(team: &TeamId, matches: &[crate::api::Team]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Team;
+    use crate::proxy::api::Team;
 
     #[test]
     fn team_messages_escape_what_they_echo() {

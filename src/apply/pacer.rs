@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::error::ProxyError;
+use crate::proxy::ProxyError;
 
 /// Shared by every request of a run.
 #[derive(Debug)]

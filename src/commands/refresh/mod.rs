@@ -7,22 +7,21 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 
-use crate::app;
+use crate::apply::apply;
+use crate::apply::pacer::RetryPolicy;
+use crate::apply::person::{Executor, Outcome, PersonResult};
+use crate::apply::superseded::Cleanup;
 use crate::audit::Audit;
+use crate::audit::record::Record;
 use crate::cli::RefreshArgs;
-use crate::client::ProxyClient;
+use crate::commands::preflight;
 use crate::config::Config;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::Printer;
-use crate::pacer::RetryPolicy;
-use crate::person::{Executor, Outcome, PersonResult};
 use crate::plan::{self, InvitationCheck, PersonPlan, RefreshOptions, Skip};
-use crate::preflight;
-use crate::record::Record;
-use crate::run::apply;
+use crate::proxy::client::ProxyClient;
 use crate::shutdown::Shutdown;
-use crate::superseded::Cleanup;
 use crate::types::Email;
 
 mod report;
@@ -110,7 +109,8 @@ pub async fn refresh(
         .hint("pass --results with the file `onboard` wrote (an absolute path in a cron job, which runs in $HOME)"));
     }
     let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
-    let client = app::client(&config)
+    let client = config
+        .client()
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
     preflight::reachable_admin(&client).await?;
     preflight::ensure_default_user(&client, config.fix_default_user, args.dry_run, &mut printer)
@@ -120,7 +120,7 @@ pub async fn refresh(
     if sso {
         printer.note(preflight::SSO_WARNING);
     }
-    let retry = app::retry_policy(&config);
+    let retry = config.retry_policy();
     let options = RefreshOptions {
         within: window,
         send_email: mailer.is_some(),

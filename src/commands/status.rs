@@ -7,18 +7,17 @@ use std::path::Path;
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::json;
 
-use crate::app;
+use crate::apply::apply;
+use crate::apply::person::{Executor, Outcome};
+use crate::audit::record::{Record, State, UserOrigin};
 use crate::audit::{Audit, AuditError};
 use crate::cli::StatusArgs;
+use crate::commands::preflight;
 use crate::config::Config;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::{Format, Printer};
-use crate::person::{Executor, Outcome};
 use crate::plan::{self, InvitationCheck};
-use crate::preflight;
-use crate::record::{Record, State, UserOrigin};
-use crate::run::apply;
 use crate::shutdown::Shutdown;
 use crate::types::Email;
 
@@ -125,10 +124,11 @@ async fn check(
     audit: &mut Audit,
     printer: &mut Printer,
 ) -> Result<Checked, Fatal> {
-    let client = app::client(config)
+    let client = config
+        .client()
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
     preflight::reachable_admin(&client).await?;
-    let retry = app::retry_policy(config);
+    let retry = config.retry_policy();
     let shutdown = Shutdown::never();
     let open: Vec<Record> = audit
         .records()
@@ -165,7 +165,7 @@ async fn check(
     }
     let executor = Executor {
         // No invitation is made here, so the proxy's root path need not be asked for.
-        links: crate::links::Links::new(client.base(), None),
+        links: crate::proxy::links::Links::new(client.base(), None),
         client,
         retry,
     };

@@ -11,15 +11,15 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::api::{Invitation, NewUser};
-use crate::client::ProxyClient;
-use crate::drive::StopRun;
-use crate::error::ProxyError;
-use crate::links::Links;
-use crate::pacer::{RetryPolicy, Tally};
+use crate::apply::drive::StopRun;
+use crate::apply::pacer::{RetryPolicy, Tally};
+use crate::apply::superseded::{self, Cleanup};
+use crate::audit::record::{Record, UserOrigin};
 use crate::plan::{Action, PersonPlan, Skip};
-use crate::record::{Record, UserOrigin};
-use crate::superseded::{self, Cleanup};
+use crate::proxy::ProxyError;
+use crate::proxy::api::{Invitation, NewUser};
+use crate::proxy::client::ProxyClient;
+use crate::proxy::links::Links;
 use crate::types::{TeamId, UserId};
 
 /// What the executor needs to act on one proxy.
@@ -378,11 +378,6 @@ struct Done {
 
 fn no_user() -> ProxyError {
     ProxyError::Decode("the plan has no user to act on (a bug: please report it)".into())
-}
-
-/// True when the proxy says an invitation is not there (deleted, or its user deleted).
-pub fn is_gone(error: &ProxyError) -> bool {
-    matches!(error, ProxyError::NotFound(_))
 }
 
 /// Puts a new invitation and its link on a record (the previous one goes to its history).

@@ -1,17 +1,23 @@
+//! Applying plans: one driver for every command.
+//!
 //! A run over many people: bounded concurrency, results made durable as they finish,
 //! a clean stop on Ctrl-C, and a summary.
+
+pub mod drive;
+pub mod pacer;
+pub mod person;
+pub mod superseded;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{Audit, AuditError};
-use crate::drive::{Lanes, drive};
-use crate::error::ProxyError;
-use crate::output::Printer;
-use crate::person::{Executor, Outcome, PersonResult};
 use crate::plan::{PersonPlan, Skip};
+use crate::proxy::ProxyError;
 use crate::shutdown::Shutdown;
+use drive::{Lanes, Notes, drive};
+use person::{Executor, Outcome, PersonResult};
 
 /// Totals of a run.
 #[derive(Debug, Default)]
@@ -60,7 +66,8 @@ impl Summary {
         }
     }
 
-    fn add(&mut self, result: &PersonResult) {
+    /// Counts one finished person.
+    pub fn add(&mut self, result: &PersonResult) {
         self.requests += u64::from(result.requests);
         if result.lost_invitations > 0 {
             self.lost_invitations += result.lost_invitations;
@@ -103,14 +110,14 @@ pub struct Applied {
 
 /// Carries out `plans` (each email once) for every command: each finished person is made
 /// durable in `audit`, then handed to `each` (which reports it).
-pub async fn apply<S>(
+pub async fn apply<S, P: Notes>(
     executor: &Executor,
     plans: impl IntoIterator<Item = PersonPlan>,
     audit: &mut Audit,
-    printer: &mut Printer,
+    printer: &mut P,
     shutdown: &Shutdown,
     state: &mut S,
-    mut each: impl FnMut(&mut S, &PersonResult, &mut Printer),
+    mut each: impl FnMut(&mut S, &PersonResult, &mut P),
 ) -> Result<Applied, AuditError> {
     let started = Instant::now();
     let limiter = Arc::clone(executor.client.pacer().limiter());
@@ -151,34 +158,4 @@ pub async fn apply<S>(
         seconds: started.elapsed().as_secs_f64(),
         peak_concurrency: limiter.peak_limit(),
     })
-}
-
-/// Carries out an onboarding run's plans and sums them up.
-pub async fn run(
-    executor: &Executor,
-    plans: impl IntoIterator<Item = PersonPlan>,
-    audit: &mut Audit,
-    printer: &mut Printer,
-    shutdown: &Shutdown,
-) -> Result<Summary, AuditError> {
-    let mut summary = Summary::default();
-    let applied = apply(
-        executor,
-        plans,
-        audit,
-        printer,
-        shutdown,
-        &mut summary,
-        |summary, result, printer| {
-            summary.add(result);
-            printer.person(result);
-        },
-    )
-    .await?;
-    summary.interrupted = applied.interrupted;
-    summary.stopped = applied.stopped;
-    summary.not_started = applied.not_started;
-    summary.seconds = applied.seconds;
-    summary.peak_concurrency = applied.peak_concurrency;
-    Ok(summary)
 }

@@ -1,54 +1,29 @@
-//! The commands, end to end: input → plan → requests → results → audit.
+//! `onboard <CSV>` and `onboard invite`: input → plan → apply → audit → printer.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
 use chrono::Utc;
 
+use crate::apply::pacer::RetryPolicy;
+use crate::apply::person::Executor;
+use crate::apply::{self, Summary};
 use crate::audit::Audit;
+use crate::audit::AuditError;
 use crate::cli::{BulkArgs, InviteArgs};
-use crate::client::{ClientOptions, ProxyClient};
+use crate::commands::preflight;
 use crate::config::Config;
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
 use crate::output::Printer;
-use crate::pacer::{Limiter, Pacer, RetryPolicy};
-use crate::person::Executor;
 use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
-use crate::preflight;
-use crate::run::{self, Summary};
+use crate::proxy::ProxyClient;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, Role, TeamId, no_control};
 
 /// The most row problems listed before "and N more".
 const PROBLEM_CAP: usize = 50;
-
-/// The adaptive limit's ceiling when `--concurrency` is not given.
-pub const ADAPTIVE_MAX: usize = 64;
-
-/// Builds the client with the run's pacing.
-pub fn client(config: &Config) -> anyhow::Result<ProxyClient> {
-    let limiter = match config.concurrency {
-        Some(n) => Limiter::fixed(n),
-        None => Limiter::adaptive(4, ADAPTIVE_MAX),
-    };
-    let pacer = Arc::new(Pacer::new(Arc::new(limiter), config.rate));
-    let options = ClientOptions {
-        timeout: config.timeout,
-        ca_cert_pem: config.ca_cert_pem.clone(),
-    };
-    ProxyClient::new(&config.proxy_url, config.key.clone(), &options, pacer)
-}
-
-/// The retry policy of a run.
-pub fn retry_policy(config: &Config) -> RetryPolicy {
-    RetryPolicy {
-        retries: config.retries,
-        ..RetryPolicy::default()
-    }
-}
 
 /// `onboard <CSV>`.
 pub async fn bulk(
@@ -171,8 +146,9 @@ async fn onboard_people(
         printer.warn(warning);
     }
     let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
-    let client =
-        client(&config).map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    let client = config
+        .client()
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
     let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
     let checked = preflight::check(
         &client,
@@ -192,7 +168,7 @@ async fn onboard_people(
         reinvite,
         send_email: mailer.is_some(),
     };
-    let retry = retry_policy(&config);
+    let retry = config.retry_policy();
     let plans = plan_people(
         &client, retry, &shutdown, &people, &invalid, &audit, options,
     )
@@ -222,7 +198,7 @@ async fn onboard_people(
         .map(|p| p.email.clone())
         .collect();
     printer.progress(plans.len() as u64);
-    let run_result = run::run(&executor, plans, &mut audit, &mut printer, &shutdown).await;
+    let run_result = run(&executor, plans, &mut audit, &mut printer, &shutdown).await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),
         &run_result,
@@ -287,4 +263,34 @@ async fn plan_people(
         ))
     }));
     Ok(plans)
+}
+
+/// Carries out an onboarding run's plans and sums them up.
+async fn run(
+    executor: &Executor,
+    plans: impl IntoIterator<Item = PersonPlan>,
+    audit: &mut Audit,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<Summary, AuditError> {
+    let mut summary = Summary::default();
+    let applied = apply::apply(
+        executor,
+        plans,
+        audit,
+        printer,
+        shutdown,
+        &mut summary,
+        |summary, result, printer| {
+            summary.add(result);
+            printer.person(result);
+        },
+    )
+    .await?;
+    summary.interrupted = applied.interrupted;
+    summary.stopped = applied.stopped;
+    summary.not_started = applied.not_started;
+    summary.seconds = applied.seconds;
+    summary.peak_concurrency = applied.peak_concurrency;
+    Ok(summary)
 }

@@ -9,9 +9,11 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use url::Url;
 
-use crate::api::{CreatedUser, Invitation, NewUser, Team, TeamList, UiConfig, UserList, UserRow};
-use crate::error::{ProxyError, shorten};
-use crate::pacer::Pacer;
+use crate::apply::pacer::Pacer;
+use crate::proxy::api::{
+    CreatedUser, Invitation, NewUser, Team, TeamList, UiConfig, UserList, UserRow,
+};
+use crate::proxy::error::{ProxyError, shorten};
 use crate::types::{Email, InvitationId, MasterKey, TeamId, UserId};
 
 /// The largest answer read from the proxy. Every answer `onboard` needs is a few KiB (a page of

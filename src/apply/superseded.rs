@@ -11,12 +11,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::client::ProxyClient;
-use crate::error::ProxyError;
-use crate::pacer::RetryPolicy;
-use crate::person::is_gone;
-use crate::record::Record;
+use crate::apply::pacer::RetryPolicy;
+use crate::audit::record::Record;
+use crate::proxy::ProxyError;
+use crate::proxy::client::ProxyClient;
 use crate::types::InvitationId;
+
+/// True when the proxy says an invitation is not there (deleted, or its user deleted).
+pub fn is_gone(error: &ProxyError) -> bool {
+    matches!(error, ProxyError::NotFound(_))
+}
 
 /// What the deletes of superseded invitations did for one person.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

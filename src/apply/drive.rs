@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::error::ProxyError;
-use crate::output::Printer;
-use crate::pacer::Limiter;
+use crate::apply::pacer::Limiter;
+use crate::proxy::ProxyError;
 use crate::shutdown::Shutdown;
 
 /// How long jobs in flight may take to finish after the first stop signal.
@@ -18,6 +17,13 @@ const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// A failure that would hit every job (the key was rejected): the drive must stop.
 #[derive(Debug)]
 pub struct StopRun(pub ProxyError);
+
+/// Where a drive says what it does besides handing back results (an interruption); the
+/// printer is one.
+pub trait Notes {
+    /// A line for the person watching (not shown with `-q`).
+    fn note(&mut self, message: &str);
+}
 
 /// How a drive ended, besides the results it handed back.
 #[derive(Debug, Default)]
@@ -51,13 +57,13 @@ pub struct Lanes<'a> {
 /// batch of finished results to `finish(ctx, batch, printer)` in the calling task. After the
 /// first stop signal no job starts and those in flight finish; after the second the rest are
 /// dropped. A [`StopRun`] from a job stops the drive the same way as the first signal.
-pub async fn drive<C, T, R, E, Fut>(
+pub async fn drive<C, T, R, E, Fut, P: Notes>(
     lanes: Lanes<'_>,
     ctx: &mut C,
     items: impl IntoIterator<Item = T>,
-    printer: &mut Printer,
+    printer: &mut P,
     mut start: impl FnMut(&mut C, T) -> Fut,
-    mut finish: impl FnMut(&mut C, Vec<R>, &mut Printer) -> Result<(), E>,
+    mut finish: impl FnMut(&mut C, Vec<R>, &mut P) -> Result<(), E>,
 ) -> Result<Ending, E>
 where
     R: Send + 'static,
@@ -171,11 +177,18 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// Notes go nowhere in these tests.
+    struct Quiet;
+
+    impl Notes for Quiet {
+        fn note(&mut self, _: &str) {}
+    }
+
     /// The order of starts and finishes, with one job in flight at a time.
     async fn order(finish_first: bool) -> Vec<String> {
         let limiter = Arc::new(Limiter::fixed(1));
         let shutdown = Shutdown::never();
-        let mut printer = Printer::new(crate::output::Format::Text, true);
+        let mut printer = Quiet;
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut ctx = ();
         drive(

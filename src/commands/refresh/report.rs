@@ -8,10 +8,10 @@ use serde_json::json;
 use chrono::{DateTime, Utc};
 
 use super::{Change, Side};
+use crate::audit::record::Record;
 use crate::config::Config;
-use crate::error::ProxyError;
 use crate::output::{Format, Printer, when};
-use crate::record::Record;
+use crate::proxy::ProxyError;
 
 /// What a refresh did, grouped.
 #[derive(Default)]
@@ -217,7 +217,9 @@ pub(super) fn summary(
             "  {pending} superseded invitation(s) could not be deleted: kept as pending, the next refresh tries again"
         ));
     }
-    if let Some(line) = crate::superseded::lost_line(report.lost_total(), report.lost_expire_by) {
+    if let Some(line) =
+        crate::apply::superseded::lost_line(report.lost_total(), report.lost_expire_by)
+    {
         lines.push(format!("  {line}"));
     }
     if !dry_run {

@@ -1,0 +1,10 @@
+//! The proxy: a thin client for the management endpoints, the bodies it sends and reads,
+//! its errors, and the links it serves.
+
+pub mod api;
+pub mod client;
+pub mod error;
+pub mod links;
+
+pub use client::ProxyClient;
+pub use error::ProxyError;
