@@ -211,10 +211,12 @@ impl Printer {
             Outcome::Failed { .. } => {
                 let error = record.error.as_deref().unwrap_or("failed");
                 let cross = Self::paint(self.color_err, RED, "✗");
-                self.err(&format!(
-                    "{cross} {email} (line {}): {error}",
-                    result.plan.line
-                ));
+                // An invalid row's error names its line already.
+                let line = match result.plan.skip {
+                    Some(Skip::Invalid) => String::new(),
+                    _ => format!(" (line {})", result.plan.line),
+                };
+                self.err(&format!("{cross} {email}{line}: {error}"));
             }
         }
     }
@@ -235,7 +237,7 @@ impl Printer {
     fn json_item(&mut self, result: &PersonResult) {
         let record = &result.record;
         let (status, detail) = match &result.outcome {
-            Outcome::Failed { reason } => ("failed", json!(reason)),
+            Outcome::Failed { .. } => ("failed", json!(null)),
             _ => match &result.plan.skip {
                 Some(skip) => (skip.name(), json!(null)),
                 None if result.plan.has("invite") => (
@@ -260,6 +262,7 @@ impl Printer {
             "expires_at": record.expires_at,
             "onboarding_link": record.onboarding_link,
             "error": if matches!(result.outcome, Outcome::Failed { .. }) { json!(record.error) } else { json!(null) },
+            "reason": match &result.outcome { Outcome::Failed { reason } => json!(reason), _ => json!(null) },
         });
         if result.lost_invitations > 0 {
             item["lost_invitations"] = json!(result.lost_invitations);
@@ -279,13 +282,22 @@ impl Printer {
             self.flush();
             return;
         }
-        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        // Counts in the order each name first appears (the input's order): actions, then skips.
+        let mut actions: Vec<(&str, usize)> = Vec::new();
+        let mut skips: Vec<(&str, usize)> = Vec::new();
+        let bump = |counts: &mut Vec<(&'static str, usize)>, name: &'static str| match counts
+            .iter_mut()
+            .find(|(n, _)| *n == name)
+        {
+            Some((_, count)) => *count += 1,
+            None => counts.push((name, 1)),
+        };
         for plan in plans {
             for action in &plan.actions {
-                *counts.entry(action.name()).or_default() += 1;
+                bump(&mut actions, action.name());
             }
             if let Some(skip) = &plan.skip {
-                *counts.entry(skip.name()).or_default() += 1;
+                bump(&mut skips, skip.name());
             }
             if self.quiet {
                 continue;
@@ -303,18 +315,29 @@ impl Printer {
                 line.push_str(&format!(" (skip: {}", skip.name()));
                 if let Some(detail) = &plan.detail {
                     line.push_str(&format!(": {detail}"));
+                } else if let Some(expires) = plan.expires_at {
+                    line.push_str(&format!(", expires {}", when(expires)));
                 }
                 line.push(')');
             }
             self.out(&line);
         }
         self.flush();
-        let listed: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let listed = if listed.is_empty() {
+        let list = |counts: &[(&str, usize)]| {
+            counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut listed = if actions.is_empty() {
             "nothing to do".to_string()
         } else {
-            listed.join(", ")
+            list(&actions)
         };
+        if !skips.is_empty() {
+            listed.push_str(&format!("; skipped: {}", list(&skips)));
+        }
         self.note(&format!(
             "dry run, nothing was written: {} people: {listed}",
             plans.len()

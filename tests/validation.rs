@@ -234,7 +234,7 @@ fn dry_run_sends_no_write_and_shows_the_plan() {
             "old@company.com: adopt_user, invite",
         ))
         .stderr(predicate::str::contains(
-            "1 adopt_user, 1 create_user, 2 invite",
+            "2 people: 1 adopt_user, 2 invite, 1 create_user",
         ));
     assert_eq!(env.emulator.stats().write_requests, 0);
     assert!(!env.results_path().exists() || env.records().is_empty());
