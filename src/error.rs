@@ -13,6 +13,19 @@ pub enum Exit {
     Interrupted = 130,
 }
 
+impl Exit {
+    /// The exit code of a command that ran to its end: the one rule for every command.
+    pub fn of(failures: usize, interrupted: bool) -> Exit {
+        if interrupted {
+            Exit::Interrupted
+        } else if failures > 0 {
+            Exit::Failures
+        } else {
+            Exit::Success
+        }
+    }
+}
+
 /// An error that stops the run, with the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -23,6 +36,9 @@ pub struct Fatal {
     pub hint: Option<String>,
     /// The exit code: 2 (could not run), or 130 when a stop signal ended the run early.
     pub exit: Exit,
+    /// The error behind the message, when there is one (the audit file's, the CSV's, …).
+    #[source]
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Fatal {
@@ -32,6 +48,16 @@ impl Fatal {
             message: message.into(),
             hint: None,
             exit: Exit::CouldNotRun,
+            cause: None,
+        }
+    }
+
+    /// A fatal error that keeps its cause; the message is the cause's.
+    pub fn caused(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let message = error.to_string();
+        Fatal {
+            cause: Some(Box::new(error)),
+            ..Fatal::new(message)
         }
     }
 

@@ -56,14 +56,7 @@ impl Summary {
     /// The exit code of a finished run (`mail_failed`: emails that could not be sent).
     /// Decided here for every command that carries out plans.
     pub fn exit(&self, mail_failed: usize) -> crate::error::Exit {
-        use crate::error::Exit;
-        if self.interrupted {
-            Exit::Interrupted
-        } else if self.failed > 0 || mail_failed > 0 {
-            Exit::Failures
-        } else {
-            Exit::Success
-        }
+        crate::error::Exit::of(self.failed + mail_failed, self.interrupted)
     }
 
     /// Counts one finished person.

@@ -40,7 +40,7 @@ pub async fn bulk(
         team: args.team.as_deref().map(TeamId::new),
         role: args.role,
     };
-    let roster = input::read_csv(csv, &defaults).map_err(|e| Fatal::new(e.to_string()))?;
+    let roster = input::read_csv(csv, &defaults).map_err(Fatal::caused)?;
     report_input(csv, &roster, args.skip_invalid, &mut printer)?;
     let people = roster.people;
     let invalid = if args.skip_invalid {
@@ -145,7 +145,7 @@ async fn onboard_people(
     for warning in &config.warnings {
         printer.warn(warning);
     }
-    let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
+    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
     let client = config
         .client()
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
@@ -210,9 +210,9 @@ async fn onboard_people(
     .await;
     let audit_path = audit.path().to_path_buf();
     let committed = audit.commit();
-    let summary: Summary = run_result.map_err(|e| Fatal::new(e.to_string()))?;
-    let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
-    committed.map_err(|e| Fatal::new(e.to_string()))?;
+    let summary: Summary = run_result.map_err(Fatal::caused)?;
+    let mailed = mailed.map_err(Fatal::caused)?;
+    committed.map_err(Fatal::caused)?;
     mailed.print(&mut printer);
     printer.finish(&summary, &audit_path);
     if let Some(error) = summary.stopped {

@@ -43,10 +43,10 @@ pub async fn status(
             for warning in &config.warnings {
                 printer.warn(warning);
             }
-            let mut audit = Audit::open(results).map_err(|e| Fatal::new(e.to_string()))?;
+            let mut audit = Audit::open(results).map_err(Fatal::caused)?;
             let checked = check(&config, &mut audit, &mut printer).await?;
             let records = audit.records().to_vec();
-            audit.commit().map_err(|e| Fatal::new(e.to_string()))?;
+            audit.commit().map_err(Fatal::caused)?;
             gone = checked.gone;
             check_failed = checked.failed;
             records
@@ -58,14 +58,14 @@ pub async fn status(
                     "{} is in use by another onboard run: showing it as that run has saved it so far (read-only)",
                     results.display()
                 ));
-                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
+                Audit::read_only(results).map_err(Fatal::caused)?
             }
             Err(e @ AuditError::Io { .. }) => {
                 // E.g. a directory we may read but not write: the lock file cannot be made.
                 printer.note(&format!("{e}: showing the file read-only"));
-                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
+                Audit::read_only(results).map_err(Fatal::caused)?
             }
-            Err(e) => return Err(Fatal::new(e.to_string())),
+            Err(e) => return Err(Fatal::caused(e)),
         },
     };
     let now = Utc::now();
@@ -94,11 +94,7 @@ pub async fn status(
     }
     printer.flush();
     printer.note(&totals(&records, &rows, now, wanted.is_some()));
-    Ok(if check_failed > 0 {
-        Exit::Failures
-    } else {
-        Exit::Success
-    })
+    Ok(Exit::of(check_failed, false))
 }
 
 fn filter(args: &StatusArgs) -> Option<State> {
@@ -184,7 +180,7 @@ async fn check(
         },
     )
     .await
-    .map_err(|e| Fatal::new(e.to_string()))?;
+    .map_err(Fatal::caused)?;
     if accepted > 0 {
         printer.note(&format!("{accepted} newly accepted (recorded)"));
     }

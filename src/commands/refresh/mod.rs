@@ -108,7 +108,7 @@ pub async fn refresh(
         ))
         .hint("pass --results with the file `onboard` wrote (an absolute path in a cron job, which runs in $HOME)"));
     }
-    let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
+    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
     let client = config
         .client()
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
@@ -166,9 +166,9 @@ pub async fn refresh(
     )
     .await;
     let committed = if args.dry_run { Ok(()) } else { audit.commit() };
-    let report = run.map_err(|e| Fatal::new(e.to_string()))?;
-    let mailed = mailed.map_err(|e| Fatal::new(e.to_string()))?;
-    committed.map_err(|e| Fatal::new(e.to_string()))?;
+    let report = run.map_err(Fatal::caused)?;
+    let mailed = mailed.map_err(Fatal::caused)?;
+    committed.map_err(Fatal::caused)?;
     mailed.print(&mut printer);
     summary(
         &report,
@@ -180,13 +180,10 @@ pub async fn refresh(
     if let Some(error) = report.stopped {
         return Err(preflight::explain(error, &client));
     }
-    Ok(if report.interrupted {
-        Exit::Interrupted
-    } else if !report.failed.is_empty() || mailed.failed > 0 {
-        Exit::Failures
-    } else {
-        Exit::Success
-    })
+    Ok(Exit::of(
+        report.failed.len() + mailed.failed,
+        report.interrupted,
+    ))
 }
 
 /// Every open record's plan, from what the proxy says of its invitation (and, for those due
