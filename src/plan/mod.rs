@@ -496,3 +496,6 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
