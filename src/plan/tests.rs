@@ -42,6 +42,19 @@ fn row(teams: &[&str]) -> UserRow {
     .unwrap()
 }
 
+/// What a plan does: its action names and its skip.
+type Names = (Vec<&'static str>, Option<&'static str>);
+
+/// One row of the onboarding table: what, the person, their record, the look-up, the options.
+type OnboardCase = (
+    &'static str,
+    Person,
+    Option<Record>,
+    Lookup,
+    OnboardOptions,
+    Names,
+);
+
 fn names(plan: &PersonPlan) -> (Vec<&'static str>, Option<&'static str>) {
     (
         plan.actions.iter().map(Action::name).collect(),
@@ -70,14 +83,7 @@ fn onboarding_rules() {
         send_email: true,
         ..no
     };
-    let cases: Vec<(
-        &str,
-        Person,
-        Option<Record>,
-        Lookup,
-        OnboardOptions,
-        (Vec<&str>, Option<&str>),
-    )> = vec![
+    let cases: Vec<OnboardCase> = vec![
         (
             "new",
             person("T"),
@@ -232,13 +238,7 @@ fn refresh_rules() {
     let open = |days: i64| InvitationCheck::Open {
         expires_at: now() + Duration::days(days),
     };
-    let cases: Vec<(
-        &str,
-        InvitationCheck,
-        Option<bool>,
-        RefreshOptions,
-        (Vec<&str>, Option<&str>),
-    )> = vec![
+    let cases: Vec<(&str, InvitationCheck, Option<bool>, RefreshOptions, Names)> = vec![
         (
             "accepted",
             InvitationCheck::Accepted { at: now() },
