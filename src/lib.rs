@@ -19,47 +19,46 @@ pub mod types;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command};
-use crate::config::Config;
+use crate::cli::Cli;
+use crate::config::{Config, Task};
 use crate::error::{Exit, Fatal};
 use crate::shutdown::Shutdown;
 
 /// Runs the parsed command line to an exit code; a fatal error carries its message.
 pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
-    if let Some(Command::Completions { shell }) = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "onboard",
-            &mut std::io::stdout(),
-        );
-        return Ok(Exit::Success);
-    }
-    if let Some(Command::Status(args)) = &cli.command {
+    let task = Task::of(&cli);
+    let config = match &task {
+        Task::Completions(shell) => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "onboard",
+                &mut std::io::stdout(),
+            );
+            return Ok(Exit::Success);
+        }
         // Status reads the audit file only: no proxy URL or key unless --check.
-        let config = if args.check {
-            Some(Config::resolve(&cli.global)?)
-        } else {
-            None
+        Task::Status(status) if !status.check => None,
+        _ => Some(Config::resolve(&cli.global)?),
+    };
+    let Some(config) = config else {
+        let Task::Status(status) = &task else {
+            unreachable!("only status runs without a config")
         };
         let format = cli.global.output_format();
         let results = &cli.global.results;
-        return commands::status::status(args, results, format, cli.global.quiet, config).await;
-    }
-    let config = Config::resolve(&cli.global)?;
+        return commands::status::status(status, results, format, cli.global.quiet, None).await;
+    };
     let shutdown = Shutdown::install();
-    match &cli.command {
-        Some(Command::Invite(args)) => commands::onboard::invite(config, args, shutdown).await,
-        Some(Command::Refresh(args)) => commands::refresh::refresh(config, args, shutdown).await,
-        Some(Command::Status(_)) | Some(Command::Completions { .. }) => {
-            unreachable!("handled above")
+    match &task {
+        Task::Bulk(bulk) => commands::onboard::bulk(config, bulk, shutdown).await,
+        Task::Invite(invite) => commands::onboard::invite(config, invite, shutdown).await,
+        Task::Refresh(refresh) => commands::refresh::refresh(config, refresh, shutdown).await,
+        Task::Status(status) => {
+            let results = config.results.clone();
+            let (format, quiet) = (config.format, config.quiet);
+            commands::status::status(status, &results, format, quiet, Some(config)).await
         }
-        None => {
-            let csv = cli
-                .csv
-                .as_deref()
-                .expect("clap requires CSV without a subcommand");
-            commands::onboard::bulk(config, csv, &cli.bulk, shutdown).await
-        }
+        Task::Completions(_) => unreachable!("handled above"),
     }
 }

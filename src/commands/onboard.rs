@@ -10,9 +10,9 @@ use crate::apply::person::Executor;
 use crate::apply::{self, Summary};
 use crate::audit::Audit;
 use crate::audit::AuditError;
-use crate::cli::{BulkArgs, InviteArgs};
 use crate::commands::preflight;
 use crate::config::Config;
+use crate::config::{BulkTask, InviteTask};
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
@@ -26,12 +26,8 @@ use crate::types::{Email, Role, TeamId, no_control};
 const PROBLEM_CAP: usize = 50;
 
 /// `onboard <CSV>`.
-pub async fn bulk(
-    config: Config,
-    csv: &Path,
-    args: &BulkArgs,
-    shutdown: Shutdown,
-) -> Result<Exit, Fatal> {
+pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
+    let csv = args.csv.as_path();
     let mut printer = Printer::new(config.format, config.quiet);
     if let Some(team) = &args.team {
         no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
@@ -61,7 +57,7 @@ pub async fn bulk(
 }
 
 /// `onboard invite <EMAIL> --team <TEAM>`.
-pub async fn invite(config: Config, args: &InviteArgs, shutdown: Shutdown) -> Result<Exit, Fatal> {
+pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
     let printer = Printer::link_only(config.format, config.quiet);
     let email = Email::parse(&args.email).map_err(|m| Fatal::new(format!("<EMAIL>: {m}")))?;
     if let Some(alias) = &args.alias {
@@ -163,7 +159,7 @@ async fn onboard_people(
             person.team = id.clone();
         }
     }
-    let mailer = crate::mail::setup(&config).await?;
+    let mailer = crate::mail::setup(config.mail.as_ref(), config.timeout).await?;
     let options = OnboardOptions {
         reinvite,
         send_email: mailer.is_some(),

@@ -11,9 +11,9 @@ use crate::apply::apply;
 use crate::apply::person::{Executor, Outcome};
 use crate::audit::record::{Record, State, UserOrigin};
 use crate::audit::{Audit, AuditError};
-use crate::cli::StatusArgs;
 use crate::commands::preflight;
 use crate::config::Config;
+use crate::config::StatusTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::{Format, Printer};
@@ -23,7 +23,7 @@ use crate::types::Email;
 
 /// `onboard status`. `config` is given (and the proxy asked) only with `--check`.
 pub async fn status(
-    args: &StatusArgs,
+    args: &StatusTask,
     results: &Path,
     format: Format,
     quiet: bool,
@@ -69,7 +69,7 @@ pub async fn status(
         },
     };
     let now = Utc::now();
-    let wanted = filter(args);
+    let wanted = args.only;
     let rows: Vec<(&Record, State)> = records
         .iter()
         .map(|r| {
@@ -95,17 +95,6 @@ pub async fn status(
     printer.flush();
     printer.note(&totals(&records, &rows, now, wanted.is_some()));
     Ok(Exit::of(check_failed, false))
-}
-
-fn filter(args: &StatusArgs) -> Option<State> {
-    [
-        (args.pending, State::Pending),
-        (args.expired, State::Expired),
-        (args.accepted, State::Accepted),
-        (args.failed, State::Failed),
-    ]
-    .into_iter()
-    .find_map(|(on, state)| on.then_some(state))
 }
 
 struct Checked {

@@ -1,14 +1,12 @@
 //! What `--send-email` needs, resolved and checked before any request is sent.
 
 use std::fmt;
-use std::path::Path;
 
 use lettre::message::Mailbox;
 
-use super::args::{MailArgs, TlsMode};
 use super::template::Template;
 pub use crate::config::is_loopback_host;
-use crate::error::Fatal;
+use clap::ValueEnum;
 
 /// The env var that holds the SMTP password.
 pub const PASSWORD_VAR: &str = "ONBOARD_SMTP_PASSWORD";
@@ -50,6 +48,29 @@ pub struct Login {
     pub password: Secret,
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which must succeed (usually port 587).
+    #[default]
+    Starttls,
+    /// No encryption: only allowed for a server on this machine (localhost, 127.0.0.1, ::1).
+    None,
+}
+
+impl TlsMode {
+    /// The usual port for the mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        }
+    }
+}
+
 /// The resolved `--send-email` settings.
 #[derive(Clone, Debug)]
 pub struct MailConfig {
@@ -69,186 +90,9 @@ pub struct MailConfig {
     pub template: Template,
 }
 
-fn nonempty(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-}
-
-fn read(flag: &str, path: &Path) -> Result<Vec<u8>, Fatal> {
-    std::fs::read(path).map_err(|e| Fatal::new(format!("{flag} {}: {e}", path.display())))
-}
-
-impl MailConfig {
-    /// Resolves the flags and the environment: `None` without `--send-email`. Every missing or
-    /// wrong setting is a fatal error here, before the first request.
-    pub fn resolve(args: &MailArgs) -> Result<Option<MailConfig>, Fatal> {
-        if !args.send_email {
-            return Ok(None);
-        }
-        let host = nonempty(&args.smtp_host).ok_or_else(|| {
-            Fatal::new("--send-email needs an SMTP server")
-                .hint("pass --smtp-host HOST or set ONBOARD_SMTP_HOST (and --smtp-from / ONBOARD_SMTP_FROM)")
-        })?;
-        if host.contains(['/', ' ', '@']) {
-            return Err(Fatal::new(format!(
-                "--smtp-host {host:?} must be a host name or an address, not a URL"
-            )));
-        }
-        let raw_from = nonempty(&args.smtp_from).ok_or_else(|| {
-            Fatal::new("--send-email needs a sender address")
-                .hint("pass --smtp-from \"IT <it@company.com>\" or set ONBOARD_SMTP_FROM")
-        })?;
-        let from: Mailbox = raw_from.parse().map_err(|e| {
-            Fatal::new(format!(
-                "--smtp-from {raw_from:?} is not an email address: {e}"
-            ))
-        })?;
-        if args.smtp_tls == TlsMode::None && !is_loopback_host(&host) {
-            return Err(Fatal::new(format!(
-                "refusing to send onboarding links and the SMTP password in clear text to {host} (--smtp-tls none)"
-            ))
-            .hint("use --smtp-tls starttls or implicit; none is only allowed for a server on this machine (localhost)"));
-        }
-        let password = match &args.smtp_password_file {
-            Some(path) => {
-                let bytes = read("--smtp-password-file", path)?;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    Fatal::new(format!(
-                        "--smtp-password-file {}: not UTF-8 text",
-                        path.display()
-                    ))
-                })?;
-                Some(text)
-            }
-            None => std::env::var(PASSWORD_VAR).ok(),
-        }
-        .map(|p| Secret::new(&p))
-        .filter(|p| !p.expose().is_empty());
-        let login = match (nonempty(&args.smtp_username), password) {
-            (Some(username), Some(password)) => Some(Login { username, password }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(Fatal::new("--smtp-username is set but no SMTP password")
-                    .hint("set ONBOARD_SMTP_PASSWORD or pass --smtp-password-file PATH"));
-            }
-            (None, Some(_)) => {
-                return Err(Fatal::new("an SMTP password is set but no user name")
-                    .hint("pass --smtp-username USER or set ONBOARD_SMTP_USERNAME"));
-            }
-        };
-        let ca_cert_pem = match &args.smtp_ca_cert {
-            Some(path) => {
-                let pem = read("--smtp-ca-cert", path)?;
-                let has_cert =
-                    String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----");
-                if !has_cert
-                    || lettre::transport::smtp::client::Certificate::from_pem(&pem).is_err()
-                {
-                    return Err(Fatal::new(format!(
-                        "--smtp-ca-cert {}: no PEM certificate in it",
-                        path.display()
-                    )));
-                }
-                Some(pem)
-            }
-            None => None,
-        };
-        let template = match &args.email_template {
-            Some(path) => {
-                let bytes = read("--email-template", path)?;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    Fatal::new(format!(
-                        "--email-template {}: not UTF-8 text",
-                        path.display()
-                    ))
-                })?;
-                Template::parse(&text).map_err(|e| {
-                    Fatal::new(format!("--email-template {}: {e}", path.display())).hint(
-                        "a template is a \"Subject: …\" line, a blank line, then the body with {link}",
-                    )
-                })?
-            }
-            None => Template::builtin(),
-        };
-        Ok(Some(MailConfig {
-            port: args.smtp_port.unwrap_or(args.smtp_tls.default_port()),
-            host,
-            tls: args.smtp_tls,
-            login,
-            from,
-            ca_cert_pem,
-            template,
-        }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args() -> MailArgs {
-        MailArgs {
-            send_email: true,
-            smtp_host: Some("smtp.example.com".into()),
-            smtp_from: Some("IT <it@example.com>".into()),
-            ..MailArgs::default()
-        }
-    }
-
-    #[test]
-    fn nothing_without_send_email() {
-        let args = MailArgs {
-            send_email: false,
-            ..args()
-        };
-        assert!(MailConfig::resolve(&args).unwrap().is_none());
-    }
-
-    #[test]
-    fn defaults_to_starttls_on_587() {
-        let config = MailConfig::resolve(&args()).unwrap().unwrap();
-        assert_eq!((config.tls, config.port), (TlsMode::Starttls, 587));
-        assert_eq!(config.from.email.to_string(), "it@example.com");
-        let implicit = MailArgs {
-            smtp_tls: TlsMode::Implicit,
-            ..args()
-        };
-        assert_eq!(MailConfig::resolve(&implicit).unwrap().unwrap().port, 465);
-    }
-
-    #[test]
-    fn missing_or_unsafe_settings_are_fatal() {
-        let no_host = MailArgs {
-            smtp_host: None,
-            ..args()
-        };
-        assert!(MailConfig::resolve(&no_host).unwrap_err().hint.is_some());
-        let no_from = MailArgs {
-            smtp_from: Some("  ".into()),
-            ..args()
-        };
-        assert!(MailConfig::resolve(&no_from).is_err());
-        let bad_from = MailArgs {
-            smtp_from: Some("not an address".into()),
-            ..args()
-        };
-        assert!(MailConfig::resolve(&bad_from).is_err());
-        let clear = MailArgs {
-            smtp_tls: TlsMode::None,
-            ..args()
-        };
-        let err = MailConfig::resolve(&clear).unwrap_err();
-        assert!(err.message.contains("clear text"), "{}", err.message);
-        let local = MailArgs {
-            smtp_tls: TlsMode::None,
-            smtp_host: Some("127.0.0.1".into()),
-            ..args()
-        };
-        assert_eq!(MailConfig::resolve(&local).unwrap().unwrap().port, 25);
-    }
 
     #[test]
     fn loopback_hosts() {

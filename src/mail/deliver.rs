@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{MAIL_CONCURRENCY, MailError, Mailer, is_tls};
+use super::{MAIL_CONCURRENCY, MailConfig, MailError, Mailer, is_tls};
 use crate::apply::Summary;
 use crate::apply::drive::{Lanes, drive};
 use crate::apply::pacer::Limiter;
 use crate::audit::record::Record;
 use crate::audit::{Audit, AuditError};
-use crate::config::Config;
 use crate::error::Fatal;
 use crate::output::Printer;
 use crate::plan::PersonPlan;
@@ -149,12 +148,15 @@ impl MailSummary {
 
 /// Before the first request: builds the mailer and proves the SMTP settings (connect, TLS,
 /// AUTH). `None` without `--send-email`.
-pub async fn setup(config: &Config) -> Result<Option<Mailer>, Fatal> {
-    let Some(mail) = &config.mail else {
+pub async fn setup(
+    mail: Option<&MailConfig>,
+    timeout: std::time::Duration,
+) -> Result<Option<Mailer>, Fatal> {
+    let Some(mail) = mail else {
         return Ok(None);
     };
     let server = format!("{}:{}", mail.host, mail.port);
-    let mailer = Mailer::new(mail, config.timeout)
+    let mailer = Mailer::new(mail, timeout)
         .map_err(|e| Fatal::new(format!("cannot set up SMTP for {server}: {e}")))?;
     mailer.check().await.map_err(|e| {
         let hint = match &e {

@@ -7,7 +7,6 @@
 //! clears `emailed_at` ([`crate::audit::record::Record::set_invitation`]), so a renewed link is sent
 //! once more and an emailed one never twice.
 
-mod args;
 mod config;
 mod deliver;
 mod template;
@@ -23,8 +22,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-pub use args::{MailArgs, TlsMode};
-pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, is_loopback_host};
+pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, TlsMode, is_loopback_host};
 pub use deliver::{MailSummary, after_refresh, after_run, preview, setup};
 pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
@@ -236,14 +234,14 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     fn mailer() -> Mailer {
-        let args = MailArgs {
+        let args = crate::cli::MailArgs {
             send_email: true,
             smtp_host: Some("127.0.0.1".into()),
             smtp_from: Some("IT <it@example.com>".into()),
             smtp_tls: TlsMode::None,
-            ..MailArgs::default()
+            ..crate::cli::MailArgs::default()
         };
-        let config = MailConfig::resolve(&args).unwrap().unwrap();
+        let config = crate::config::resolve_mail(&args).unwrap().unwrap();
         Mailer::new(&config, Duration::from_secs(5)).unwrap()
     }
 

@@ -13,9 +13,9 @@ use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::superseded::Cleanup;
 use crate::audit::Audit;
 use crate::audit::record::Record;
-use crate::cli::RefreshArgs;
 use crate::commands::preflight;
 use crate::config::Config;
+use crate::config::RefreshTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::Printer;
@@ -91,7 +91,7 @@ impl Change {
 /// `onboard refresh`.
 pub async fn refresh(
     config: Config,
-    args: &RefreshArgs,
+    args: &RefreshTask,
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
     // `--within` was checked at the edge (cli.rs): under an invitation's 7-day lifetime.
@@ -116,7 +116,7 @@ pub async fn refresh(
     preflight::ensure_default_user(&client, config.fix_default_user, args.dry_run, &mut printer)
         .await?;
     let (links, sso) = preflight::links(&client).await;
-    let mailer = crate::mail::setup(&config).await?;
+    let mailer = crate::mail::setup(config.mail.as_ref(), config.timeout).await?;
     if sso {
         printer.note(preflight::SSO_WARNING);
     }

@@ -1,5 +1,12 @@
 //! What the program needs, resolved and checked from what the user typed.
 
+mod mail;
+mod task;
+
+pub use task::{BulkTask, InviteTask, RefreshTask, StatusTask, Task};
+
+pub use mail::resolve as resolve_mail;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,7 +203,7 @@ impl Config {
             quiet: args.quiet,
             ca_cert_pem,
             fix_default_user: args.fix_default_user,
-            mail: crate::mail::MailConfig::resolve(&args.mail)?,
+            mail: mail::resolve(&args.mail)?,
             warnings,
         })
     }

@@ -1,34 +1,13 @@
 //! What the user typed for `--send-email`: the clap flags, flattened into the global options.
 //!
 //! The password has no flag on purpose (others can read a command line): it comes from
-//! `ONBOARD_SMTP_PASSWORD` or `--smtp-password-file`, read in [`super::MailConfig::resolve`].
+//! `ONBOARD_SMTP_PASSWORD` or `--smtp-password-file`, read in [`crate::config`].
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-/// How the connection to the SMTP server is protected.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum TlsMode {
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Implicit,
-    /// Plain connection upgraded with STARTTLS, which must succeed (usually port 587).
-    #[default]
-    Starttls,
-    /// No encryption: only allowed for a server on this machine (localhost, 127.0.0.1, ::1).
-    None,
-}
-
-impl TlsMode {
-    /// The usual port for the mode.
-    pub fn default_port(self) -> u16 {
-        match self {
-            TlsMode::Implicit => 465,
-            TlsMode::Starttls => 587,
-            TlsMode::None => 25,
-        }
-    }
-}
+use crate::mail::TlsMode;
 
 /// The `--send-email` options (global: accepted by the bulk run, `invite` and `refresh`).
 #[derive(Debug, Args, Default)]

@@ -1,5 +1,9 @@
 //! What the user typed: the clap definition. Nothing below `config` sees these types.
 
+mod mail;
+
+pub use mail::MailArgs;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -140,7 +144,7 @@ pub struct GlobalArgs {
     pub fix_default_user: bool,
     /// `--send-email` and the SMTP settings.
     #[command(flatten)]
-    pub mail: crate::mail::MailArgs,
+    pub mail: MailArgs,
 }
 
 impl GlobalArgs {

@@ -1,0 +1,119 @@
+//! What the user asked for, in the program's own types: the subcommands' clap arguments
+//! stop here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::audit::record::State;
+use crate::cli::{Cli, Command};
+use crate::types::Role;
+
+/// What the user asked for, in the program's own types: clap's stop in this module.
+#[derive(Debug)]
+pub enum Task {
+    /// `onboard completions SHELL`.
+    Completions(clap_complete::Shell),
+    /// `onboard <CSV>`.
+    Bulk(BulkTask),
+    /// `onboard invite`.
+    Invite(InviteTask),
+    /// `onboard refresh`.
+    Refresh(RefreshTask),
+    /// `onboard status`.
+    Status(StatusTask),
+}
+
+/// `onboard <CSV>`.
+#[derive(Debug, Default)]
+pub struct BulkTask {
+    /// The CSV (`-` for stdin).
+    pub csv: PathBuf,
+    /// Team id or alias for rows without one.
+    pub team: Option<String>,
+    /// Role for rows without one.
+    pub role: Option<Role>,
+    /// A fresh invitation even when a live one exists.
+    pub reinvite: bool,
+    /// Onboard the valid rows and record the invalid ones as failed.
+    pub skip_invalid: bool,
+    /// Show the plan; write nothing.
+    pub dry_run: bool,
+}
+
+/// `onboard invite`.
+#[derive(Debug, Default)]
+pub struct InviteTask {
+    /// The person's email, as typed.
+    pub email: String,
+    /// Team id or alias.
+    pub team: String,
+    /// The user's role.
+    pub role: Option<Role>,
+    /// A display name.
+    pub alias: Option<String>,
+    /// A fresh invitation even when a live one exists.
+    pub reinvite: bool,
+    /// Show the plan; write nothing.
+    pub dry_run: bool,
+}
+
+/// `onboard refresh`.
+#[derive(Debug, Default)]
+pub struct RefreshTask {
+    /// Also renew invitations expiring within this long.
+    pub within: Duration,
+    /// Show the plan; write nothing.
+    pub dry_run: bool,
+}
+
+/// `onboard status`.
+#[derive(Debug, Default)]
+pub struct StatusTask {
+    /// Only people in this state.
+    pub only: Option<State>,
+    /// Ask the proxy first.
+    pub check: bool,
+    /// Show the links.
+    pub show_links: bool,
+}
+
+impl Task {
+    /// The task the command line asks for.
+    pub fn of(cli: &Cli) -> Task {
+        match &cli.command {
+            Some(Command::Completions { shell }) => Task::Completions(*shell),
+            Some(Command::Invite(a)) => Task::Invite(InviteTask {
+                email: a.email.clone(),
+                team: a.team.clone(),
+                role: a.role,
+                alias: a.alias.clone(),
+                reinvite: a.reinvite,
+                dry_run: a.dry_run,
+            }),
+            Some(Command::Refresh(a)) => Task::Refresh(RefreshTask {
+                within: a.within,
+                dry_run: a.dry_run,
+            }),
+            Some(Command::Status(a)) => Task::Status(StatusTask {
+                only: [
+                    (a.pending, State::Pending),
+                    (a.expired, State::Expired),
+                    (a.accepted, State::Accepted),
+                    (a.failed, State::Failed),
+                ]
+                .into_iter()
+                .find_map(|(on, state)| on.then_some(state)),
+                check: a.check,
+                show_links: a.show_links,
+            }),
+            None => Task::Bulk(BulkTask {
+                csv: cli.csv.clone().unwrap_or_default(),
+                team: cli.bulk.team.clone(),
+                role: cli.bulk.role,
+                reinvite: cli.bulk.reinvite,
+                skip_invalid: cli.bulk.skip_invalid,
+                dry_run: cli.bulk.dry_run,
+            }),
+        }
+    }
+}
