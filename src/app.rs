@@ -159,6 +159,9 @@ async fn onboard_people(
     let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
     let client =
         client(&config).map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    audit
+        .bind_proxy(&crate::record::proxy_name(client.base()))
+        .map_err(|e| Fatal::new(e.to_string()))?;
     let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
     let checked = preflight::check(
         &client,

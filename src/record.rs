@@ -83,6 +83,10 @@ pub struct Record {
     /// Why the last email failed; the invitation stands, and a re-run tries again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_error: Option<String>,
+    /// The proxy the record was made on (its base URL, without credentials or query).
+    /// Records without it (older versions) are adopted by the first proxy they meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -107,6 +111,17 @@ pub enum State {
     Failed,
     /// The user was deleted on the proxy (found by `onboard refresh`); nobody is invited.
     UserDeleted,
+}
+
+/// How a proxy is named in records: its base URL without credentials, query, fragment or
+/// trailing slash.
+pub fn proxy_name(base: &url::Url) -> String {
+    let mut url = base.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.as_str().trim_end_matches('/').to_string()
 }
 
 /// True when an invitation expiring at `expires_at` no longer opens at `now`:
@@ -135,6 +150,7 @@ impl Record {
             user_deleted_at: None,
             emailed_at: None,
             email_error: None,
+            proxy_url: None,
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),
@@ -254,6 +270,12 @@ mod tests {
         assert_eq!(record.onboarding_link.as_deref(), Some("l2"));
         assert_eq!(record.state(at(5, 0)), State::Pending);
         assert_eq!(record.state(at(10, 0)), State::Expired);
+    }
+
+    #[test]
+    fn proxy_name_drops_credentials_query_and_slash() {
+        let url = url::Url::parse("https://me:pw@proxy.example.com/litellm/?k=v#f").unwrap();
+        assert_eq!(proxy_name(&url), "https://proxy.example.com/litellm");
     }
 
     #[test]

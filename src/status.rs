@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde_json::json;
 
 use crate::app;
-use crate::audit::{Audit, AuditError};
+use crate::audit::Audit;
 use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::drive::{Lanes, drive};
@@ -53,22 +53,16 @@ pub async fn status(
             check_failed = checked.failed;
             records
         }
-        None => match Audit::open(results) {
-            Ok(audit) => audit.records().to_vec(),
-            Err(AuditError::Locked(_)) => {
+        None => {
+            // Without --check nothing is written: not the file, not a journal fold-in.
+            if Audit::is_locked(results) {
                 printer.note(&format!(
                     "{} is in use by another onboard run: showing it as that run has saved it so far (read-only)",
                     results.display()
                 ));
-                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
             }
-            Err(e @ AuditError::Io { .. }) => {
-                // E.g. a directory we may read but not write: the lock file cannot be made.
-                printer.note(&format!("{e}: showing the file read-only"));
-                Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
-            }
-            Err(e) => return Err(Fatal::new(e.to_string())),
-        },
+            Audit::read_only(results).map_err(|e| Fatal::new(e.to_string()))?
+        }
     };
     let now = Utc::now();
     let wanted = filter(args);
@@ -127,6 +121,9 @@ async fn check(
 ) -> Result<Checked, Fatal> {
     let client = app::client(config)
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    audit
+        .bind_proxy(&crate::record::proxy_name(client.base()))
+        .map_err(|e| Fatal::new(e.to_string()))?;
     preflight::reachable_admin(&client).await?;
     let retry = app::retry_policy(config);
     let open: Vec<Record> = audit

@@ -204,6 +204,9 @@ pub async fn refresh(
     let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
     let client = app::client(&config)
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    audit
+        .bind_proxy(&crate::record::proxy_name(client.base()))
+        .map_err(|e| Fatal::new(e.to_string()))?;
     preflight::reachable_admin(&client).await?;
     preflight::ensure_default_user(&client, config.fix_default_user, args.dry_run, &mut printer)
         .await?;
