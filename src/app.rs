@@ -162,21 +162,34 @@ async fn onboard_people(
     audit
         .bind_proxy(&crate::record::proxy_name(client.base()))
         .map_err(|e| Fatal::new(e.to_string()))?;
+    client.pacer().stop_on(shutdown.clone());
     let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
-    let checked = preflight::check(
-        &client,
-        &teams,
-        config.fix_default_user,
-        dry_run,
-        &mut printer,
-    )
-    .await?;
+    let interrupted = |printer: &mut Printer| {
+        printer.note("interrupted during pre-flight: nobody was onboarded, nothing was written");
+        Ok(Exit::Interrupted)
+    };
+    let Some(checked) = shutdown
+        .unless_requested(preflight::check(
+            &client,
+            &teams,
+            config.fix_default_user,
+            dry_run,
+            &mut printer,
+        ))
+        .await
+    else {
+        return interrupted(&mut printer);
+    };
+    let checked = checked?;
     for person in &mut people {
         if let Some(id) = checked.teams.get(&person.team) {
             person.team = id.clone();
         }
     }
-    let mailer = crate::mail::setup(&config).await?;
+    let Some(mailer) = shutdown.unless_requested(crate::mail::setup(&config)).await else {
+        return interrupted(&mut printer);
+    };
+    let mailer = mailer?;
     if dry_run {
         crate::mail::preview(
             mailer.as_ref(),

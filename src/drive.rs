@@ -13,7 +13,8 @@ use crate::output::Printer;
 use crate::pacer::Limiter;
 use crate::shutdown::Shutdown;
 
-/// How long jobs in flight may take to finish after the first stop signal.
+/// How long jobs in flight may take to finish after the first stop signal; after it they
+/// send no further request, and end (recorded) when their current one is answered.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How a drive ended, besides the results it handed back.
@@ -66,32 +67,39 @@ where
     let mut stopping = false;
     let mut grace_ends = None;
     loop {
+        // A signal that came before (e.g. during pre-flight) or between two batches: no job
+        // is started after it.
+        if shutdown.is_requested() && !ending.interrupted {
+            stopping = true;
+            ending.interrupted = true;
+            if !tasks.is_empty() {
+                grace_ends = Some(tokio::time::Instant::now() + GRACE);
+                printer.note(&format!(
+                    "interrupted: finishing the {what} in flight (at most {} s, then their current request; Ctrl-C again to stop at once)",
+                    GRACE.as_secs()
+                ));
+            }
+        }
         fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
         if tasks.is_empty() {
             break;
         }
         let first = tokio::select! {
             biased;
-            () = shutdown.requested(), if !stopping => {
-                stopping = true;
-                ending.interrupted = true;
-                grace_ends = Some(tokio::time::Instant::now() + GRACE);
-                printer.note(&format!(
-                    "interrupted: finishing the {what} in flight (at most {} s; Ctrl-C again to stop at once)",
-                    GRACE.as_secs()
-                ));
-                continue;
-            }
+            () = shutdown.requested(), if !ending.interrupted => continue,
             () = shutdown.forced(), if stopping => {
                 ending.not_started += tasks.len();
                 tasks.abort_all();
                 break;
             }
             () = tokio::time::sleep_until(grace_ends.unwrap_or_else(tokio::time::Instant::now)), if grace_ends.is_some() => {
-                printer.note(&format!("stopped waiting for the {what} still in flight"));
-                ending.not_started += tasks.len();
-                tasks.abort_all();
-                break;
+                // Not aborted: a job dropped mid-way would lose what the proxy already
+                // did (a user made, an invitation sent). No further request is sent; each
+                // ends when its current one is answered or times out, and is recorded.
+                printer.note(&format!("the {what} still in flight send nothing more; waiting for their current request"));
+                shutdown.hurry();
+                grace_ends = None;
+                continue;
             }
             joined = tasks.join_next() => joined,
         };
@@ -111,7 +119,14 @@ where
         }
         // Start the next jobs before the batch is made durable, so the proxy is kept busy
         // while the journal syncs; the sync blocks this thread, not the runtime.
-        fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
+        fill(
+            &mut tasks,
+            &mut queue,
+            ctx,
+            &mut start,
+            limiter,
+            stopping || shutdown.is_requested(),
+        );
         blocking(|| finish(ctx, batch, printer))?;
     }
     ending.not_started += queue.count();

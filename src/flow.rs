@@ -346,6 +346,15 @@ fn settle(
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) if e.is_auth() => return Err(StopRun(e)),
+        // Stopped before anything was sent for this person: nothing to record.
+        Err(ProxyError::Interrupted) if step.requests == 0 => {
+            return Ok(skip(
+                person,
+                Outcome::Failed {
+                    reason: "interrupted".into(),
+                },
+            ));
+        }
         Err(e) => {
             let reason = e.reason();
             record.set_failed(e.to_string(), Utc::now());
