@@ -484,3 +484,41 @@ fn sigterm_is_honoured_while_the_rate_cap_waits() {
     );
     assert_eq!(env.emulator.stats().write_requests, 0);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_person_stopped_after_the_grace_keeps_the_user_made_so_far() {
+    let env = Env::default_proxy();
+    // /user/new takes 500 ms: the fault below is set while it is on its way.
+    env.emulator.set_latency(Duration::from_millis(500));
+    let csv = env.write("users.csv", &people("h", 1));
+    let mut child = spawn_onboard(&env, &csv, &["--concurrency", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.emulator.stats().count("/user/new") == 0 {
+        assert!(child.try_wait().unwrap().is_none() && Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The invitation is answered 503 retry-after 15 s: longer than the 10 s grace.
+    env.emulator.set_faults(FaultConfig {
+        overload: 1.0,
+        retry_after_secs: 15,
+        ..FaultConfig::default()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(env.emulator.users_with_email("h0@company.com").len(), 1);
+    terminate(&child);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let user = &env.emulator.users_with_email("h0@company.com")[0];
+    let record = env.record("h0@company.com");
+    assert_eq!(
+        record["user_id"], user.user_id,
+        "the user made on the proxy is recorded"
+    );
+    assert_eq!(record["user"], "created");
+}
