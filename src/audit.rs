@@ -2,10 +2,12 @@
 //!
 //! Durability: while a run works, each finished person is appended to a journal
 //! (`<file>.journal`, JSON lines) and synced before it is reported. At the end the journal
-//! is folded into the JSON file atomically (temp file, sync, rename) and removed. A run that
-//! was killed leaves the journal behind; the next run folds it in before anything else.
-//! A lock file (`<file>.lock`, an OS lock) keeps two runs off one audit file. Every file is
-//! created with mode 0600: onboarding links are credentials.
+//! is folded into the JSON file atomically (a `tempfile` temp file in the same directory,
+//! sync, `persist`, directory sync) and removed. A run that was killed leaves the journal
+//! behind; the next run folds it in before anything else. A lock file (`<file>.lock`, an OS
+//! lock) keeps two runs off one audit file. Every file is created with mode 0600:
+//! onboarding links are credentials. The audit path must be a regular file or absent (never
+//! a device, FIFO, socket, directory or symlink), and each record names its proxy.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
