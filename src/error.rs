@@ -65,7 +65,7 @@ impl Fatal {
     pub fn interrupted() -> Self {
         Fatal {
             exit: Exit::Interrupted,
-            ..Fatal::new("interrupted before anything was sent")
+            ..Fatal::new("interrupted during pre-flight: nobody was onboarded, nothing was written")
         }
     }
 

@@ -1,11 +1,15 @@
 //! Ctrl-C and SIGTERM: the first asks the run to stop starting people, the second to stop now.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::sync::watch;
 
 /// Counts the stop signals received.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
     signals: watch::Receiver<u32>,
+    hurry: Arc<AtomicBool>,
 }
 
 impl Shutdown {
@@ -35,19 +39,48 @@ impl Shutdown {
                 tx.send_modify(|count| *count += 1);
             }
         });
-        Shutdown { signals: rx }
+        Shutdown {
+            signals: rx,
+            hurry: Arc::default(),
+        }
     }
 
     /// A shutdown that never comes (for tests and one-shot calls).
     pub fn never() -> Self {
         let (tx, rx) = watch::channel(0u32);
         std::mem::forget(tx);
-        Shutdown { signals: rx }
+        Shutdown {
+            signals: rx,
+            hurry: Arc::default(),
+        }
     }
 
     /// True once a stop was asked for.
     pub fn is_requested(&self) -> bool {
         *self.signals.borrow() >= 1
+    }
+
+    /// True once a second signal came, or the grace period after the first ran out: no
+    /// further request may be sent (those in flight finish and are recorded).
+    pub fn is_hurried(&self) -> bool {
+        *self.signals.borrow() >= 2 || self.hurry.load(Ordering::SeqCst)
+    }
+
+    /// The grace period after the first signal ran out: send no further request.
+    pub fn hurry(&self) {
+        self.hurry.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs `work` unless a stop is asked for first (then `None`, and `work` is dropped).
+    pub async fn unless_requested<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        tokio::select! {
+            biased;
+            () = self.requested() => None,
+            done = work => Some(done),
+        }
     }
 
     /// Resolves when the first stop signal has arrived.

@@ -299,3 +299,27 @@ fn no_audit_file_is_exit_2() {
             .exists()
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn status_without_check_never_writes_the_audit_file() {
+    use std::os::unix::fs::MetadataExt;
+    let env = four_states(ApiVersion::V1_109);
+    // A journal a killed run left behind: status shows it, but does not fold it in.
+    let mut record = env.record("pending@company.com");
+    record["email"] = "journaled@company.com".into();
+    let journal = env
+        .results_path()
+        .with_file_name("onboarding_results.json.journal");
+    std::fs::write(&journal, format!("{record}\n")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = std::fs::metadata(env.results_path()).unwrap();
+    let out = status(&env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(emails(&out).contains(&"journaled@company.com".to_string()));
+    let after = std::fs::metadata(env.results_path()).unwrap();
+    assert_eq!(after.ino(), before.ino(), "not replaced");
+    assert_eq!(after.mtime_nsec(), before.mtime_nsec(), "not modified");
+    assert_eq!(after.mtime(), before.mtime());
+    assert!(journal.exists(), "the journal is left for the next run");
+}

@@ -11,7 +11,8 @@ use crate::apply::pacer::Limiter;
 use crate::proxy::ProxyError;
 use crate::shutdown::Shutdown;
 
-/// How long jobs in flight may take to finish after the first stop signal.
+/// How long jobs in flight may take to finish after the first stop signal; after it they
+/// send no further request, and end (recorded) when their current one is answered.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A failure that would hit every job (the key was rejected): the drive must stop.
@@ -81,32 +82,39 @@ where
     let mut stopping = false;
     let mut grace_ends = None;
     loop {
+        // A signal that came before (e.g. during pre-flight) or between two batches: no job
+        // is started after it.
+        if shutdown.is_requested() && !ending.interrupted {
+            stopping = true;
+            ending.interrupted = true;
+            if !tasks.is_empty() {
+                grace_ends = Some(tokio::time::Instant::now() + GRACE);
+                printer.note(&format!(
+                    "interrupted: finishing the {what} in flight (at most {} s, then their current request; Ctrl-C again to stop at once)",
+                    GRACE.as_secs()
+                ));
+            }
+        }
         fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
         if tasks.is_empty() {
             break;
         }
         let first = tokio::select! {
             biased;
-            () = shutdown.requested(), if !stopping => {
-                stopping = true;
-                ending.interrupted = true;
-                grace_ends = Some(tokio::time::Instant::now() + GRACE);
-                printer.note(&format!(
-                    "interrupted: finishing the {what} in flight (at most {} s; Ctrl-C again to stop at once)",
-                    GRACE.as_secs()
-                ));
-                continue;
-            }
+            () = shutdown.requested(), if !ending.interrupted => continue,
             () = shutdown.forced(), if stopping => {
                 ending.not_started += tasks.len();
                 tasks.abort_all();
                 break;
             }
             () = tokio::time::sleep_until(grace_ends.unwrap_or_else(tokio::time::Instant::now)), if grace_ends.is_some() => {
-                printer.note(&format!("stopped waiting for the {what} still in flight"));
-                ending.not_started += tasks.len();
-                tasks.abort_all();
-                break;
+                // Not aborted: a job dropped mid-way would lose what the proxy already
+                // did (a user made, an invitation sent). No further request is sent; each
+                // ends when its current one is answered or times out, and is recorded.
+                printer.note(&format!("the {what} still in flight send nothing more; waiting for their current request"));
+                shutdown.hurry();
+                grace_ends = None;
+                continue;
             }
             joined = tasks.join_next() => joined,
         };
@@ -130,7 +138,8 @@ where
         if finish_first {
             blocking(|| finish(ctx, batch, printer))?;
         } else {
-            fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
+            let stop = stopping || shutdown.is_requested();
+            fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stop);
             blocking(|| finish(ctx, batch, printer))?;
         }
     }

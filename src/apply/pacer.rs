@@ -16,6 +16,7 @@ pub struct Pacer {
     rate_interval: Option<Duration>,
     next_slot: Mutex<Instant>,
     paused_until: Mutex<Option<Instant>>,
+    stop: std::sync::OnceLock<crate::shutdown::Shutdown>,
 }
 
 impl Pacer {
@@ -30,6 +31,7 @@ impl Pacer {
                 .and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok()),
             next_slot: Mutex::new(Instant::now()),
             paused_until: Mutex::new(None),
+            stop: std::sync::OnceLock::new(),
         }
     }
 
@@ -38,20 +40,43 @@ impl Pacer {
         &self.limiter
     }
 
+    /// Makes [`Pacer::ready`] honour Ctrl-C / SIGTERM.
+    pub fn stop_on(&self, shutdown: crate::shutdown::Shutdown) {
+        let _ = self.stop.set(shutdown);
+    }
+
     /// Waits until a request may be sent: after any pause, and within the rate cap.
-    pub async fn ready(&self) {
-        let pause = *self.paused_until.lock().expect("pacer lock");
-        if let Some(until) = pause {
-            tokio::time::sleep_until(until).await;
+    /// After a stop signal, a request that would have to wait is not sent (nor any once
+    /// the run is hurried): [`ProxyError::Interrupted`].
+    pub async fn ready(&self) -> Result<(), ProxyError> {
+        let stop = self.stop.get();
+        if stop.is_some_and(|s| s.is_hurried()) {
+            return Err(ProxyError::Interrupted);
         }
+        let pause = *self.paused_until.lock().expect("pacer lock");
+        let now = Instant::now();
+        let mut until = pause.filter(|p| *p > now);
         if let Some(interval) = self.rate_interval {
-            let slot = {
-                let mut next = self.next_slot.lock().expect("pacer lock");
-                let slot = (*next).max(Instant::now());
-                *next = slot + interval;
-                slot
-            };
-            tokio::time::sleep_until(slot).await;
+            let mut next = self.next_slot.lock().expect("pacer lock");
+            let slot = (*next).max(now).max(until.unwrap_or(now));
+            if stop.is_some_and(|s| s.is_requested()) && slot > now {
+                return Err(ProxyError::Interrupted);
+            }
+            *next = slot + interval;
+            until = Some(slot);
+        }
+        let Some(until) = until.filter(|u| *u > now) else {
+            return Ok(());
+        };
+        match stop {
+            Some(stop) => match stop.unless_requested(tokio::time::sleep_until(until)).await {
+                Some(()) => Ok(()),
+                None => Err(ProxyError::Interrupted),
+            },
+            None => {
+                tokio::time::sleep_until(until).await;
+                Ok(())
+            }
         }
     }
 

@@ -134,6 +134,14 @@ impl Executor {
             if error.is_auth() {
                 return Err(StopRun(error));
             }
+            if matches!(error, ProxyError::Interrupted) && tally.requests == 0 {
+                // Stopped before anything was sent for this person: nothing to record.
+                result.changed = false;
+                result.outcome = Outcome::Failed {
+                    reason: error.reason(),
+                };
+                return Ok(result);
+            }
             record.set_failed(error.to_string(), Utc::now());
             result.outcome = Outcome::Failed {
                 reason: error.reason(),

@@ -2,10 +2,12 @@
 //!
 //! Durability: while a run works, each finished person is appended to a journal
 //! (`<file>.journal`, JSON lines) and synced before it is reported. At the end the journal
-//! is folded into the JSON file atomically (temp file, sync, rename) and removed. A run that
-//! was killed leaves the journal behind; the next run folds it in before anything else.
-//! A lock file (`<file>.lock`, an OS lock) keeps two runs off one audit file. Every file is
-//! created with mode 0600: onboarding links are credentials.
+//! is folded into the JSON file atomically (a `tempfile` temp file in the same directory,
+//! sync, `persist`, directory sync) and removed. A run that was killed leaves the journal
+//! behind; the next run folds it in before anything else. A lock file (`<file>.lock`, an OS
+//! lock) keeps two runs off one audit file. Every file is created with mode 0600:
+//! onboarding links are credentials. The audit path must be a regular file or absent (never
+//! a device, FIFO, socket, directory or symlink), and each record names its proxy.
 
 pub mod record;
 
@@ -32,6 +34,29 @@ pub enum AuditError {
         path: PathBuf,
         /// What the parser said.
         message: String,
+    },
+    /// Something other than a regular file is at the audit path (a device, FIFO, socket,
+    /// directory or symlink): nothing is written there, or next to it.
+    #[error(
+        "{path}: the audit file must be a regular file or absent, but this is {kind}; nothing was sent or written — pass --results with the path of a regular file"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there ("a directory", "a symlink", …).
+        kind: &'static str,
+    },
+    /// The file's records were made on another proxy.
+    #[error(
+        "{path} holds records made on the proxy {recorded}, not on {proxy}; nothing was sent — pass --results with another audit file for this proxy"
+    )]
+    OtherProxy {
+        /// The file.
+        path: PathBuf,
+        /// The proxy its records name.
+        recorded: String,
+        /// The proxy of this run.
+        proxy: String,
     },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
@@ -65,6 +90,7 @@ pub struct Audit {
     journal: Option<File>,
     journal_len: u64,
     changed: bool,
+    proxy: Option<String>,
     _lock: File,
 }
 
@@ -98,6 +124,9 @@ impl Audit {
     /// Locks and loads the audit file (missing is fine), folding in a journal left by a
     /// killed run. Fails without touching anything if the lock is held or the file is unreadable.
     pub fn open(path: &Path) -> Result<Audit, AuditError> {
+        for path in [path, &sibling(path, ".lock"), &sibling(path, ".journal")] {
+            check_kind(path)?;
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
@@ -114,7 +143,10 @@ impl Audit {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
         }
+        // Checked again under the lock: the path may have changed since.
+        check_kind(path)?;
         let records = load(path)?;
+        tighten(path)?;
         let mut audit = Audit {
             path: path.to_path_buf(),
             index: HashMap::with_capacity(records.len()),
@@ -124,6 +156,7 @@ impl Audit {
             journal: None,
             journal_len: 0,
             changed: false,
+            proxy: None,
             _lock: lock,
         };
         for (i, record) in audit.records.iter().enumerate() {
@@ -146,6 +179,7 @@ impl Audit {
     /// The records as a reader sees them without the lock (another run holds it): the file
     /// as last saved, with that run's journal laid over it in memory. Nothing is written.
     pub fn read_only(path: &Path) -> Result<Vec<Record>, AuditError> {
+        check_kind(path)?;
         let mut records = load(path)?;
         let journal = sibling(path, ".journal");
         let file = match File::open(&journal) {
@@ -173,6 +207,18 @@ impl Audit {
         Ok(records)
     }
 
+    /// True when another run holds the lock on the audit file (nothing is created: a
+    /// missing lock file means nobody holds it).
+    pub fn is_locked(path: &Path) -> bool {
+        let Ok(lock) = File::open(sibling(path, ".lock")) else {
+            return false;
+        };
+        matches!(
+            lock.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        )
+    }
+
     /// True when there is an audit file (or a journal a killed run left) at `path`.
     pub fn exists(path: &Path) -> bool {
         path.exists() || sibling(path, ".journal").exists()
@@ -196,6 +242,30 @@ impl Audit {
             }
         }
         Ok(count)
+    }
+
+    /// Ties the file to the proxy of this run (named by [`crate::audit::record::proxy_name`]):
+    /// refused if its records were made on another proxy. Records without a proxy are
+    /// adopted (the field is written with the next change); every record appended from
+    /// now on names this proxy.
+    pub fn bind_proxy(&mut self, proxy: &str) -> Result<(), AuditError> {
+        if let Some(other) = self
+            .records
+            .iter()
+            .filter_map(|r| r.proxy_url.as_deref())
+            .find(|recorded| *recorded != proxy)
+        {
+            return Err(AuditError::OtherProxy {
+                path: self.path.clone(),
+                recorded: other.to_string(),
+                proxy: proxy.to_string(),
+            });
+        }
+        for record in &mut self.records {
+            record.proxy_url.get_or_insert_with(|| proxy.to_string());
+        }
+        self.proxy = Some(proxy.to_string());
+        Ok(())
     }
 
     /// The file's path.
@@ -249,7 +319,7 @@ impl Audit {
 
     /// Makes a batch of records durable in the journal (one sync), then takes them in.
     /// `order` is each record's position in the input, used to keep the file in input order.
-    pub fn append(&mut self, batch: Vec<(Record, u64)>) -> Result<(), AuditError> {
+    pub fn append(&mut self, mut batch: Vec<(Record, u64)>) -> Result<(), AuditError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -265,6 +335,11 @@ impl Audit {
         }
         let mut text = Vec::with_capacity(batch.len() * 512);
         let mut spans = Vec::with_capacity(batch.len());
+        if let Some(proxy) = &self.proxy {
+            for (record, _) in &mut batch {
+                record.proxy_url = Some(proxy.clone());
+            }
+        }
         for (record, _) in &batch {
             let start = text.len();
             serde_json::to_writer(&mut text, record).expect("records serialise");
@@ -313,26 +388,40 @@ impl Audit {
     }
 
     fn write_file(&mut self) -> Result<(), AuditError> {
-        let temp = sibling(&self.path, &format!(".tmp.{}", std::process::id()));
+        // `tempfile` makes the temp file next to the audit file under a unique name, mode
+        // 0600, and removes it if anything below fails; `persist` renames it into place.
+        let dir = match self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir.to_path_buf(),
+            None => PathBuf::from("."),
+        };
+        let mut prefix = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        prefix.push(".tmp.");
         let result = (|| {
-            let file = open_private(
-                &temp,
-                OpenOptions::new().create(true).truncate(true).write(true),
-            )?;
-            set_private(&temp)?;
-            let mut writer = std::io::BufWriter::new(file);
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(&prefix);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o600));
+            }
+            let temp = builder.tempfile_in(&dir)?;
+            let mut writer = std::io::BufWriter::new(temp);
             serde_json::to_writer_pretty(&mut writer, &Everyone(self))?;
             writer.write_all(b"\n")?;
-            let file = writer.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(&temp, &self.path)?;
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                File::open(dir).and_then(|d| d.sync_all()).ok();
-            }
+            let temp = writer.into_inner().map_err(|e| e.into_error())?;
+            temp.as_file().sync_all()?;
+            // The path is checked again right before the rename: never replace anything
+            // but a regular file (or nothing).
+            check_kind(&self.path).map_err(std::io::Error::other)?;
+            temp.persist(&self.path).map_err(|e| e.error)?;
+            File::open(&dir).and_then(|d| d.sync_all()).ok();
             Ok::<_, std::io::Error>(())
         })();
         if let Err(e) = result {
-            std::fs::remove_file(&temp).ok();
             return Err(io_error(&self.path)(e));
         }
         self.journal = None;
@@ -378,11 +467,68 @@ fn load(path: &Path) -> Result<Vec<Record>, AuditError> {
     }
 }
 
-fn set_private(path: &Path) -> std::io::Result<()> {
+/// The audit path must hold a regular file, or nothing. A device (`/dev/null`), FIFO,
+/// socket, directory or symlink is refused before anything is read, sent or written.
+fn check_kind(path: &Path) -> Result<(), AuditError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return Ok(());
+    } else if kind.is_symlink() {
+        "a symlink (refused: the file it points to could be anything)"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        special_kind(&kind)
+    };
+    Err(AuditError::NotAFile {
+        path: path.to_path_buf(),
+        kind: what,
+    })
+}
+
+fn special_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        } else if kind.is_socket() {
+            return "a socket";
+        } else if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    let _ = kind;
+    "not a regular file"
+}
+
+/// An existing audit file readable by others (e.g. 0644 from an older version or a copy)
+/// is tightened to 0600 when a run opens it: its links are credentials.
+fn tighten(path: &Path) -> Result<(), AuditError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                let mode = meta.permissions().mode() & 0o700;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(io_error(path))?;
+                eprintln!(
+                    "onboard: {}: was readable by others (mode {:o}); tightened to {:o}",
+                    path.display(),
+                    meta.permissions().mode() & 0o777,
+                    mode
+                );
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(path)(e)),
+        }
     }
     #[cfg(not(unix))]
     let _ = path;

@@ -113,6 +113,10 @@ pub struct Record {
     /// The latest any of the `lost_invitations` can expire (they work to the end of its UTC day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_invitations_expire_by: Option<DateTime<Utc>>,
+    /// The proxy the record was made on (its base URL, without credentials or query).
+    /// Records without it (older versions) are adopted by the first proxy they meet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -137,6 +141,17 @@ pub enum State {
     Failed,
     /// The user was deleted on the proxy (found by `onboard refresh`); nobody is invited.
     UserDeleted,
+}
+
+/// How a proxy is named in records: its base URL without credentials, query, fragment or
+/// trailing slash.
+pub fn proxy_name(base: &url::Url) -> String {
+    let mut url = base.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    url.as_str().trim_end_matches('/').to_string()
 }
 
 /// True when an invitation expiring at `expires_at` no longer opens at `now`:
@@ -167,6 +182,7 @@ impl Record {
             email_error: None,
             lost_invitations: 0,
             lost_invitations_expire_by: None,
+            proxy_url: None,
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),
@@ -353,6 +369,12 @@ mod tests {
         assert_eq!(record.onboarding_link.as_deref(), Some("l2"));
         assert_eq!(record.state(at(5, 0)), State::Pending);
         assert_eq!(record.state(at(10, 0)), State::Expired);
+    }
+
+    #[test]
+    fn proxy_name_drops_credentials_query_and_slash() {
+        let url = url::Url::parse("https://me:pw@proxy.example.com/litellm/?k=v#f").unwrap();
+        assert_eq!(proxy_name(&url), "https://proxy.example.com/litellm");
     }
 
     #[test]

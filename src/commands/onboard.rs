@@ -142,16 +142,17 @@ async fn onboard_people(
         printer.warn(warning);
     }
     let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    let client = preflight::connect(&config, &shutdown, &mut audit)?;
     let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
-    let checked = preflight::check(
-        &client,
-        &teams,
-        config.fix_default_user,
-        dry_run,
-        &mut printer,
+    let checked = preflight::unless_stopped(
+        &shutdown,
+        preflight::check(
+            &client,
+            &teams,
+            config.fix_default_user,
+            dry_run,
+            &mut printer,
+        ),
     )
     .await?;
     for person in &mut people {
@@ -159,7 +160,11 @@ async fn onboard_people(
             person.team = id.clone();
         }
     }
-    let mailer = crate::mail::setup(config.mail.as_ref(), config.timeout).await?;
+    let mailer = preflight::unless_stopped(
+        &shutdown,
+        crate::mail::setup(config.mail.as_ref(), config.timeout),
+    )
+    .await?;
     let options = OnboardOptions {
         reinvite,
         send_email: mailer.is_some(),

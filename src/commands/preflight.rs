@@ -3,11 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::audit::Audit;
+use crate::audit::record::proxy_name;
+use crate::config::Config;
 use crate::error::Fatal;
 use crate::output::Printer;
 use crate::proxy::ProxyError;
 use crate::proxy::client::ProxyClient;
 use crate::proxy::links::Links;
+use crate::shutdown::Shutdown;
 use crate::types::{TeamId, UserId, escape};
 
 /// What pre-flight learned.
@@ -189,6 +193,34 @@ fn team_problem(team: &TeamId, matches: &[crate::proxy::api::Team]) -> Option<St
                 .join(", ")
         )),
     }
+}
+
+/// The client for a command that talks to the proxy: its waits end on a stop signal, and the
+/// audit file is bound to this proxy (a file of another proxy's records is refused).
+pub fn connect(
+    config: &Config,
+    shutdown: &Shutdown,
+    audit: &mut Audit,
+) -> Result<ProxyClient, Fatal> {
+    let client = config
+        .client()
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    client.pacer().stop_on(shutdown.clone());
+    audit
+        .bind_proxy(&proxy_name(client.base()))
+        .map_err(Fatal::caused)?;
+    Ok(client)
+}
+
+/// Runs a pre-flight step unless a stop signal comes first: then nothing was sent, exit 130.
+pub async fn unless_stopped<T>(
+    shutdown: &Shutdown,
+    step: impl std::future::Future<Output = Result<T, Fatal>>,
+) -> Result<T, Fatal> {
+    shutdown
+        .unless_requested(step)
+        .await
+        .unwrap_or_else(|| Err(Fatal::interrupted()))
 }
 
 #[cfg(test)]

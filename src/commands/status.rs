@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::apply::apply;
 use crate::apply::person::{Executor, Outcome};
+use crate::audit::Audit;
 use crate::audit::record::{Record, State, UserOrigin};
-use crate::audit::{Audit, AuditError};
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::StatusTask;
@@ -51,22 +51,16 @@ pub async fn status(
             check_failed = checked.failed;
             records
         }
-        None => match Audit::open(results) {
-            Ok(audit) => audit.records().to_vec(),
-            Err(AuditError::Locked(_)) => {
+        None => {
+            // Without --check nothing is written: not the file, not a journal fold-in.
+            if Audit::is_locked(results) {
                 printer.note(&format!(
                     "{} is in use by another onboard run: showing it as that run has saved it so far (read-only)",
                     results.display()
                 ));
-                Audit::read_only(results).map_err(Fatal::caused)?
             }
-            Err(e @ AuditError::Io { .. }) => {
-                // E.g. a directory we may read but not write: the lock file cannot be made.
-                printer.note(&format!("{e}: showing the file read-only"));
-                Audit::read_only(results).map_err(Fatal::caused)?
-            }
-            Err(e) => return Err(Fatal::caused(e)),
-        },
+            Audit::read_only(results).map_err(Fatal::caused)?
+        }
     };
     let now = Utc::now();
     let wanted = args.only;
@@ -109,12 +103,10 @@ async fn check(
     audit: &mut Audit,
     printer: &mut Printer,
 ) -> Result<Checked, Fatal> {
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    let shutdown = Shutdown::never();
+    let client = preflight::connect(config, &shutdown, audit)?;
     preflight::reachable_admin(&client).await?;
     let retry = config.retry_policy();
-    let shutdown = Shutdown::never();
     let open: Vec<Record> = audit
         .records()
         .iter()

@@ -323,7 +323,7 @@ impl ProxyClient {
         query: &[(&str, &str)],
         body: Option<serde_json::Value>,
     ) -> Result<T, ProxyError> {
-        self.pacer.ready().await;
+        self.pacer.ready().await?;
         let mut url = self.base.join(path).expect("static paths join");
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);

@@ -85,6 +85,9 @@ pub enum ProxyError {
     /// The request may or may not have reached the proxy (timeout, reset, cut-off response).
     #[error("no answer from the proxy ({0}); the request may or may not have been carried out")]
     Ambiguous(String),
+    /// The run was interrupted (Ctrl-C / SIGTERM) before this request was sent: it was not.
+    #[error("interrupted before the request was sent")]
+    Interrupted,
     /// The proxy answered 2xx with something we could not read.
     #[error("unexpected answer from the proxy: {0}")]
     Decode(String),
@@ -141,6 +144,7 @@ impl ProxyError {
             ProxyError::Certificate { .. } => "untrusted TLS certificate".into(),
             ProxyError::Ambiguous(_) => "no answer from the proxy".into(),
             ProxyError::Decode(_) => "unexpected answer".into(),
+            ProxyError::Interrupted => "interrupted".into(),
         }
     }
 

@@ -109,14 +109,21 @@ pub async fn refresh(
         .hint("pass --results with the file `onboard` wrote (an absolute path in a cron job, which runs in $HOME)"));
     }
     let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
-    preflight::reachable_admin(&client).await?;
-    preflight::ensure_default_user(&client, config.fix_default_user, args.dry_run, &mut printer)
+    let client = preflight::connect(&config, &shutdown, &mut audit)?;
+    let (links, sso, mailer) = preflight::unless_stopped(&shutdown, async {
+        preflight::reachable_admin(&client).await?;
+        preflight::ensure_default_user(
+            &client,
+            config.fix_default_user,
+            args.dry_run,
+            &mut printer,
+        )
         .await?;
-    let (links, sso) = preflight::links(&client).await;
-    let mailer = crate::mail::setup(config.mail.as_ref(), config.timeout).await?;
+        let (links, sso) = preflight::links(&client).await;
+        let mailer = crate::mail::setup(config.mail.as_ref(), config.timeout).await?;
+        Ok((links, sso, mailer))
+    })
+    .await?;
     if sso {
         printer.note(preflight::SSO_WARNING);
     }
