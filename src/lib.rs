@@ -51,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
     match &cli.command {
         Some(Command::Invite(args)) => commands::onboard::invite(config, args, shutdown).await,
         Some(Command::Refresh(args)) => commands::refresh::refresh(config, args, shutdown).await,
+        Some(Command::Offboard(args)) => commands::offboard::offboard(config, args, shutdown).await,
         Some(Command::Status(_)) | Some(Command::Completions { .. }) => {
             unreachable!("handled above")
         }

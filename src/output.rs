@@ -13,6 +13,45 @@ use crate::apply::person::{Outcome, PersonResult};
 use crate::plan::{PersonPlan, PlanView, Skip};
 pub use crate::types::when;
 
+/// A line a plan (people whose plan does nothing are left out when `plans` is long) and the
+/// counts of actions and skips.
+fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut lines = Vec::new();
+    for plan in plans {
+        for action in &plan.actions {
+            *counts.entry(action.name()).or_default() += 1;
+        }
+        if let Some(skip) = &plan.skip {
+            *counts.entry(skip.name()).or_default() += 1;
+        }
+        let mut line = format!("{}:", plan.email);
+        let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
+        if !names.is_empty() {
+            line.push(' ');
+            line.push_str(&names.join(", "));
+        }
+        if let Some(team) = &plan.team {
+            line.push_str(&format!(" [team {team}]"));
+        }
+        if let Some(skip) = &plan.skip {
+            line.push_str(&format!(" (skip: {}", skip.name()));
+            if let Some(detail) = &plan.detail {
+                line.push_str(&format!(": {detail}"));
+            }
+            line.push(')');
+        }
+        lines.push(line);
+    }
+    let listed: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let listed = if listed.is_empty() {
+        "nothing to do".to_string()
+    } else {
+        listed.join(", ")
+    };
+    (lines, listed)
+}
+
 /// How results are shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -279,46 +318,89 @@ impl Printer {
             self.flush();
             return;
         }
-        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
-        for plan in plans {
-            for action in &plan.actions {
-                *counts.entry(action.name()).or_default() += 1;
+        let (lines, counts) = plan_lines(plans);
+        if !self.quiet {
+            for line in &lines {
+                self.out(line);
             }
-            if let Some(skip) = &plan.skip {
-                *counts.entry(skip.name()).or_default() += 1;
-            }
-            if self.quiet {
-                continue;
-            }
-            let mut line = format!("{}:", plan.email);
-            let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
-            if !names.is_empty() {
-                line.push(' ');
-                line.push_str(&names.join(", "));
-            }
-            if let Some(team) = &plan.team {
-                line.push_str(&format!(" [team {team}]"));
-            }
-            if let Some(skip) = &plan.skip {
-                line.push_str(&format!(" (skip: {}", skip.name()));
-                if let Some(detail) = &plan.detail {
-                    line.push_str(&format!(": {detail}"));
-                }
-                line.push(')');
-            }
-            self.out(&line);
         }
         self.flush();
-        let listed: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let listed = if listed.is_empty() {
-            "nothing to do".to_string()
-        } else {
-            listed.join(", ")
-        };
         self.note(&format!(
-            "dry run, nothing was written: {} people: {listed}",
+            "dry run, nothing was written: {} people: {counts}",
             plans.len()
         ));
+    }
+
+    /// Prints the plans a run is about to carry out, on stderr (stdout stays for results),
+    /// before it asks for confirmation.
+    pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
+        let (lines, counts) = plan_lines(plans);
+        for line in &lines {
+            self.err(&format!("  {line}"));
+        }
+        self.err(&format!("onboard: the plan: {total} people: {counts}"));
+    }
+
+    /// Reports one finished person whose plan removed something (text only; `--json` lists
+    /// the actions in [`Printer::person`]).
+    pub fn removal(&mut self, result: &PersonResult) {
+        if self.format == Format::Json || self.quiet {
+            return;
+        }
+        if !matches!(result.outcome, Outcome::Done | Outcome::Skipped(_)) {
+            return;
+        }
+        let mut done = Vec::new();
+        let teams: Vec<String> = result
+            .plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                crate::plan::Action::RemoveFromTeam { team, .. } => Some(team.to_string()),
+                _ => None,
+            })
+            .collect();
+        if !teams.is_empty() {
+            done.push(format!("removed from team {}", teams.join(", ")));
+        }
+        if result.plan.has("delete_user") {
+            done.push("user deleted".to_string());
+        }
+        let deletes = result
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.name() == "delete_invitation")
+            .count();
+        if deletes > 0 {
+            let failed = result.delete_failed.len();
+            let mut text = format!("{} invitation(s) deleted", deletes - failed);
+            if failed > 0 && !result.plan.has("delete_user") {
+                text.push_str(&format!(
+                    ", {failed} could not be (kept as pending; `onboard refresh` tries again)"
+                ));
+            }
+            done.push(text);
+        }
+        if done.is_empty() {
+            return;
+        }
+        let tick = Self::paint(self.color_out, GREEN, "✓");
+        let line = format!("{tick} {}: {}", result.plan.email, done.join(", "));
+        self.out(&line);
+    }
+
+    /// Ends the output (the progress bar, the JSON array) and prints `lines` as the summary.
+    pub fn finish_with(&mut self, lines: &[String], notable: bool) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.format == Format::Json {
+            let end = if self.json_started { "\n]" } else { "[]" };
+            writeln!(self.stdout, "{end}").ok();
+        }
+        self.flush();
+        self.summary(lines, notable);
     }
 
     /// Ends the output and prints the summary on stderr.
@@ -342,6 +424,12 @@ impl Printer {
             summary.already_accepted,
             summary.failed
         );
+        if summary.removed_from_teams > 0 {
+            line.push_str(&format!(
+                ", {} removed from teams (--prune)",
+                summary.removed_from_teams
+            ));
+        }
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }

@@ -107,6 +107,7 @@ fn filter(args: &StatusArgs) -> Option<State> {
         (args.expired, State::Expired),
         (args.accepted, State::Accepted),
         (args.failed, State::Failed),
+        (args.offboarded, State::Offboarded),
     ]
     .into_iter()
     .find_map(|(on, state)| on.then_some(state))
@@ -198,6 +199,7 @@ fn label(state: State) -> &'static str {
         State::Accepted => "accepted",
         State::Failed => "failed",
         State::UserDeleted => "user deleted",
+        State::Offboarded => "offboarded",
     }
 }
 
@@ -311,6 +313,8 @@ fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {
         "state": state,
         "accepted_at": r.accepted_at,
         "user_deleted_at": r.user_deleted_at,
+        "offboarded_at": r.offboarded_at,
+        "removed_from_teams": r.removed_from_teams,
         "error": r.error,
     });
     if show_links {
@@ -326,18 +330,19 @@ fn totals(
     now: DateTime<Utc>,
     filtered: bool,
 ) -> String {
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     for r in all {
         counts[r.state(now) as usize] += 1;
     }
     let mut text = format!(
-        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted",
+        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted, {} offboarded",
         all.len(),
         counts[State::Pending as usize],
         counts[State::Expired as usize],
         counts[State::Accepted as usize],
         counts[State::Failed as usize],
         counts[State::UserDeleted as usize],
+        counts[State::Offboarded as usize],
     );
     if filtered {
         text.push_str(&format!(" ({} shown)", shown.len()));
