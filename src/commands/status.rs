@@ -313,10 +313,15 @@ fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {
         "state": state,
         "accepted_at": r.accepted_at,
         "user_deleted_at": r.user_deleted_at,
-        "offboarded_at": r.offboarded_at,
-        "removed_from_teams": r.removed_from_teams,
         "error": r.error,
     });
+    // Written only when set, like the audit file does.
+    if let Some(at) = r.offboarded_at {
+        row["offboarded_at"] = json!(at);
+    }
+    if !r.removed_from_teams.is_empty() {
+        row["removed_from_teams"] = json!(r.removed_from_teams);
+    }
     if show_links {
         row["invitation_id"] = json!(r.invitation_id);
         row["onboarding_link"] = json!(r.onboarding_link);
@@ -335,15 +340,20 @@ fn totals(
         counts[r.state(now) as usize] += 1;
     }
     let mut text = format!(
-        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted, {} offboarded",
+        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted",
         all.len(),
         counts[State::Pending as usize],
         counts[State::Expired as usize],
         counts[State::Accepted as usize],
         counts[State::Failed as usize],
         counts[State::UserDeleted as usize],
-        counts[State::Offboarded as usize],
     );
+    if counts[State::Offboarded as usize] > 0 {
+        text.push_str(&format!(
+            ", {} offboarded",
+            counts[State::Offboarded as usize]
+        ));
+    }
     if filtered {
         text.push_str(&format!(" ({} shown)", shown.len()));
     }
