@@ -491,3 +491,38 @@ fn prune_removes_exactly_the_members_the_csv_does_not_name() {
     );
     assert_eq!(writes(&env), 0);
 }
+
+#[test]
+fn an_offboarded_person_can_be_onboarded_again_and_the_run_reads_well() {
+    let env = Env::default_proxy();
+    onboard(&env, "a.csv", DEV_TEST, &["ann@company.com"]);
+    let run = env
+        .onboard()
+        .args(["offboard", "ann@company.com", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains("✓ ann@company.com: user deleted, 1 invitation(s) deleted"),
+        "{out}"
+    );
+    assert!(
+        stderr(&run).contains("1 users deleted, 0 team memberships removed, 1 invitations deleted"),
+        "{}",
+        stderr(&run)
+    );
+    let again = env.write(
+        "again.csv",
+        &format!("user_email,team_id\nann@company.com,{DEV_TEST}\n"),
+    );
+    env.onboard().arg(&again).assert().code(0);
+    let id = user_id(&env, "ann@company.com");
+    assert_eq!(live_invitations(&env, &id), 1);
+    let record = env.record("ann@company.com");
+    assert!(record.get("offboarded_at").is_none(), "{record}");
+    assert_eq!(record["user_id"], id.as_str());
+    let status = env.onboard().args(["status", "--json"]).output().unwrap();
+    let rows: Vec<Value> = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "pending");
+}
