@@ -132,9 +132,14 @@ pub async fn offboard(
     if acting.is_empty() {
         printer.finish_with(
             &[format!(
-                "onboard: offboard: nothing to do for {} people ({})",
+                "onboard: offboard: nothing to do for {} people ({}{})",
                 plans.len(),
-                skip_counts(&plans)
+                skip_counts(&plans),
+                if failed_skips > 0 {
+                    format!(", {failed_skips} failed")
+                } else {
+                    String::new()
+                }
             )],
             refused + failed_skips > 0,
         );
@@ -189,13 +194,14 @@ pub async fn offboard(
     committed.map_err(|e| Fatal::new(e.to_string()))?;
     let failed = totals.failed + failed_skips;
     let mut line = format!(
-        "onboard: offboard: {} users deleted, {} team memberships removed, {} invitations deleted, {}, {} failed",
-        totals.users_deleted,
-        totals.memberships_removed,
-        totals.invitations_deleted,
-        skip_counts(&plans),
-        failed
+        "onboard: offboard: {} users deleted, {} team memberships removed, {} invitations deleted",
+        totals.users_deleted, totals.memberships_removed, totals.invitations_deleted,
     );
+    let skips = skip_counts(&plans);
+    if !skips.is_empty() {
+        line.push_str(&format!(", {skips}"));
+    }
+    line.push_str(&format!(", {failed} failed"));
     if applied.not_started > 0 {
         line.push_str(&format!(", {} not started", applied.not_started));
     }
@@ -226,21 +232,25 @@ fn exit_of(interrupted: bool, failed: usize) -> Exit {
     }
 }
 
-/// "2 not on the proxy, 1 proxy admin refused" (the skips worth naming).
+/// "2 not on the proxy, 1 proxy admins refused": the skips worth naming (those that occur).
 fn skip_counts(plans: &[PersonPlan]) -> String {
-    let count = |skip: Skip| {
-        plans
-            .iter()
-            .filter(|p| p.skip == Some(skip.clone()))
-            .count()
-    };
-    format!(
-        "{} not on the proxy, {} already offboarded, {} not in the team, {} proxy admins refused",
-        count(Skip::NotOnProxy),
-        count(Skip::AlreadyOffboarded),
-        count(Skip::NotInTeam),
-        count(Skip::ProxyAdmin)
-    )
+    let named = [
+        (Skip::NotOnProxy, "not on the proxy"),
+        (Skip::AlreadyOffboarded, "already offboarded"),
+        (Skip::NotInTeam, "not in the team"),
+        (Skip::ProxyAdmin, "proxy admins refused"),
+    ];
+    let parts: Vec<String> = named
+        .into_iter()
+        .filter_map(|(skip, what)| {
+            let n = plans
+                .iter()
+                .filter(|p| p.skip.as_ref() == Some(&skip))
+                .count();
+            (n > 0).then(|| format!("{n} {what}"))
+        })
+        .collect();
+    parts.join(", ")
 }
 
 /// The people named on the command line: emails, and CSV files of emails (their other
