@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
     match &task {
         Task::Bulk(bulk) => commands::onboard::bulk(config, bulk, shutdown).await,
         Task::Invite(invite) => commands::onboard::invite(config, invite, shutdown).await,
+        Task::Offboard(offboard) => commands::offboard::offboard(config, offboard, shutdown).await,
         Task::Refresh(refresh) => commands::refresh::refresh(config, refresh, shutdown).await,
         Task::Status(status) => {
             let results = config.results.clone();

@@ -13,6 +13,65 @@ use crate::apply::person::{Outcome, PersonResult};
 use crate::plan::{PersonPlan, PlanView, Skip};
 pub use crate::types::when;
 
+/// A line a plan (people whose plan does nothing are left out when `plans` is long) and the
+/// counts of actions and skips.
+fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
+    // Counts in the order each name first appears (the input's order): actions, then skips.
+    let mut actions: Vec<(&str, usize)> = Vec::new();
+    let mut skips: Vec<(&str, usize)> = Vec::new();
+    let bump = |counts: &mut Vec<(&'static str, usize)>, name: &'static str| match counts
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+    {
+        Some((_, count)) => *count += 1,
+        None => counts.push((name, 1)),
+    };
+    let mut lines = Vec::new();
+    for plan in plans {
+        for action in &plan.actions {
+            bump(&mut actions, action.name());
+        }
+        if let Some(skip) = &plan.skip {
+            bump(&mut skips, skip.name());
+        }
+        let mut line = format!("{}:", plan.email);
+        let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
+        if !names.is_empty() {
+            line.push(' ');
+            line.push_str(&names.join(", "));
+        }
+        if let Some(team) = &plan.team {
+            line.push_str(&format!(" [team {team}]"));
+        }
+        if let Some(skip) = &plan.skip {
+            line.push_str(&format!(" (skip: {}", skip.name()));
+            if let Some(detail) = &plan.detail {
+                line.push_str(&format!(": {detail}"));
+            } else if let Some(expires) = plan.expires_at {
+                line.push_str(&format!(", expires {}", when(expires)));
+            }
+            line.push(')');
+        }
+        lines.push(line);
+    }
+    let list = |counts: &[(&str, usize)]| {
+        counts
+            .iter()
+            .map(|(k, v)| format!("{v} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut listed = if actions.is_empty() {
+        "nothing to do".to_string()
+    } else {
+        list(&actions)
+    };
+    if !skips.is_empty() {
+        listed.push_str(&format!("; skipped: {}", list(&skips)));
+    }
+    (lines, listed)
+}
+
 /// How results are shown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -282,66 +341,89 @@ impl Printer {
             self.flush();
             return;
         }
-        // Counts in the order each name first appears (the input's order): actions, then skips.
-        let mut actions: Vec<(&str, usize)> = Vec::new();
-        let mut skips: Vec<(&str, usize)> = Vec::new();
-        let bump = |counts: &mut Vec<(&'static str, usize)>, name: &'static str| match counts
-            .iter_mut()
-            .find(|(n, _)| *n == name)
-        {
-            Some((_, count)) => *count += 1,
-            None => counts.push((name, 1)),
-        };
-        for plan in plans {
-            for action in &plan.actions {
-                bump(&mut actions, action.name());
+        let (lines, counts) = plan_lines(plans);
+        if !self.quiet {
+            for line in &lines {
+                self.out(line);
             }
-            if let Some(skip) = &plan.skip {
-                bump(&mut skips, skip.name());
-            }
-            if self.quiet {
-                continue;
-            }
-            let mut line = format!("{}:", plan.email);
-            let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
-            if !names.is_empty() {
-                line.push(' ');
-                line.push_str(&names.join(", "));
-            }
-            if let Some(team) = &plan.team {
-                line.push_str(&format!(" [team {team}]"));
-            }
-            if let Some(skip) = &plan.skip {
-                line.push_str(&format!(" (skip: {}", skip.name()));
-                if let Some(detail) = &plan.detail {
-                    line.push_str(&format!(": {detail}"));
-                } else if let Some(expires) = plan.expires_at {
-                    line.push_str(&format!(", expires {}", when(expires)));
-                }
-                line.push(')');
-            }
-            self.out(&line);
         }
         self.flush();
-        let list = |counts: &[(&str, usize)]| {
-            counts
-                .iter()
-                .map(|(k, v)| format!("{v} {k}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut listed = if actions.is_empty() {
-            "nothing to do".to_string()
-        } else {
-            list(&actions)
-        };
-        if !skips.is_empty() {
-            listed.push_str(&format!("; skipped: {}", list(&skips)));
-        }
         self.note(&format!(
-            "dry run, nothing was written: {} people: {listed}",
+            "dry run, nothing was written: {} people: {counts}",
             plans.len()
         ));
+    }
+
+    /// Prints the plans a run is about to carry out, on stderr (stdout stays for results),
+    /// before it asks for confirmation.
+    pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
+        let (lines, counts) = plan_lines(plans);
+        for line in &lines {
+            self.err(&format!("  {line}"));
+        }
+        self.err(&format!("onboard: the plan: {total} people: {counts}"));
+    }
+
+    /// Reports one finished person whose plan removed something (text only; `--json` lists
+    /// the actions in [`Printer::person`]).
+    pub fn removal(&mut self, result: &PersonResult) {
+        if self.format == Format::Json || self.quiet {
+            return;
+        }
+        if !matches!(result.outcome, Outcome::Done | Outcome::Skipped(_)) {
+            return;
+        }
+        let mut done = Vec::new();
+        let teams: Vec<String> = result
+            .plan
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                crate::plan::Action::RemoveFromTeam { team, .. } => Some(team.to_string()),
+                _ => None,
+            })
+            .collect();
+        if !teams.is_empty() {
+            done.push(format!("removed from team {}", teams.join(", ")));
+        }
+        if result.plan.has("delete_user") {
+            done.push("user deleted".to_string());
+        }
+        let deletes = result
+            .plan
+            .actions
+            .iter()
+            .filter(|a| a.name() == "delete_invitation")
+            .count();
+        if deletes > 0 {
+            let failed = result.delete_failed.len();
+            let mut text = format!("{} invitation(s) deleted", deletes - failed);
+            if failed > 0 && !result.plan.has("delete_user") {
+                text.push_str(&format!(
+                    ", {failed} could not be (kept as pending; `onboard refresh` tries again)"
+                ));
+            }
+            done.push(text);
+        }
+        if done.is_empty() {
+            return;
+        }
+        let tick = Self::paint(self.color_out, GREEN, "✓");
+        let line = format!("{tick} {}: {}", result.plan.email, done.join(", "));
+        self.out(&line);
+    }
+
+    /// Ends the output (the progress bar, the JSON array) and prints `lines` as the summary.
+    pub fn finish_with(&mut self, lines: &[String], notable: bool) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if self.format == Format::Json {
+            let end = if self.json_started { "\n]" } else { "[]" };
+            writeln!(self.stdout, "{end}").ok();
+        }
+        self.flush();
+        self.summary(lines, notable);
     }
 
     /// Ends the output and prints the summary on stderr.
@@ -365,6 +447,12 @@ impl Printer {
             summary.already_accepted,
             summary.failed
         );
+        if summary.removed_from_teams > 0 {
+            line.push_str(&format!(
+                ", {} removed from teams (--prune)",
+                summary.removed_from_teams
+            ));
+        }
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }

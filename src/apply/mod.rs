@@ -32,6 +32,8 @@ pub struct Summary {
     pub already_accepted: usize,
     /// People who failed.
     pub failed: usize,
+    /// Team memberships removed (`--prune`).
+    pub removed_from_teams: usize,
     /// Failures grouped by reason.
     pub failure_reasons: BTreeMap<String, usize>,
     /// Requests sent.
@@ -66,6 +68,14 @@ impl Summary {
             self.lost_invitations += result.lost_invitations;
             let by = result.record.lost_invitations_expire_by;
             self.lost_expire_by = self.lost_expire_by.max(by);
+        }
+        if !matches!(result.outcome, Outcome::Failed { .. }) {
+            self.removed_from_teams += result
+                .plan
+                .actions
+                .iter()
+                .filter(|a| a.name() == "remove_from_team")
+                .count();
         }
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {

@@ -173,6 +173,7 @@ impl Executor {
                 let user_id = record.user_id.clone().ok_or_else(no_user)?;
                 self.ensure_member(team, &user_id, tally).await?;
                 record.team_id = Some(team.clone());
+                record.removed_from_teams.retain(|t| t != team);
                 record.updated_at = now;
             }
             Action::Invite => {
@@ -197,6 +198,10 @@ impl Executor {
                 record_invitation(record, invitation, &self.links);
             }
             Action::DeleteInvitation { invitation_id } => {
+                if record.invitation_id.as_ref() == Some(invitation_id) {
+                    // Offboarding deletes the current invitation: it becomes history first.
+                    record.retire_invitation(now);
+                }
                 let was_pending = record
                     .history
                     .iter()
@@ -229,6 +234,44 @@ impl Executor {
                 record.updated_at = now;
             }
             Action::EmailLink => {}
+            Action::DeleteUser { user_id } => {
+                match self
+                    .retrying(tally, || self.client.delete_user(user_id))
+                    .await
+                {
+                    // A retry after a lost answer finds it gone: deleted all the same.
+                    Ok(()) | Err(ProxyError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                record.user_id = Some(user_id.clone());
+                record.note_offboarded(Utc::now());
+            }
+            Action::RemoveFromTeam { team, user_id } => {
+                match self
+                    .retrying(tally, || self.client.remove_team_member(team, user_id))
+                    .await
+                {
+                    Ok(()) => {}
+                    // The roster listed them moments ago: a retry after a lost answer, or a
+                    // removal by someone else, leaves them out all the same.
+                    Err(ProxyError::Status {
+                        status: 400,
+                        message,
+                    }) if message.to_lowercase().contains("not found in team") => {}
+                    Err(ProxyError::NotFound(message)) => {
+                        return Err(ProxyError::TeamNotFound {
+                            team: team.clone(),
+                            message,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+                if record.user_id.is_none() {
+                    record.user_id = Some(user_id.clone());
+                    record.user = Some(UserOrigin::Existing);
+                }
+                record.note_removed_from(team, Utc::now());
+            }
         }
         Ok(())
     }
@@ -237,6 +280,10 @@ impl Executor {
         record.user_id = Some(id);
         record.user = Some(origin);
         record.user_deleted_at = None;
+        if record.offboarded_at.take().is_some() {
+            // Onboarded again after offboarding: the old acceptance was of the deleted user.
+            record.accepted_at = None;
+        }
         if let Some(person) = &plan.person {
             record.team_id = Some(person.team.clone());
             record.user_role = Some(person.role);

@@ -117,6 +117,12 @@ pub struct Record {
     /// Records without it (older versions) are adopted by the first proxy they meet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_url: Option<String>,
+    /// When `onboard offboard` deleted the user on the proxy (their invitations went with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarded_at: Option<DateTime<Utc>>,
+    /// Teams `onboard offboard --team` or `--prune` removed the person from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed_from_teams: Vec<TeamId>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -141,6 +147,8 @@ pub enum State {
     Failed,
     /// The user was deleted on the proxy (found by `onboard refresh`); nobody is invited.
     UserDeleted,
+    /// `onboard offboard` deleted the user and their invitations.
+    Offboarded,
 }
 
 /// How a proxy is named in records: its base URL without credentials, query, fragment or
@@ -183,6 +191,8 @@ impl Record {
             lost_invitations: 0,
             lost_invitations_expire_by: None,
             proxy_url: None,
+            offboarded_at: None,
+            removed_from_teams: Vec::new(),
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),
@@ -191,7 +201,9 @@ impl Record {
 
     /// Where the person stands at `now`.
     pub fn state(&self, now: DateTime<Utc>) -> State {
-        if self.accepted_at.is_some() {
+        if self.offboarded_at.is_some() {
+            State::Offboarded
+        } else if self.accepted_at.is_some() {
             State::Accepted
         } else if self.user_deleted_at.is_some() {
             State::UserDeleted
@@ -317,6 +329,72 @@ impl Record {
             }
         }
         due
+    }
+
+    /// Invitations that may still open at `now`: the current one (unaccepted, unexpired) and
+    /// every earlier one neither deleted nor expired. Offboarding deletes these.
+    pub fn live_invitations(&self, now: DateTime<Utc>) -> Vec<InvitationId> {
+        let open = |e: Option<DateTime<Utc>>| !e.is_some_and(|e| is_expired(e, now));
+        let mut live: Vec<InvitationId> = self
+            .history
+            .iter()
+            .filter(|p| !p.deleted && !p.expired_before_delete && open(p.expires_at))
+            .map(|p| p.invitation_id.clone())
+            .collect();
+        if self.accepted_at.is_none()
+            && self.offboarded_at.is_none()
+            && open(self.expires_at)
+            && let Some(id) = &self.invitation_id
+        {
+            live.push(id.clone());
+        }
+        live
+    }
+
+    /// Moves the current invitation into the history (its link is to be deleted), so its
+    /// delete is recorded like any superseded invitation's.
+    pub fn retire_invitation(&mut self, now: DateTime<Utc>) {
+        let Some(id) = self.invitation_id.take() else {
+            return;
+        };
+        self.history.push(PastInvitation {
+            invitation_id: id,
+            expires_at: self.expires_at.take(),
+            replaced_at: now,
+            deleted: false,
+            delete_pending: false,
+            delete_error: None,
+            expired_before_delete: false,
+        });
+        self.onboarding_link = None;
+        self.emailed_at = None;
+        self.email_error = None;
+        self.updated_at = now;
+    }
+
+    /// Records that the user was deleted on the proxy by `onboard offboard`: every invitation
+    /// of theirs went with it, so all are recorded as deleted (the history is kept).
+    pub fn note_offboarded(&mut self, now: DateTime<Utc>) {
+        self.retire_invitation(now);
+        for past in &mut self.history {
+            if !past.deleted && !past.expired_before_delete {
+                past.deleted = true;
+                past.delete_pending = false;
+                past.delete_error = None;
+            }
+        }
+        self.offboarded_at = Some(now);
+        self.user_deleted_at = Some(now);
+        self.error = None;
+        self.updated_at = now;
+    }
+
+    /// Records that the person was removed from `team` (kept once).
+    pub fn note_removed_from(&mut self, team: &TeamId, now: DateTime<Utc>) {
+        if !self.removed_from_teams.contains(team) {
+            self.removed_from_teams.push(team.clone());
+        }
+        self.updated_at = now;
     }
 
     /// Records a failed attempt. A usable earlier invitation is kept: only the error changes.

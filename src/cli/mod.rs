@@ -56,6 +56,9 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Show everyone in the audit file and where they stand.
     Status(StatusArgs),
+    /// Delete people's users and invitations on the proxy (or, with --team, remove them from
+    /// one team).
+    Offboard(OffboardArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -81,6 +84,13 @@ pub struct BulkArgs {
     /// Check everything and show the plan; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// The CSV is the whole membership of each team it names: remove other members (not team
+    /// admins) from those teams.
+    #[arg(long)]
+    pub prune: bool,
+    /// Do not ask before removing anyone (needed without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// Options every command takes.
@@ -187,6 +197,26 @@ pub struct RefreshArgs {
     pub dry_run: bool,
 }
 
+/// `onboard offboard`.
+#[derive(Debug, Args)]
+pub struct OffboardArgs {
+    /// Emails, or CSV files of them (the user_email column; other columns are ignored).
+    #[arg(value_name = "EMAIL|CSV", required = true)]
+    pub targets: Vec<String>,
+    /// Only remove the people from this team (id or alias); their users are kept.
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+    /// Offboard proxy admins too (refused otherwise).
+    #[arg(long)]
+    pub include_admins: bool,
+    /// Do not ask before removing anyone (needed without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Show the plan; send no write request.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 /// `onboard status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -202,6 +232,9 @@ pub struct StatusArgs {
     /// Only people who failed.
     #[arg(long, group = "only")]
     pub failed: bool,
+    /// Only people who were offboarded.
+    #[arg(long, group = "only")]
+    pub offboarded: bool,
     /// Ask the proxy for the live state first (and record it).
     #[arg(long)]
     pub check: bool,

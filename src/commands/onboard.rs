@@ -38,6 +38,12 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
     };
     let roster = input::read_csv(csv, &defaults).map_err(Fatal::caused)?;
     report_input(csv, &roster, args.skip_invalid, &mut printer)?;
+    if args.prune && !roster.problems.is_empty() {
+        return Err(Fatal::new(format!(
+            "{}: --prune needs every row valid (a skipped row's person would be pruned)",
+            csv.display()
+        )));
+    }
     let people = roster.people;
     let invalid = if args.skip_invalid {
         roster.problems
@@ -48,12 +54,26 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
         config,
         people,
         invalid,
-        args.reinvite,
-        args.dry_run,
+        Flags {
+            reinvite: args.reinvite,
+            dry_run: args.dry_run,
+            prune: args.prune,
+            yes: args.yes,
+        },
         printer,
         shutdown,
     )
     .await
+}
+
+/// The flags of an onboarding run that change what it does.
+#[derive(Clone, Copy, Default)]
+struct Flags {
+    reinvite: bool,
+    dry_run: bool,
+    /// `--prune` (bulk only), and its `--yes`.
+    prune: bool,
+    yes: bool,
 }
 
 /// `onboard invite <EMAIL> --team <TEAM>`.
@@ -75,8 +95,11 @@ pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Re
         config,
         vec![person],
         Vec::new(),
-        args.reinvite,
-        args.dry_run,
+        Flags {
+            reinvite: args.reinvite,
+            dry_run: args.dry_run,
+            ..Flags::default()
+        },
         printer,
         shutdown,
     )
@@ -133,11 +156,16 @@ async fn onboard_people(
     config: Config,
     mut people: Vec<Person>,
     invalid: Vec<input::RowProblem>,
-    reinvite: bool,
-    dry_run: bool,
+    flags: Flags,
     mut printer: Printer,
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
+    let Flags {
+        reinvite,
+        dry_run,
+        prune,
+        yes,
+    } = flags;
     for warning in &config.warnings {
         printer.warn(warning);
     }
@@ -170,10 +198,22 @@ async fn onboard_people(
         send_email: mailer.is_some(),
     };
     let retry = config.retry_policy();
-    let plans = plan_people(
+    let mut plans = plan_people(
         &client, retry, &shutdown, &people, &invalid, &audit, options,
     )
     .await?;
+    if prune {
+        crate::commands::offboard::add_prune_plans(
+            &client,
+            retry,
+            &shutdown,
+            &people,
+            &audit,
+            &mut plans,
+            &mut printer,
+        )
+        .await?;
+    }
     if dry_run {
         crate::mail::preview(
             mailer.as_ref(),
@@ -187,6 +227,19 @@ async fn onboard_people(
             .iter()
             .any(|p| p.skip.as_ref().is_some_and(Skip::is_failure));
         return Ok(if fails { Exit::Failures } else { Exit::Success });
+    }
+    let removing: Vec<PersonPlan> = plans
+        .iter()
+        .filter(|p| p.actions.iter().any(crate::plan::Action::removes))
+        .cloned()
+        .collect();
+    if prune && removing.is_empty() {
+        printer.note("--prune: every team the CSV names has no member to remove");
+    }
+    if !removing.is_empty()
+        && !crate::commands::offboard::confirm(&mut printer, &removing, plans.len(), yes)?
+    {
+        return Err(Fatal::new("not confirmed: nothing was changed"));
     }
     let executor = Executor {
         client,
@@ -285,6 +338,7 @@ async fn run(
         |summary, result, printer| {
             summary.add(result);
             printer.person(result);
+            printer.removal(result);
         },
     )
     .await?;

@@ -140,7 +140,7 @@ pub async fn links(client: &ProxyClient) -> (Links, bool) {
 
 /// Resolves every distinct team (one request per team): an id that exists, or an alias that
 /// exactly one team has. All problems are reported together.
-async fn resolve_teams(
+pub async fn resolve_teams(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
 ) -> Result<BTreeMap<TeamId, TeamId>, Fatal> {

@@ -175,6 +175,7 @@ fn label(state: State) -> &'static str {
         State::Accepted => "accepted",
         State::Failed => "failed",
         State::UserDeleted => "user deleted",
+        State::Offboarded => "offboarded",
     }
 }
 
@@ -290,6 +291,13 @@ fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {
         "user_deleted_at": r.user_deleted_at,
         "error": r.error,
     });
+    // Written only when set, like the audit file does.
+    if let Some(at) = r.offboarded_at {
+        row["offboarded_at"] = json!(at);
+    }
+    if !r.removed_from_teams.is_empty() {
+        row["removed_from_teams"] = json!(r.removed_from_teams);
+    }
     if show_links {
         row["invitation_id"] = json!(r.invitation_id);
         row["onboarding_link"] = json!(r.onboarding_link);
@@ -303,7 +311,7 @@ fn totals(
     now: DateTime<Utc>,
     filtered: bool,
 ) -> String {
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     for r in all {
         counts[r.state(now) as usize] += 1;
     }
@@ -316,6 +324,12 @@ fn totals(
         counts[State::Failed as usize],
         counts[State::UserDeleted as usize],
     );
+    if counts[State::Offboarded as usize] > 0 {
+        text.push_str(&format!(
+            ", {} offboarded",
+            counts[State::Offboarded as usize]
+        ));
+    }
     if filtered {
         text.push_str(&format!(" ({} shown)", shown.len()));
     }

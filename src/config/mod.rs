@@ -3,7 +3,7 @@
 mod mail;
 mod task;
 
-pub use task::{BulkTask, InviteTask, RefreshTask, StatusTask, Task};
+pub use task::{BulkTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task};
 
 pub use mail::resolve as resolve_mail;
 

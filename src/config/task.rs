@@ -17,6 +17,8 @@ pub enum Task {
     Bulk(BulkTask),
     /// `onboard invite`.
     Invite(InviteTask),
+    /// `onboard offboard`.
+    Offboard(OffboardTask),
     /// `onboard refresh`.
     Refresh(RefreshTask),
     /// `onboard status`.
@@ -36,6 +38,25 @@ pub struct BulkTask {
     pub reinvite: bool,
     /// Onboard the valid rows and record the invalid ones as failed.
     pub skip_invalid: bool,
+    /// Show the plan; write nothing.
+    pub dry_run: bool,
+    /// The CSV is the whole membership of the teams it names.
+    pub prune: bool,
+    /// Do not ask before removing anyone.
+    pub yes: bool,
+}
+
+/// `onboard offboard`.
+#[derive(Debug, Default)]
+pub struct OffboardTask {
+    /// Emails, or CSV files of them.
+    pub targets: Vec<String>,
+    /// Only remove the people from this team (id or alias).
+    pub team: Option<String>,
+    /// Offboard proxy admins too.
+    pub include_admins: bool,
+    /// Do not ask before removing anyone.
+    pub yes: bool,
     /// Show the plan; write nothing.
     pub dry_run: bool,
 }
@@ -90,6 +111,13 @@ impl Task {
                 reinvite: a.reinvite,
                 dry_run: a.dry_run,
             }),
+            Some(Command::Offboard(a)) => Task::Offboard(OffboardTask {
+                targets: a.targets.clone(),
+                team: a.team.clone(),
+                include_admins: a.include_admins,
+                yes: a.yes,
+                dry_run: a.dry_run,
+            }),
             Some(Command::Refresh(a)) => Task::Refresh(RefreshTask {
                 within: a.within,
                 dry_run: a.dry_run,
@@ -100,6 +128,7 @@ impl Task {
                     (a.expired, State::Expired),
                     (a.accepted, State::Accepted),
                     (a.failed, State::Failed),
+                    (a.offboarded, State::Offboarded),
                 ]
                 .into_iter()
                 .find_map(|(on, state)| on.then_some(state)),
@@ -113,6 +142,8 @@ impl Task {
                 reinvite: cli.bulk.reinvite,
                 skip_invalid: cli.bulk.skip_invalid,
                 dry_run: cli.bulk.dry_run,
+                prune: cli.bulk.prune,
+                yes: cli.bulk.yes,
             }),
         }
     }

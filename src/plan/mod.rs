@@ -13,6 +13,8 @@ use crate::input::Person;
 use crate::proxy::api::UserRow;
 use crate::types::{Email, InvitationId, TeamId, UserId};
 
+pub mod offboard;
+
 /// One step of a person's plan. The names (`create_user`, …) are what `--dry-run --json` shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -45,6 +47,20 @@ pub enum Action {
     RecordUserDeleted,
     /// Email the person their (new or not yet emailed) link.
     EmailLink,
+    /// `POST /user/delete` of this one user, confirmed on the proxy by this run's reads (its
+    /// keys, memberships and invitations go with it).
+    DeleteUser {
+        /// The user.
+        user_id: UserId,
+    },
+    /// `POST /team/member_delete` by `user_id`, planned only for a member the team's roster
+    /// (read in this run) lists.
+    RemoveFromTeam {
+        /// The team.
+        team: TeamId,
+        /// The member.
+        user_id: UserId,
+    },
 }
 
 impl Action {
@@ -59,6 +75,8 @@ impl Action {
             Action::RecordAccepted { .. } => "record_accepted",
             Action::RecordUserDeleted => "record_user_deleted",
             Action::EmailLink => "email_link",
+            Action::DeleteUser { .. } => "delete_user",
+            Action::RemoveFromTeam { .. } => "remove_from_team",
         }
     }
 
@@ -70,6 +88,16 @@ impl Action {
                 | Action::AddToTeam { .. }
                 | Action::Invite
                 | Action::DeleteInvitation { .. }
+                | Action::DeleteUser { .. }
+                | Action::RemoveFromTeam { .. }
+        )
+    }
+
+    /// True for an action that takes something away (asks for confirmation first).
+    pub fn removes(&self) -> bool {
+        matches!(
+            self,
+            Action::DeleteUser { .. } | Action::RemoveFromTeam { .. }
         )
     }
 }
@@ -90,6 +118,14 @@ pub enum Skip {
     SeveralUsers,
     /// The proxy could not be asked about this person: recorded as failed.
     LookupFailed,
+    /// Offboarding: no user on the proxy has this email (reported, not a failure).
+    NotOnProxy,
+    /// Offboarding: already offboarded, and the user is gone.
+    AlreadyOffboarded,
+    /// Offboarding: a proxy admin, refused without `--include-admins`.
+    ProxyAdmin,
+    /// `offboard --team`: not a member of the team.
+    NotInTeam,
 }
 
 impl Skip {
@@ -102,6 +138,10 @@ impl Skip {
             Skip::Invalid => "invalid",
             Skip::SeveralUsers => "several_users",
             Skip::LookupFailed => "lookup_failed",
+            Skip::NotOnProxy => "not_on_proxy",
+            Skip::AlreadyOffboarded => "already_offboarded",
+            Skip::ProxyAdmin => "proxy_admin",
+            Skip::NotInTeam => "not_in_team",
         }
     }
 
@@ -114,6 +154,10 @@ impl Skip {
             Skip::AlreadyInvited => "already invited",
             Skip::AlreadyAccepted => "already accepted",
             Skip::StillValid => "still valid",
+            Skip::NotOnProxy => "no user on the proxy",
+            Skip::AlreadyOffboarded => "already offboarded",
+            Skip::ProxyAdmin => "a proxy admin (--include-admins to offboard)",
+            Skip::NotInTeam => "not in the team",
         }
     }
 
@@ -217,6 +261,10 @@ fn onboard_skip(
     now: DateTime<Utc>,
 ) -> Option<Skip> {
     let record = record?;
+    if record.offboarded_at.is_some() {
+        // Offboarded: onboarding them again starts afresh.
+        return None;
+    }
     if record.accepted_at.is_some() {
         return Some(Skip::AlreadyAccepted);
     }
@@ -462,9 +510,12 @@ pub struct PlanView<'a> {
     /// The team.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<&'a TeamId>,
-    /// The user adopted, when the plan adopts one.
+    /// The user the plan adopts, deletes or removes from teams.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<&'a UserId>,
+    /// The teams the plan removes the person from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove_from: Vec<&'a TeamId>,
     /// Why no invitation is made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip: Option<&'static str>,
@@ -486,9 +537,19 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
             actions: plan.actions.iter().map(Action::name).collect(),
             team: plan.team.as_ref(),
             user_id: plan.actions.iter().find_map(|a| match a {
-                Action::AdoptUser { user_id } => Some(user_id),
+                Action::AdoptUser { user_id }
+                | Action::DeleteUser { user_id }
+                | Action::RemoveFromTeam { user_id, .. } => Some(user_id),
                 _ => None,
             }),
+            remove_from: plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::RemoveFromTeam { team, .. } => Some(team),
+                    _ => None,
+                })
+                .collect(),
             skip: plan.skip.as_ref().map(Skip::name),
             reason: plan.detail.as_deref(),
             line: (plan.line > 0).then_some(plan.line),

@@ -65,6 +65,9 @@ pub struct UserRow {
     /// Team ids the user belongs to.
     #[serde(default)]
     pub teams: Option<Vec<String>>,
+    /// The proxy role (`proxy_admin`, `internal_user`, …); offboarding refuses proxy admins.
+    #[serde(default)]
+    pub user_role: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,4 +108,30 @@ pub struct UiConfig {
     /// SSO is configured: password links make little sense.
     #[serde(default)]
     pub sso_configured: Option<bool>,
+}
+
+/// A member of a team, from `/team/info` `members_with_roles`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TeamMember {
+    /// The member's user id (may be null in odd rows).
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+    /// The member's email, if the proxy has one.
+    #[serde(default)]
+    pub user_email: Option<String>,
+    /// `user` or `admin` (a team admin; the team's creator is one).
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl TeamMember {
+    /// True for a team admin, and for `default_user_id` (the master key's identity, the
+    /// creator of teams made with it): never removed by `onboard`.
+    pub fn is_admin(&self) -> bool {
+        self.role.as_deref() == Some("admin")
+            || self
+                .user_id
+                .as_ref()
+                .is_some_and(|id| id.as_str() == "default_user_id")
+    }
 }

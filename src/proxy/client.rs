@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::apply::pacer::Pacer;
 use crate::proxy::api::{
-    CreatedUser, Invitation, NewUser, Team, TeamList, UiConfig, UserList, UserRow,
+    CreatedUser, Invitation, NewUser, Team, TeamList, TeamMember, UiConfig, UserList, UserRow,
 };
 use crate::proxy::error::{ProxyError, shorten};
 use crate::types::{Email, InvitationId, MasterKey, TeamId, UserId};
@@ -241,6 +241,59 @@ impl ProxyClient {
             Err(ProxyError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /team/info` `members_with_roles`: `None` when the team does not exist.
+    pub async fn team_members(&self, team: &TeamId) -> Result<Option<Vec<TeamMember>>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Info {
+            #[serde(default)]
+            team_info: Option<TeamInfo>,
+        }
+        #[derive(Deserialize)]
+        struct TeamInfo {
+            #[serde(default)]
+            members_with_roles: Vec<TeamMember>,
+        }
+        match self
+            .send::<Info>(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(info) => Ok(Some(
+                info.team_info
+                    .map(|t| t.members_with_roles)
+                    .unwrap_or_default(),
+            )),
+            Err(ProxyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /team/member_delete` by `user_id`. A non-member is a 400 "User not found in
+    /// team" (recorded on 1.106.2): callers read the roster first and remove only members.
+    pub async fn remove_team_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+    ) -> Result<(), ProxyError> {
+        let body = json!({ "team_id": team, "user_id": user_id });
+        self.send::<serde_json::Value>(Method::POST, "team/member_delete", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /user/delete` of one user (its keys, invitations and memberships go with it).
+    /// One id a request: a list holding an unknown id fails with 404 after partly acting.
+    pub async fn delete_user(&self, user_id: &UserId) -> Result<(), ProxyError> {
+        let body = json!({ "user_ids": [user_id] });
+        self.send::<serde_json::Value>(Method::POST, "user/delete", &[], Some(body))
+            .await
+            .map(drop)
     }
 
     /// Teams whose alias is exactly `alias` (`/v2/team/list?team_alias=` is a partial match).

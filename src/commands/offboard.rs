@@ -1,0 +1,414 @@
+//! `onboard offboard` and the `--prune` part of a bulk run: reads → plans → confirmation →
+//! apply → audit → printer. Nobody outside the plan is touched.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use chrono::Utc;
+
+use crate::apply::pacer::RetryPolicy;
+use crate::apply::person::{Executor, Outcome};
+use crate::apply::{self};
+use crate::audit::Audit;
+use crate::commands::preflight;
+use crate::config::Config;
+use crate::config::OffboardTask;
+use crate::error::{Exit, Fatal};
+use crate::input::{self, Defaults, Person};
+use crate::known;
+use crate::output::Printer;
+use crate::plan::offboard::{self as planner, OffboardOptions};
+use crate::plan::{self, Action, Lookup, PersonPlan, Skip};
+use crate::proxy::ProxyClient;
+use crate::proxy::links::Links;
+use crate::shutdown::Shutdown;
+use crate::types::{Email, TeamId, UserId, escape, no_control};
+
+/// Totals of an offboarding run.
+#[derive(Debug, Default)]
+struct Totals {
+    users_deleted: usize,
+    memberships_removed: usize,
+    invitations_deleted: usize,
+    failed: usize,
+    failure_reasons: BTreeMap<String, usize>,
+}
+
+/// `onboard offboard <EMAIL|CSV>...`.
+pub async fn offboard(
+    config: Config,
+    args: &OffboardTask,
+    shutdown: Shutdown,
+) -> Result<Exit, Fatal> {
+    let mut printer = Printer::new(config.format, config.quiet);
+    for warning in &config.warnings {
+        printer.warn(warning);
+    }
+    if let Some(team) = &args.team {
+        no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
+    }
+    let emails = targets(&args.targets, &mut printer)?;
+    let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
+    let client = config
+        .client()
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    preflight::reachable_admin(&client).await?;
+    let team = match &args.team {
+        Some(team) => {
+            let wanted = BTreeSet::from([TeamId::new(team.trim())]);
+            let resolved = preflight::resolve_teams(&client, &wanted).await?;
+            resolved.into_values().next()
+        }
+        None => None,
+    };
+    let roster = match &team {
+        Some(team) => Some(
+            client
+                .team_members(team)
+                .await
+                .map_err(|e| preflight::explain(e, &client))?
+                .ok_or_else(|| Fatal::new(format!("team {team} not found")))?,
+        ),
+        None => None,
+    };
+    let retry = config.retry_policy();
+    let lookups = read_users(&client, retry, &shutdown, emails.clone()).await?;
+    let options = OffboardOptions {
+        team,
+        include_admins: args.include_admins,
+    };
+    let now = Utc::now();
+    let plans: Vec<PersonPlan> = emails
+        .iter()
+        .map(|email| {
+            let lookup = lookups.get(email).cloned().unwrap_or_default();
+            planner::offboard(
+                email,
+                audit.prior(email),
+                &lookup,
+                roster.as_deref(),
+                &options,
+                now,
+            )
+        })
+        .collect();
+    if args.dry_run {
+        printer.plans(&plans);
+        return Ok(Exit::Success);
+    }
+    let mut failed_skips = 0;
+    let mut refused = 0;
+    for plan in &plans {
+        match &plan.skip {
+            Some(Skip::NotOnProxy) => printer.warn(&format!(
+                "{}: no user on the proxy has this email: nothing to offboard",
+                plan.email
+            )),
+            Some(Skip::ProxyAdmin) => {
+                refused += 1;
+                printer.warn(&format!(
+                    "{}: refused: {}",
+                    plan.email,
+                    plan.detail.as_deref().unwrap_or("a proxy admin")
+                ));
+            }
+            Some(skip) if skip.is_failure() => {
+                failed_skips += 1;
+                printer.failures(&[format!(
+                    "✗ {}: {}",
+                    plan.email,
+                    plan.detail.as_deref().unwrap_or(skip.reason())
+                )]);
+            }
+            _ => {}
+        }
+    }
+    let acting: Vec<PersonPlan> = plans
+        .iter()
+        .filter(|p| !p.actions.is_empty())
+        .cloned()
+        .collect();
+    if acting.is_empty() {
+        printer.finish_with(
+            &[format!(
+                "onboard: offboard: nothing to do for {} people ({}{})",
+                plans.len(),
+                skip_counts(&plans),
+                if failed_skips > 0 {
+                    format!(", {failed_skips} failed")
+                } else {
+                    String::new()
+                }
+            )],
+            refused + failed_skips > 0,
+        );
+        return Ok(exit_of(false, failed_skips + refused));
+    }
+    if !confirm(&mut printer, &acting, plans.len(), args.yes)? {
+        return Err(Fatal::new("not confirmed: nothing was changed"));
+    }
+    let executor = Executor {
+        links: Links::new(client.base(), None),
+        client,
+        retry,
+    };
+    printer.progress(acting.len() as u64);
+    let mut totals = Totals::default();
+    let applied = apply::apply(
+        &executor,
+        acting,
+        &mut audit,
+        &mut printer,
+        &shutdown,
+        &mut totals,
+        |totals, result, printer| {
+            printer.person(result);
+            printer.removal(result);
+            match &result.outcome {
+                Outcome::Failed { reason } => {
+                    totals.failed += 1;
+                    *totals.failure_reasons.entry(reason.clone()).or_default() += 1;
+                }
+                _ => {
+                    let user_deleted = result.plan.has("delete_user");
+                    totals.users_deleted += usize::from(user_deleted);
+                    for action in &result.plan.actions {
+                        match action {
+                            Action::RemoveFromTeam { .. } => totals.memberships_removed += 1,
+                            Action::DeleteInvitation { .. } => totals.invitations_deleted += 1,
+                            _ => {}
+                        }
+                    }
+                    if !user_deleted {
+                        totals.invitations_deleted -= result.delete_failed.len();
+                    }
+                }
+            }
+        },
+    )
+    .await;
+    let audit_path = audit.path().to_path_buf();
+    let committed = audit.commit();
+    let applied = applied.map_err(|e| Fatal::new(e.to_string()))?;
+    committed.map_err(|e| Fatal::new(e.to_string()))?;
+    let failed = totals.failed + failed_skips;
+    let mut line = format!(
+        "onboard: offboard: {} users deleted, {} team memberships removed, {} invitations deleted",
+        totals.users_deleted, totals.memberships_removed, totals.invitations_deleted,
+    );
+    let skips = skip_counts(&plans);
+    if !skips.is_empty() {
+        line.push_str(&format!(", {skips}"));
+    }
+    line.push_str(&format!(", {failed} failed"));
+    if applied.not_started > 0 {
+        line.push_str(&format!(", {} not started", applied.not_started));
+    }
+    line.push_str(&format!(" in {:.1} s", applied.seconds));
+    let mut lines = vec![line];
+    lines.extend(
+        totals
+            .failure_reasons
+            .iter()
+            .map(|(reason, count)| format!("  failed: {count} × {reason}")),
+    );
+    lines.push(format!("Results saved to {}", audit_path.display()));
+    let notable = failed + refused > 0 || applied.interrupted || applied.stopped.is_some();
+    printer.finish_with(&lines, notable);
+    if let Some(error) = applied.stopped {
+        return Err(preflight::explain(error, &executor.client));
+    }
+    Ok(exit_of(applied.interrupted, failed + refused))
+}
+
+fn exit_of(interrupted: bool, failed: usize) -> Exit {
+    if interrupted {
+        Exit::Interrupted
+    } else if failed > 0 {
+        Exit::Failures
+    } else {
+        Exit::Success
+    }
+}
+
+/// "2 not on the proxy, 1 proxy admins refused": the skips worth naming (those that occur).
+fn skip_counts(plans: &[PersonPlan]) -> String {
+    let named = [
+        (Skip::NotOnProxy, "not on the proxy"),
+        (Skip::AlreadyOffboarded, "already offboarded"),
+        (Skip::NotInTeam, "not in the team"),
+        (Skip::ProxyAdmin, "proxy admins refused"),
+    ];
+    let parts: Vec<String> = named
+        .into_iter()
+        .filter_map(|(skip, what)| {
+            let n = plans
+                .iter()
+                .filter(|p| p.skip.as_ref() == Some(&skip))
+                .count();
+            (n > 0).then(|| format!("{n} {what}"))
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The people named on the command line: emails, and CSV files of emails (their other
+/// columns are not used), each email once, in order.
+fn targets(targets: &[String], printer: &mut Printer) -> Result<Vec<Email>, Fatal> {
+    let mut emails = Vec::new();
+    let mut seen = BTreeSet::new();
+    for target in targets {
+        let path = Path::new(target);
+        let found: Vec<Email> = if target == "-" || path.is_file() {
+            // The team column is not needed: a placeholder keeps rows without one valid.
+            let defaults = Defaults {
+                team: Some(TeamId::new("-")),
+                role: None,
+            };
+            let roster = input::read_csv(path, &defaults).map_err(|e| Fatal::new(e.to_string()))?;
+            for warning in &roster.warnings {
+                printer.warn(warning);
+            }
+            if !roster.problems.is_empty() {
+                let listed: Vec<String> = roster.problems.iter().map(ToString::to_string).collect();
+                return Err(Fatal::new(format!(
+                    "{}: {} invalid row(s); nothing was sent:\n  {}",
+                    path.display(),
+                    roster.problems.len(),
+                    listed.join("\n  ")
+                )));
+            }
+            roster.people.into_iter().map(|p| p.email).collect()
+        } else {
+            let email = Email::parse(target).map_err(|m| {
+                Fatal::new(format!(
+                    "{}: neither an email ({m}) nor a CSV file",
+                    escape(target)
+                ))
+            })?;
+            vec![email]
+        };
+        for email in found {
+            if seen.insert(email.clone()) {
+                emails.push(email);
+            }
+        }
+    }
+    Ok(emails)
+}
+
+/// What the proxy says of each email (this run's reads: the ids acted on come from here).
+async fn read_users(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    emails: Vec<Email>,
+) -> Result<HashMap<Email, Lookup>, Fatal> {
+    known::lookups(client, retry, shutdown, emails)
+        .await
+        .map_err(|stopped| match stopped {
+            known::Stopped::Interrupted => Fatal::interrupted(),
+            known::Stopped::Fatal(e) => preflight::explain(e, client),
+        })
+}
+
+/// Shows the plans that remove something and asks "Proceed? [y/N]" on a terminal (stdin and
+/// stderr); without one, `--yes` is needed. False when the answer was not yes.
+pub fn confirm(
+    printer: &mut Printer,
+    plans: &[PersonPlan],
+    total: usize,
+    yes: bool,
+) -> Result<bool, Fatal> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !yes || !printer.is_quiet() {
+        printer.plans_to_confirm(plans, total);
+    }
+    if yes {
+        return Ok(true);
+    }
+    if !terminal {
+        return Err(Fatal::new(
+            "this run removes people (the plan is above) and there is no terminal to confirm it on: nothing was changed",
+        )
+        .hint("pass --yes to go ahead without asking, or --dry-run to see the plan only"));
+    }
+    printer.flush();
+    eprint!("Proceed? [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Fatal::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// `--prune`: adds to `plans` the removals that make the CSV the whole membership of each
+/// team it names. CSV people in another of those teams get the removals added to their own
+/// plan; everyone else gets a plan of removals only (plus the deletes of their live
+/// invitations when they are left in no team).
+pub async fn add_prune_plans(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    people: &[Person],
+    audit: &Audit,
+    plans: &mut Vec<PersonPlan>,
+    printer: &mut Printer,
+) -> Result<(), Fatal> {
+    let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
+    let mut rosters = Vec::new();
+    for team in teams {
+        let members = client
+            .team_members(&team)
+            .await
+            .map_err(|e| preflight::explain(e, client))?
+            .ok_or_else(|| Fatal::new(format!("team {team} not found")))?;
+        rosters.push((team, members));
+    }
+    let adopted: HashMap<&Email, &UserId> = plans
+        .iter()
+        .filter_map(|p| {
+            p.actions.iter().find_map(|a| match a {
+                Action::AdoptUser { user_id } => Some((&p.email, user_id)),
+                _ => None,
+            })
+        })
+        .collect();
+    let removals = planner::prune_removals(&rosters, people, |email| {
+        adopted
+            .get(email)
+            .map(|id| (*id).clone())
+            .or_else(|| plan::known_user(audit.prior(email)).cloned())
+    });
+    for warning in &removals.warnings {
+        printer.warn(warning);
+    }
+    let now = Utc::now();
+    let mut others = Vec::new();
+    for (email, memberships) in removals.by_email {
+        match plans.iter_mut().find(|p| p.email == email) {
+            Some(plan) => plan.actions.extend(planner::removal_actions(&memberships)),
+            None => others.push((email, memberships)),
+        }
+    }
+    let needing: Vec<Email> = others
+        .iter()
+        .filter(|(email, _)| planner::prune_needs_teams(audit.prior(email), now))
+        .map(|(email, _)| email.clone())
+        .collect();
+    let lookups = read_users(client, retry, shutdown, needing).await?;
+    for (email, memberships) in others {
+        let lookup = lookups.get(&email).cloned().unwrap_or_default();
+        plans.push(planner::prune(
+            &email,
+            &memberships,
+            audit.prior(&email),
+            &lookup,
+            now,
+        ));
+    }
+    Ok(())
+}
