@@ -52,6 +52,8 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Show everyone in the audit file and where they stand.
     Status(StatusArgs),
+    /// Write the proxy's users (of one team, or all) as a CSV `onboard` reads back.
+    Export(ExportArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -77,6 +79,21 @@ pub struct BulkArgs {
     /// Check everything and show the plan; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// SSO proxies: create and update users and memberships only, make no invitation (the
+    /// link recorded is <proxy>/ui).
+    #[arg(long)]
+    pub no_invite: bool,
+}
+
+/// `onboard export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only the users of this team (id or alias).
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+    /// Write the CSV to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Options every command takes.
@@ -138,6 +155,9 @@ pub struct GlobalArgs {
     /// Create the missing `default_user_id` row that /invitation/new needs on fresh proxies.
     #[arg(long, global = true)]
     pub fix_default_user: bool,
+    /// Who the proxy's audit log names for every write (the `litellm-changed-by` header).
+    #[arg(long, global = true, value_name = "NAME", default_value = "onboard")]
+    pub changed_by: String,
     /// `--send-email` and the SMTP settings.
     #[command(flatten)]
     pub mail: crate::mail::MailArgs,

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod output;
 pub mod plan;
 pub mod proxy;
+pub mod settings;
 pub mod shutdown;
 pub mod types;
 
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
     match &cli.command {
         Some(Command::Invite(args)) => commands::onboard::invite(config, args, shutdown).await,
         Some(Command::Refresh(args)) => commands::refresh::refresh(config, args, shutdown).await,
+        Some(Command::Export(args)) => commands::export::export(config, args, shutdown).await,
         Some(Command::Status(_)) | Some(Command::Completions { .. }) => {
             unreachable!("handled above")
         }

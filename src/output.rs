@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::apply::Summary;
 use crate::apply::person::{Outcome, PersonResult};
-use crate::plan::{PersonPlan, PlanView, Skip};
+use crate::plan::{Action, PersonPlan, PlanView, Skip};
 pub use crate::types::when;
 
 /// How results are shown.
@@ -150,6 +150,33 @@ impl Printer {
             self.json_item(result);
             return;
         }
+        let updated = changes(&result.plan);
+        if !updated.is_empty() && !matches!(result.outcome, Outcome::Failed { .. }) && !self.quiet {
+            let tick = Self::paint(self.color_out, GREEN, "✓");
+            let line = format!(
+                "{tick} {}: updated {}",
+                result.plan.email,
+                updated.join(", ")
+            );
+            self.skip_line_plain(&line);
+        }
+        if result.plan.has("record_sso_link")
+            && !matches!(result.outcome, Outcome::Failed { .. })
+            && !self.quiet
+        {
+            let what = if result.created {
+                "user created"
+            } else {
+                "existing user"
+            };
+            let link = result.record.onboarding_link.clone().unwrap_or_default();
+            let tick = Self::paint(self.color_out, GREEN, "✓");
+            let line = format!(
+                "{tick} {}: {what}, no invitation (--no-invite)\n    {link}",
+                result.plan.email
+            );
+            self.skip_line_plain(&line);
+        }
         let email = &result.plan.email;
         let record = &result.record;
         let link = record.onboarding_link.as_deref().unwrap_or_default();
@@ -216,6 +243,15 @@ impl Printer {
                     result.plan.line
                 ));
             }
+        }
+    }
+
+    /// A line about a person: on stdout, or on stderr for `invite` (stdout is the link).
+    fn skip_line_plain(&mut self, line: &str) {
+        if self.link_only {
+            self.err(line);
+        } else {
+            self.out(line);
         }
     }
 
@@ -307,6 +343,9 @@ impl Printer {
                 line.push(')');
             }
             self.out(&line);
+            for change in changes(plan) {
+                self.out(&format!("    {}: {change}", plan.email));
+            }
         }
         self.flush();
         let listed: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
@@ -342,6 +381,9 @@ impl Printer {
             summary.already_accepted,
             summary.failed
         );
+        if summary.updated > 0 {
+            line.push_str(&format!(", {} updated", summary.updated));
+        }
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }
@@ -386,4 +428,22 @@ impl Printer {
     pub fn flush(&mut self) {
         self.stdout.flush().ok();
     }
+}
+
+/// What a plan changes on an existing user, one entry each: `max_budget 10 → 25`,
+/// `team_role in TEAM → admin`, `team TEAM added`.
+fn changes(plan: &PersonPlan) -> Vec<String> {
+    let reconciles = plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::UpdateUser { .. } | Action::UpdateTeamRole { .. }));
+    plan.actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::UpdateUser { changes, .. } => changes.iter().map(ToString::to_string).collect(),
+            Action::UpdateTeamRole { team, role } => vec![format!("team_role in {team} → {role}")],
+            Action::AddToTeam { team } if reconciles => vec![format!("added to team {team}")],
+            _ => Vec::new(),
+        })
+        .collect()
 }

@@ -32,6 +32,8 @@ pub struct Summary {
     pub already_accepted: usize,
     /// People who failed.
     pub failed: usize,
+    /// Existing people whose user or team role was updated (`update_user`, `update_team_role`).
+    pub updated: usize,
     /// Failures grouped by reason.
     pub failure_reasons: BTreeMap<String, usize>,
     /// Requests sent.
@@ -73,6 +75,10 @@ impl Summary {
             self.lost_invitations += result.lost_invitations;
             let by = result.record.lost_invitations_expire_by;
             self.lost_expire_by = self.lost_expire_by.max(by);
+        }
+        let updates = result.plan.has("update_user") || result.plan.has("update_team_role");
+        if updates && !matches!(result.outcome, Outcome::Failed { .. }) {
+            self.updated += 1;
         }
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {

@@ -19,6 +19,7 @@ use crate::known;
 use crate::output::Printer;
 use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
+use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, Role, TeamId, no_control};
 
@@ -48,11 +49,16 @@ pub async fn bulk(
     } else {
         Vec::new()
     };
+    let options = OnboardOptions {
+        reinvite: args.reinvite,
+        no_invite: args.no_invite,
+        ..OnboardOptions::default()
+    };
     onboard_people(
         config,
         people,
         invalid,
-        args.reinvite,
+        options,
         args.dry_run,
         printer,
         shutdown,
@@ -74,12 +80,18 @@ pub async fn invite(config: Config, args: &InviteArgs, shutdown: Shutdown) -> Re
         team: TeamId::new(args.team.trim()),
         role: args.role.unwrap_or(Role::InternalUser),
         alias: args.alias.clone(),
+        more_teams: Vec::new(),
+        settings: Settings::default(),
+    };
+    let options = OnboardOptions {
+        reinvite: args.reinvite,
+        ..OnboardOptions::default()
     };
     onboard_people(
         config,
         vec![person],
         Vec::new(),
-        args.reinvite,
+        options,
         args.dry_run,
         printer,
         shutdown,
@@ -137,7 +149,7 @@ async fn onboard_people(
     config: Config,
     mut people: Vec<Person>,
     invalid: Vec<input::RowProblem>,
-    reinvite: bool,
+    options: OnboardOptions,
     dry_run: bool,
     mut printer: Printer,
     shutdown: Shutdown,
@@ -149,7 +161,7 @@ async fn onboard_people(
     let client = config
         .client()
         .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
-    let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
+    let teams: BTreeSet<TeamId> = people.iter().flat_map(|p| p.teams().cloned()).collect();
     let checked = preflight::check(
         &client,
         &teams,
@@ -159,14 +171,16 @@ async fn onboard_people(
     )
     .await?;
     for person in &mut people {
-        if let Some(id) = checked.teams.get(&person.team) {
-            person.team = id.clone();
+        for team in std::iter::once(&mut person.team).chain(&mut person.more_teams) {
+            if let Some(id) = checked.teams.get(team) {
+                *team = id.clone();
+            }
         }
     }
     let mailer = crate::mail::setup(&config).await?;
     let options = OnboardOptions {
-        reinvite,
         send_email: mailer.is_some(),
+        ..options
     };
     let retry = config.retry_policy();
     let plans = plan_people(
@@ -235,20 +249,35 @@ async fn plan_people(
     let now = Utc::now();
     let unknown: Vec<Email> = people
         .iter()
-        .filter(|p| plan::needs_lookup(audit.prior(&p.email), options, now))
+        // A row with settings to compare is read too (a plain row is not: no extra request).
+        .filter(|p| {
+            plan::needs_lookup(audit.prior(&p.email), options, now)
+                || plan::known_user(audit.prior(&p.email)).is_some() && p.needs_user_row()
+        })
         .map(|p| p.email.clone())
         .collect();
+    let stopped = |stopped| match stopped {
+        known::Stopped::Interrupted => Fatal::interrupted(),
+        known::Stopped::Fatal(e) => preflight::explain(e, client),
+    };
     let lookups = known::lookups(client, retry, shutdown, unknown)
         .await
-        .map_err(|stopped| match stopped {
-            known::Stopped::Interrupted => Fatal::interrupted(),
-            known::Stopped::Fatal(e) => preflight::explain(e, client),
-        })?;
+        .map_err(stopped)?;
+    // Team roles are compared only for rows with a `team_role` cell.
+    let role_teams: BTreeSet<TeamId> = people
+        .iter()
+        .filter(|p| p.settings.team_role.is_some())
+        .flat_map(|p| p.teams().cloned())
+        .collect();
+    let rosters = known::rosters(client, retry, shutdown, role_teams.into_iter().collect())
+        .await
+        .map_err(stopped)?;
     let mut plans: Vec<PersonPlan> = people
         .iter()
         .map(|person| {
             let lookup = lookups.get(&person.email).cloned().unwrap_or_default();
-            plan::onboard(person, audit.prior(&person.email), &lookup, options, now)
+            let prior = audit.prior(&person.email);
+            plan::onboard(person, prior, &lookup, &rosters, options, now)
         })
         .collect();
     plans.extend(invalid.iter().filter_map(|problem| {
