@@ -61,7 +61,13 @@ pub async fn export(config: Config, args: &ExportArgs, shutdown: Shutdown) -> Re
     let rows = first
         .into_iter()
         .chain(more.into_iter().flat_map(|(rows, _)| rows));
-    let csv = to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
+    let (csv, teamless) =
+        to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
+    if teamless > 0 {
+        eprintln!(
+            "onboard: warning: {teamless} user(s) in no team left out (a row needs a team to be read back)"
+        );
+    }
     match &args.output {
         Some(path) => std::fs::write(path, &csv)
             .map_err(|e| Fatal::new(format!("{}: {e}", path.display())))?,
@@ -104,16 +110,22 @@ async fn resolve_team(client: &ProxyClient, team: &str) -> Result<TeamId, Fatal>
     }
 }
 
-/// The rows as CSV: users without an email (`default_user_id`) are left out; lists are
-/// comma-separated in one cell; an unset value is an empty cell ("not managed").
-fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<Vec<u8>, csv::Error> {
+/// The rows as CSV, and how many users were left out for having no team (a row without a
+/// team cannot be read back). Users without an email (`default_user_id`) are left out too;
+/// lists are comma-separated in one cell; an unset value is an empty cell ("not managed").
+fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<(Vec<u8>, usize), csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COLUMNS)?;
+    let mut teamless = 0;
     for row in rows {
         let Some(email) = row.user_email.as_deref().filter(|e| !e.trim().is_empty()) else {
             continue;
         };
         let teams = row.teams.clone().unwrap_or_default().join(",");
+        if teams.is_empty() {
+            teamless += 1;
+            continue;
+        }
         let budget = row.max_budget.map(|b| b.to_string()).unwrap_or_default();
         let models = row.models.clone().unwrap_or_default().join(",");
         writer.write_record([
@@ -126,7 +138,8 @@ fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<Vec<u8>, csv::Error> {
             row.user_alias.as_deref().unwrap_or_default(),
         ])?;
     }
-    writer.into_inner().map_err(|e| e.into_error().into())
+    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+    Ok((bytes, teamless))
 }
 
 #[cfg(test)]
@@ -141,15 +154,18 @@ mod tests {
              "teams": ["t1", "t2"], "max_budget": 25.0, "budget_duration": "30d",
              "models": ["gpt-4o", "gpt-4o-mini"], "user_alias": "A, B"},
             {"user_id": "u2", "user_email": "c@d.co", "user_role": "internal_user_viewer",
-             "teams": [], "models": []}
+             "teams": ["t1"], "models": []},
+            {"user_id": "u3", "user_email": "e@f.co", "teams": []}
         ]))
         .unwrap();
-        let text = String::from_utf8(to_csv(rows.into_iter()).unwrap()).unwrap();
+        let (bytes, teamless) = to_csv(rows.into_iter()).unwrap();
+        assert_eq!(teamless, 1);
+        let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
             "user_email,user_role,teams,max_budget,budget_duration,models,user_alias\n\
              a@b.co,internal_user,\"t1,t2\",25,30d,\"gpt-4o,gpt-4o-mini\",\"A, B\"\n\
-             c@d.co,internal_user_viewer,,,,,\n"
+             c@d.co,internal_user_viewer,t1,,,,\n"
         );
     }
 }

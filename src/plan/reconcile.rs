@@ -47,6 +47,10 @@ impl fmt::Display for FieldChange {
 fn shown(value: &Value) -> String {
     let text = match value {
         Value::Null => "(none)".to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+            _ => n.to_string(),
+        },
         Value::String(s) => s.clone(),
         Value::Array(items) if items.iter().all(Value::is_string) => {
             let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
@@ -231,7 +235,7 @@ mod tests {
         let changes = user_changes(&p, &r);
         let fields: Vec<&str> = changes.iter().map(|c| c.field).collect();
         assert_eq!(fields, ["max_budget", "metadata"]);
-        assert_eq!(changes[0].to_string(), "max_budget 10.0 → 25.0");
+        assert_eq!(changes[0].to_string(), "max_budget 10 → 25");
         assert_eq!(
             changes[1].to,
             serde_json::json!({"k": "v2", "created_by_tool": "onboard"})
