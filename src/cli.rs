@@ -19,6 +19,8 @@ Examples:
     LINK=$(onboard invite alice@company.com --team Dev-Test)
   Cron, renewing expired invitations:
     onboard refresh -q --json >> renewed-links.jsonl
+  The proxy's users as a CSV (re-running it changes nothing):
+    onboard export --team Dev-Test -o dev-test.csv
   A CSV file named like a subcommand: onboard ./invite";
 
 /// Onboard people into a LiteLLM proxy: users, invitations and onboarding links.
@@ -26,7 +28,8 @@ Examples:
 #[command(name = "onboard", version, about, after_help = EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
-    /// The CSV of people to onboard (columns user_email,team_id[,user_role,user_alias]).
+    /// The CSV of people to onboard (user_email,team_id[,user_role,user_alias], or the admin
+    /// UI's template user_email,user_role,teams,max_budget,budget_duration,models).
     #[arg(value_name = "CSV", required = true)]
     pub csv: Option<PathBuf>,
 

@@ -73,6 +73,36 @@ fn the_ui_template_onboards_every_setting() {
 }
 
 #[test]
+fn the_ui_template_file_works_as_downloaded() {
+    let env = Env::default_proxy();
+    // `bulk_users_template.csv` as the admin UI writes it (Papa.unparse: CRLF, quoted lists),
+    // with real team ids in place of `team-id-1,team-id-2`.
+    let csv = env.write(
+        "bulk_users_template.csv",
+        &format!(
+            "user_email,user_role,teams,max_budget,budget_duration,models\r\n\
+             user@example.com,internal_user,\"{DEV_TEST},{RESEARCH}\",100,30d,\"gpt-3.5-turbo,gpt-4\""
+        ),
+    );
+    env.onboard().arg(&csv).assert().code(0);
+    let created = user(&env, "user@example.com");
+    assert_eq!(created.max_budget, Some(100.0));
+    assert_eq!(created.budget_duration.as_deref(), Some("30d"));
+    assert_eq!(created.models, ["gpt-3.5-turbo", "gpt-4"]);
+    assert_eq!(created.teams.len(), 2);
+    // The older UI's role names are refused with the proxy's name for them.
+    let old = env.write(
+        "old.csv",
+        "user_email,user_role,teams\nv@example.com,internal_user_view_only,Dev-Test\n",
+    );
+    let out = env.onboard().arg(&old).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the proxy's name is internal_user_viewer")
+    );
+}
+
+#[test]
 fn re_runs_update_only_what_changed_and_invite_nobody() {
     let env = Env::default_proxy();
     let first = env.write("v1.csv", &ui_csv("25", "gpt-4o", "Dev-Test", ""));
