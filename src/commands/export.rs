@@ -126,7 +126,12 @@ fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<(Vec<u8>, usize), csv::
             teamless += 1;
             continue;
         }
-        let budget = row.max_budget.map(|b| b.to_string()).unwrap_or_default();
+        // A budget of 0 (a blocked user) is not one a CSV row can hold: left unmanaged.
+        let budget = row
+            .max_budget
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .map(|b| b.to_string())
+            .unwrap_or_default();
         let models = row.models.clone().unwrap_or_default().join(",");
         writer.write_record([
             email,
@@ -154,7 +159,7 @@ mod tests {
              "teams": ["t1", "t2"], "max_budget": 25.0, "budget_duration": "30d",
              "models": ["gpt-4o", "gpt-4o-mini"], "user_alias": "A, B"},
             {"user_id": "u2", "user_email": "c@d.co", "user_role": "internal_user_viewer",
-             "teams": ["t1"], "models": []},
+             "teams": ["t1"], "models": [], "max_budget": 0.0},
             {"user_id": "u3", "user_email": "e@f.co", "teams": []}
         ]))
         .unwrap();
