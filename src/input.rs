@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::settings::{self, Budget, Settings, TeamRole};
 use crate::types::{Email, Role, TeamId, escape, no_control};
 
 /// The largest CSV read (a file or stdin); a bigger input is refused, not read.
@@ -26,6 +27,26 @@ pub struct Person {
     pub role: Role,
     /// An optional display name.
     pub alias: Option<String>,
+    /// The teams after the first (a `teams` cell may name several), in order.
+    pub more_teams: Vec<TeamId>,
+    /// What else the row manages (empty cells: not managed).
+    pub settings: Settings,
+}
+
+impl Person {
+    /// Every team of the row, the first (the record's `team_id`) first.
+    pub fn teams(&self) -> impl Iterator<Item = &TeamId> {
+        std::iter::once(&self.team).chain(&self.more_teams)
+    }
+
+    /// True when a re-run must read the user's row on the proxy to compare: the row has a
+    /// settings cell, an alias, or more than one team.
+    pub fn needs_user_row(&self) -> bool {
+        self.settings.manages_user()
+            || self.settings.team_role.is_some()
+            || self.alias.is_some()
+            || !self.more_teams.is_empty()
+    }
 }
 
 /// A row that could not be used.
@@ -127,9 +148,19 @@ pub enum InputError {
 struct Columns {
     email: Option<usize>,
     team: Option<usize>,
+    /// The team column is `teams`: a cell may name several, comma-separated.
+    teams_cell: bool,
     role: Option<usize>,
     alias: Option<usize>,
+    max_budget: Option<usize>,
+    budget_duration: Option<usize>,
+    models: Option<usize>,
+    metadata: Option<usize>,
+    team_role: Option<usize>,
 }
+
+/// The columns `onboard` reads, as the messages name them.
+const KNOWN_COLUMNS: &str = "user_email, team_id or teams, user_role, user_alias, max_budget, budget_duration, models, metadata, team_role";
 
 /// Reads and checks a whole CSV file (`-` is stdin). Row problems are collected, not returned
 /// as errors, so the caller can list them all (or skip them with `--skip-invalid`).
@@ -340,8 +371,19 @@ fn header(
         let slot = match name.as_str() {
             "user_email" | "email" => &mut cols.email,
             "team_id" | "team" => &mut cols.team,
+            "teams" => {
+                if cols.team.is_none() {
+                    cols.teams_cell = true;
+                }
+                &mut cols.team
+            }
             "user_role" | "role" => &mut cols.role,
             "user_alias" | "alias" => &mut cols.alias,
+            "max_budget" => &mut cols.max_budget,
+            "budget_duration" => &mut cols.budget_duration,
+            "models" => &mut cols.models,
+            "metadata" => &mut cols.metadata,
+            "team_role" => &mut cols.team_role,
             "" => continue,
             other => {
                 unknown.push(other);
@@ -363,7 +405,7 @@ fn header(
             ));
         }
         warnings.push(format!(
-            "{}:1: {} column(s) not used: {} (known: user_email, team_id, user_role, user_alias)",
+            "{}:1: {} column(s) not used: {} (known: {KNOWN_COLUMNS})",
             path.display(),
             unknown.len(),
             listed.join(", ")
@@ -376,6 +418,13 @@ fn header(
         });
     }
     Ok((cols, false))
+}
+
+impl Columns {
+    /// The team column's name, for messages.
+    fn team_field(&self) -> &'static str {
+        if self.teams_cell { "teams" } else { "team_id" }
+    }
 }
 
 fn row(
@@ -396,9 +445,14 @@ fn row(
         if let Err(message) = no_control(value) {
             let named = [
                 (cols.email, "user_email"),
-                (cols.team, "team_id"),
+                (cols.team, cols.team_field()),
                 (cols.role, "user_role"),
                 (cols.alias, "user_alias"),
+                (cols.max_budget, "max_budget"),
+                (cols.budget_duration, "budget_duration"),
+                (cols.models, "models"),
+                (cols.metadata, "metadata"),
+                (cols.team_role, "team_role"),
             ];
             let field = match named.iter().find(|(i, _)| *i == Some(index)) {
                 Some((_, name)) => name.to_string(),
@@ -409,19 +463,63 @@ fn row(
     }
     let email =
         Email::parse(raw_email.unwrap_or_default()).map_err(|m| problem("user_email", m))?;
-    let team = match (cell(cols.team), &defaults.team) {
-        (Some(team), _) => TeamId::new(team),
-        (None, Some(default)) => default.clone(),
-        (None, None) => {
-            return Err(problem(
-                "team_id",
-                "is empty and no --team was given".into(),
-            ));
-        }
+    let team_field = cols.team_field();
+    let mut teams: Vec<TeamId> = match (cell(cols.team), &defaults.team) {
+        (Some(cell), _) if cols.teams_cell => cell
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(TeamId::new)
+            .collect(),
+        (Some(team), _) => vec![TeamId::new(team)],
+        (None, Some(default)) => vec![default.clone()],
+        (None, None) => Vec::new(),
     };
-    let role = match cell(cols.role) {
-        Some(role) => role.parse::<Role>().map_err(|m| problem("user_role", m))?,
-        None => defaults.role.unwrap_or_default(),
+    if teams.is_empty() {
+        return Err(problem(
+            team_field,
+            "is empty and no --team was given".into(),
+        ));
+    }
+    let mut seen_teams = std::collections::HashSet::new();
+    teams.retain(|t| seen_teams.insert(t.clone()));
+    let team = teams.remove(0);
+    let explicit_role = match cell(cols.role) {
+        Some(role) => Some(role.parse::<Role>().map_err(|m| problem("user_role", m))?),
+        None => None,
+    };
+    let role = explicit_role.unwrap_or(defaults.role.unwrap_or_default());
+    let parsed =
+        |index: Option<usize>, field: &str, parse: &dyn Fn(&str) -> Result<(), String>| match cell(
+            index,
+        ) {
+            Some(text) => parse(text).map_err(|m| problem(field, m)),
+            None => Ok(()),
+        };
+    parsed(cols.max_budget, "max_budget", &|t| {
+        Budget::parse(t).map(drop)
+    })?;
+    parsed(cols.budget_duration, "budget_duration", &|t| {
+        settings::parse_budget_duration(t).map(drop)
+    })?;
+    parsed(cols.models, "models", &|t| {
+        settings::parse_models(t).map(drop)
+    })?;
+    parsed(cols.metadata, "metadata", &|t| {
+        settings::parse_metadata(t).map(drop)
+    })?;
+    parsed(cols.team_role, "team_role", &|t| {
+        TeamRole::parse(t).map(drop)
+    })?;
+    // Checked above: these parse.
+    let settings = Settings {
+        role: explicit_role,
+        max_budget: cell(cols.max_budget).and_then(|t| Budget::parse(t).ok()),
+        budget_duration: cell(cols.budget_duration)
+            .and_then(|t| settings::parse_budget_duration(t).ok()),
+        models: cell(cols.models).and_then(|t| settings::parse_models(t).ok()),
+        metadata: cell(cols.metadata).and_then(|t| settings::parse_metadata(t).ok()),
+        team_role: cell(cols.team_role).and_then(|t| TeamRole::parse(t).ok()),
     };
     Ok(Person {
         line,
@@ -429,6 +527,8 @@ fn row(
         team,
         role,
         alias: cell(cols.alias).map(str::to_string),
+        more_teams: teams,
+        settings,
     })
 }
 

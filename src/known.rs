@@ -9,12 +9,12 @@ use tokio::task::JoinSet;
 
 use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::audit::record::Record;
-use crate::plan::{InvitationCheck, Lookup};
+use crate::plan::{InvitationCheck, Lookup, Rosters};
 use crate::proxy::ProxyError;
 use crate::proxy::api::UserRow;
 use crate::proxy::client::ProxyClient;
 use crate::shutdown::Shutdown;
-use crate::types::Email;
+use crate::types::{Email, TeamId};
 
 /// Why the reads stopped before every answer was in.
 #[derive(Debug)]
@@ -113,6 +113,26 @@ pub async fn lookups(
     })
     .await?;
     Ok(emails.into_iter().zip(answers).collect())
+}
+
+/// Reads the roster (members and their team roles) of each team, for rows with a
+/// `team_role` cell: `/team/member_update` is only sent for members seen here.
+pub async fn rosters(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    teams: Vec<TeamId>,
+) -> Result<Rosters, Stopped> {
+    let answers = read_all(client, shutdown, teams.clone(), |team| {
+        let client = client.clone();
+        async move { retried(retry, || client.team_roster(&team)).await }
+    })
+    .await?;
+    Ok(teams
+        .into_iter()
+        .zip(answers)
+        .map(|(team, members)| (team, members.into_iter().collect()))
+        .collect())
 }
 
 /// Asks `/invitation/info` about each open record.

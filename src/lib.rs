@@ -14,6 +14,7 @@ pub mod mail;
 pub mod output;
 pub mod plan;
 pub mod proxy;
+pub mod settings;
 pub mod shutdown;
 pub mod types;
 
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         Task::Bulk(bulk) => commands::onboard::bulk(config, bulk, shutdown).await,
         Task::Invite(invite) => commands::onboard::invite(config, invite, shutdown).await,
         Task::Offboard(offboard) => commands::offboard::offboard(config, offboard, shutdown).await,
+        Task::Export(export) => commands::export::export(config, export, shutdown).await,
         Task::Refresh(refresh) => commands::refresh::refresh(config, refresh, shutdown).await,
         Task::Status(status) => {
             let results = config.results.clone();

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::apply::Summary;
 use crate::apply::person::{Outcome, PersonResult};
-use crate::plan::{PersonPlan, PlanView, Skip};
+use crate::plan::{Action, PersonPlan, PlanView, Skip};
 pub use crate::types::when;
 
 /// A line a plan (people whose plan does nothing are left out when `plans` is long) and the
@@ -53,6 +53,11 @@ fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
             line.push(')');
         }
         lines.push(line);
+        lines.extend(
+            changes(plan)
+                .iter()
+                .map(|change| format!("    {}: {change}", plan.email)),
+        );
     }
     let list = |counts: &[(&str, usize)]| {
         counts
@@ -209,6 +214,33 @@ impl Printer {
             self.json_item(result);
             return;
         }
+        let updated = changes(&result.plan);
+        if !updated.is_empty() && !matches!(result.outcome, Outcome::Failed { .. }) && !self.quiet {
+            let tick = Self::paint(self.color_out, GREEN, "✓");
+            let line = format!(
+                "{tick} {}: updated {}",
+                result.plan.email,
+                updated.join(", ")
+            );
+            self.skip_line_plain(&line);
+        }
+        if result.plan.has("record_sso_link")
+            && !matches!(result.outcome, Outcome::Failed { .. })
+            && !self.quiet
+        {
+            let what = if result.created {
+                "user created"
+            } else {
+                "existing user"
+            };
+            let link = result.record.onboarding_link.clone().unwrap_or_default();
+            let tick = Self::paint(self.color_out, GREEN, "✓");
+            let line = format!(
+                "{tick} {}: {what}, no invitation (--no-invite)\n    {link}",
+                result.plan.email
+            );
+            self.skip_line_plain(&line);
+        }
         let email = &result.plan.email;
         let record = &result.record;
         let link = record.onboarding_link.as_deref().unwrap_or_default();
@@ -277,6 +309,15 @@ impl Printer {
                 };
                 self.err(&format!("{cross} {email}{line}: {error}"));
             }
+        }
+    }
+
+    /// A line about a person: on stdout, or on stderr for `invite` (stdout is the link).
+    fn skip_line_plain(&mut self, line: &str) {
+        if self.link_only {
+            self.err(line);
+        } else {
+            self.out(line);
         }
     }
 
@@ -453,6 +494,9 @@ impl Printer {
                 summary.removed_from_teams
             ));
         }
+        if summary.updated > 0 {
+            line.push_str(&format!(", {} updated", summary.updated));
+        }
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }
@@ -497,4 +541,22 @@ impl Printer {
     pub fn flush(&mut self) {
         self.stdout.flush().ok();
     }
+}
+
+/// What a plan changes on an existing user, one entry each: `max_budget 10 → 25`,
+/// `team_role in TEAM → admin`, `team TEAM added`.
+fn changes(plan: &PersonPlan) -> Vec<String> {
+    let reconciles = plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::UpdateUser { .. } | Action::UpdateTeamRole { .. }));
+    plan.actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::UpdateUser { changes, .. } => changes.iter().map(ToString::to_string).collect(),
+            Action::UpdateTeamRole { team, role } => vec![format!("team_role in {team} → {role}")],
+            Action::AddToTeam { team } if reconciles => vec![format!("added to team {team}")],
+            _ => Vec::new(),
+        })
+        .collect()
 }

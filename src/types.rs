@@ -165,9 +165,16 @@ impl FromStr for Role {
             "proxy_admin_viewer" => Ok(Role::ProxyAdminViewer),
             "internal_user" => Ok(Role::InternalUser),
             "internal_user_viewer" => Ok(Role::InternalUserViewer),
-            other => Err(format!(
-                "{other:?} is not a role (use proxy_admin, proxy_admin_viewer, internal_user or internal_user_viewer)"
-            )),
+            other => {
+                // Older admin UIs list `…_view_only` names, which the proxy refuses.
+                let hint = match other.strip_suffix("_view_only") {
+                    Some(base) => format!("; the proxy's name is {base}_viewer"),
+                    None => String::new(),
+                };
+                Err(format!(
+                    "{other:?} is not a role (use proxy_admin, proxy_admin_viewer, internal_user or internal_user_viewer{hint})"
+                ))
+            }
         }
     }
 }

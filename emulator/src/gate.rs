@@ -86,6 +86,13 @@ pub(crate) async fn gate(State(app): State<Arc<App>>, mut req: Request, next: Ne
     let method = req.method().clone();
     let is_write = method == Method::POST;
     app.stats.begin(&path, is_write);
+    if is_write {
+        let changed_by = req
+            .headers()
+            .get("litellm-changed-by")
+            .and_then(|v| v.to_str().ok());
+        app.stats.changed_by(changed_by);
+    }
     let _in_flight = InFlightGuard(&app.stats);
     let fault = if is_write && FAULT_ROUTES.contains(&path.as_str()) {
         app.draw_fault(&path)

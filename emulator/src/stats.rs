@@ -51,6 +51,10 @@ pub struct Stats {
     pub duplicate_emails: u64,
     /// Injected faults.
     pub faults: FaultCounts,
+    /// Write (POST) requests per `litellm-changed-by` header value (`""`: no header), the
+    /// name LiteLLM puts in its audit log.
+    #[serde(default)]
+    pub changed_by: BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -119,6 +123,12 @@ impl StatsTracker {
     pub fn gauges(&self) -> (u64, u64) {
         let served = *self.served.lock().unwrap_or_else(|e| e.into_inner());
         (self.with(|s| s.in_flight), served)
+    }
+
+    /// A write arrived with this `litellm-changed-by` header (`None`: without one).
+    pub fn changed_by(&self, value: Option<&str>) {
+        let key = value.unwrap_or_default().to_string();
+        self.with(|s| *s.changed_by.entry(key).or_default() += 1);
     }
 
     pub fn status(&self, status: u16) {

@@ -34,6 +34,8 @@ pub struct Summary {
     pub failed: usize,
     /// Team memberships removed (`--prune`).
     pub removed_from_teams: usize,
+    /// Existing people whose user or team role was updated (`update_user`, `update_team_role`).
+    pub updated: usize,
     /// Failures grouped by reason.
     pub failure_reasons: BTreeMap<String, usize>,
     /// Requests sent.
@@ -76,6 +78,10 @@ impl Summary {
                 .iter()
                 .filter(|a| a.name() == "remove_from_team")
                 .count();
+        }
+        let updates = result.plan.has("update_user") || result.plan.has("update_team_role");
+        if updates && !matches!(result.outcome, Outcome::Failed { .. }) {
+            self.updated += 1;
         }
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {

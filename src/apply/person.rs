@@ -3,7 +3,11 @@
 //! `create_user` looks the email up after an ambiguous failure before sending again, and
 //! adopts the user the proxy says exists; `add_to_team` acts by `user_id` (by email the proxy
 //! would create a user); `invite` may be retried (an extra invitation is harmless); a failed
-//! `delete_invitation` is not a failure of the person: the old invitation is kept as pending.
+//! `delete_invitation` is not a failure of the person: the old invitation is kept as pending;
+//! `update_user` sends only the `user_id` the plan read on the proxy in this run (by email, or
+//! for an unknown id, the proxy would create a user); `update_team_role` acts only on a member
+//! the plan saw on the team's roster; a team admin the proxy refuses (no licence) is reported
+//! as what it is.
 
 use std::future::Future;
 use std::sync::atomic::AtomicU32;
@@ -20,6 +24,7 @@ use crate::proxy::ProxyError;
 use crate::proxy::api::{Invitation, NewUser};
 use crate::proxy::client::ProxyClient;
 use crate::proxy::links::Links;
+use crate::settings::TeamRole;
 use crate::types::{TeamId, UserId};
 
 /// What the executor needs to act on one proxy.
@@ -171,9 +176,56 @@ impl Executor {
             }
             Action::AddToTeam { team } => {
                 let user_id = record.user_id.clone().ok_or_else(no_user)?;
-                self.ensure_member(team, &user_id, tally).await?;
-                record.team_id = Some(team.clone());
+                let role = team_role(plan);
+                self.ensure_member_as(team, &user_id, role, tally).await?;
                 record.removed_from_teams.retain(|t| t != team);
+                // The record's team is the row's first.
+                match &plan.person {
+                    Some(person) if &person.team != team => {}
+                    _ => record.team_id = Some(team.clone()),
+                }
+                record.updated_at = now;
+            }
+            Action::UpdateUser { user_id, changes } => {
+                let fields: serde_json::Map<String, serde_json::Value> = changes
+                    .iter()
+                    .map(|c| (c.field.to_string(), c.to.clone()))
+                    .collect();
+                self.retrying(tally, || self.client.update_user(user_id, &fields))
+                    .await?;
+                for change in changes {
+                    match change.field {
+                        "user_role" => {
+                            record.user_role = change.to.as_str().and_then(|r| r.parse().ok());
+                        }
+                        "user_alias" => {
+                            record.user_alias = change.to.as_str().map(str::to_string);
+                        }
+                        _ => {}
+                    }
+                }
+                record.updated_at = now;
+            }
+            Action::UpdateTeamRole { team, role } => {
+                // The plan saw this user on the team's roster in this run.
+                let user_id = record.user_id.clone().ok_or_else(no_user)?;
+                self.retrying(tally, || {
+                    self.client.update_team_role(team, &user_id, role.as_str())
+                })
+                .await?;
+                record.updated_at = now;
+            }
+            Action::RecordSsoLink => {
+                record.onboarding_link = Some(self.links.sso());
+                record.status = crate::audit::record::Status::Success;
+                record.error = None;
+                if let Some(person) = &plan.person {
+                    record.user_role = Some(person.role);
+                    if person.alias.is_some() {
+                        record.user_alias = person.alias.clone();
+                    }
+                    record.team_id = Some(person.team.clone());
+                }
                 record.updated_at = now;
             }
             Action::Invite => {
@@ -299,13 +351,23 @@ impl Executor {
         tally: &mut Tally,
     ) -> Result<(UserId, UserOrigin), ProxyError> {
         let person = plan.person.as_ref().ok_or_else(no_user)?;
+        let settings = &person.settings;
+        // A team admin joins by `/team/member_add` (its own action): `/user/new` would
+        // silently drop a team object with `user_role: admin`.
+        let teams: Vec<&str> = match settings.team_role {
+            Some(TeamRole::Admin) => Vec::new(),
+            _ => person.teams().map(TeamId::as_str).collect(),
+        };
         let body = NewUser {
             user_email: person.email.as_str(),
             user_role: person.role,
-            teams: vec![person.team.as_str()],
+            teams: teams.clone(),
             auto_create_key: false,
             user_alias: person.alias.as_deref(),
-            metadata: serde_json::json!({ "created_by_tool": "onboard" }),
+            metadata: settings.new_user_metadata(),
+            max_budget: settings.max_budget.map(|b| b.value()),
+            budget_duration: settings.budget_duration.as_deref(),
+            models: settings.models.as_deref(),
         };
         let mut attempt = 0;
         loop {
@@ -314,13 +376,15 @@ impl Executor {
             tally.record(started.elapsed());
             let error = match answer {
                 Ok(created) => {
-                    let joined = created
-                        .teams
-                        .as_ref()
-                        .is_none_or(|t| t.iter().any(|id| id == person.team.as_str()));
-                    if !joined {
-                        self.ensure_member(&person.team, &created.user_id, tally)
-                            .await?;
+                    for team in &teams {
+                        let joined = created
+                            .teams
+                            .as_ref()
+                            .is_none_or(|t| t.iter().any(|id| id == team));
+                        if !joined {
+                            self.ensure_member(&TeamId::new(*team), &created.user_id, tally)
+                                .await?;
+                        }
                     }
                     return Ok((created.user_id, UserOrigin::Created));
                 }
@@ -376,13 +440,17 @@ impl Executor {
             0 => Ok(None),
             1 => {
                 let row = rows.remove(0);
-                let in_team = row
-                    .teams
-                    .as_ref()
-                    .is_some_and(|t| t.iter().any(|id| id == person.team.as_str()));
-                if !in_team {
-                    self.ensure_member(&person.team, &row.user_id, tally)
-                        .await?;
+                // A team admin is added by the plan's own `add_to_team` actions.
+                if person.settings.team_role != Some(TeamRole::Admin) {
+                    for team in person.teams() {
+                        let in_team = row
+                            .teams
+                            .as_ref()
+                            .is_some_and(|t| t.iter().any(|id| id == team.as_str()));
+                        if !in_team {
+                            self.ensure_member(team, &row.user_id, tally).await?;
+                        }
+                    }
                 }
                 Ok(Some((row.user_id, origin)))
             }
@@ -399,8 +467,21 @@ impl Executor {
         user_id: &UserId,
         tally: &mut Tally,
     ) -> Result<(), ProxyError> {
+        self.ensure_member_as(team, user_id, TeamRole::User, tally)
+            .await
+    }
+
+    async fn ensure_member_as(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: TeamRole,
+        tally: &mut Tally,
+    ) -> Result<(), ProxyError> {
         match self
-            .retrying(tally, || self.client.add_team_member(team, user_id))
+            .retrying(tally, || {
+                self.client.add_team_member_as(team, user_id, role.as_str())
+            })
             .await
         {
             Ok(_) => Ok(()),
@@ -429,6 +510,14 @@ struct Done {
     deleted: u32,
     still_pending: u32,
     lost: u32,
+}
+
+/// The role a plan's person takes in the teams it adds them to.
+fn team_role(plan: &PersonPlan) -> TeamRole {
+    plan.person
+        .as_ref()
+        .and_then(|p| p.settings.team_role)
+        .unwrap_or(TeamRole::User)
 }
 
 fn no_user() -> ProxyError {

@@ -23,6 +23,8 @@ Examples:
     LINK=$(onboard invite alice@company.com --team Dev-Test)
   Cron, renewing expired invitations:
     onboard refresh -q --json >> renewed-links.jsonl
+  The proxy's users as a CSV (re-running it changes nothing):
+    onboard export --team Dev-Test -o dev-test.csv
   A CSV file named like a subcommand: onboard ./invite";
 
 /// Onboard people into a LiteLLM proxy: users, invitations and onboarding links.
@@ -30,7 +32,8 @@ Examples:
 #[command(name = "onboard", version, about, after_help = EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
-    /// The CSV of people to onboard (columns user_email,team_id[,user_role,user_alias]).
+    /// The CSV of people to onboard (user_email,team_id[,user_role,user_alias], or the admin
+    /// UI's template user_email,user_role,teams,max_budget,budget_duration,models).
     #[arg(value_name = "CSV", required = true)]
     pub csv: Option<PathBuf>,
 
@@ -59,6 +62,8 @@ pub enum Command {
     /// Delete people's users and invitations on the proxy (or, with --team, remove them from
     /// one team).
     Offboard(OffboardArgs),
+    /// Write the proxy's users (of one team, or all) as a CSV `onboard` reads back.
+    Export(ExportArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -91,6 +96,21 @@ pub struct BulkArgs {
     /// Do not ask before removing anyone (needed without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// SSO proxies: create and update users and memberships only, make no invitation (the
+    /// link recorded is <proxy>/ui).
+    #[arg(long)]
+    pub no_invite: bool,
+}
+
+/// `onboard export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only the users of this team (id or alias).
+    #[arg(long, value_name = "TEAM")]
+    pub team: Option<String>,
+    /// Write the CSV to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Options every command takes.
@@ -152,6 +172,9 @@ pub struct GlobalArgs {
     /// Create the missing `default_user_id` row that /invitation/new needs on fresh proxies.
     #[arg(long, global = true)]
     pub fix_default_user: bool,
+    /// Who the proxy's audit log names for every write (the `litellm-changed-by` header).
+    #[arg(long, global = true, value_name = "NAME", default_value = "onboard")]
+    pub changed_by: String,
     /// `--send-email` and the SMTP settings.
     #[command(flatten)]
     pub mail: MailArgs,

@@ -19,6 +19,7 @@ use crate::known;
 use crate::output::Printer;
 use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
+use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, Role, TeamId, no_control};
 
@@ -50,12 +51,17 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
     } else {
         Vec::new()
     };
+    let options = OnboardOptions {
+        reinvite: args.reinvite,
+        no_invite: args.no_invite,
+        ..OnboardOptions::default()
+    };
     onboard_people(
         config,
         people,
         invalid,
         Flags {
-            reinvite: args.reinvite,
+            options,
             dry_run: args.dry_run,
             prune: args.prune,
             yes: args.yes,
@@ -69,7 +75,7 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
 /// The flags of an onboarding run that change what it does.
 #[derive(Clone, Copy, Default)]
 struct Flags {
-    reinvite: bool,
+    options: OnboardOptions,
     dry_run: bool,
     /// `--prune` (bulk only), and its `--yes`.
     prune: bool,
@@ -90,13 +96,19 @@ pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Re
         team: TeamId::new(args.team.trim()),
         role: args.role.unwrap_or(Role::InternalUser),
         alias: args.alias.clone(),
+        more_teams: Vec::new(),
+        settings: Settings::default(),
+    };
+    let options = OnboardOptions {
+        reinvite: args.reinvite,
+        ..OnboardOptions::default()
     };
     onboard_people(
         config,
         vec![person],
         Vec::new(),
         Flags {
-            reinvite: args.reinvite,
+            options,
             dry_run: args.dry_run,
             ..Flags::default()
         },
@@ -161,7 +173,7 @@ async fn onboard_people(
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
     let Flags {
-        reinvite,
+        options,
         dry_run,
         prune,
         yes,
@@ -171,7 +183,7 @@ async fn onboard_people(
     }
     let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
-    let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
+    let teams: BTreeSet<TeamId> = people.iter().flat_map(|p| p.teams().cloned()).collect();
     let checked = preflight::unless_stopped(
         &shutdown,
         preflight::check(
@@ -184,8 +196,10 @@ async fn onboard_people(
     )
     .await?;
     for person in &mut people {
-        if let Some(id) = checked.teams.get(&person.team) {
-            person.team = id.clone();
+        for team in std::iter::once(&mut person.team).chain(&mut person.more_teams) {
+            if let Some(id) = checked.teams.get(team) {
+                *team = id.clone();
+            }
         }
     }
     let mailer = preflight::unless_stopped(
@@ -194,8 +208,8 @@ async fn onboard_people(
     )
     .await?;
     let options = OnboardOptions {
-        reinvite,
         send_email: mailer.is_some(),
+        ..options
     };
     let retry = config.retry_policy();
     let mut plans = plan_people(
@@ -225,8 +239,9 @@ async fn onboard_people(
         printer.plans(&plans);
         let fails = plans
             .iter()
-            .any(|p| p.skip.as_ref().is_some_and(Skip::is_failure));
-        return Ok(if fails { Exit::Failures } else { Exit::Success });
+            .filter(|p| p.skip.as_ref().is_some_and(Skip::is_failure))
+            .count();
+        return Ok(Exit::of(fails, false));
     }
     let removing: Vec<PersonPlan> = plans
         .iter()
@@ -289,20 +304,35 @@ async fn plan_people(
     let now = Utc::now();
     let unknown: Vec<Email> = people
         .iter()
-        .filter(|p| plan::needs_lookup(audit.prior(&p.email), options, now))
+        // A row with settings to compare is read too (a plain row is not: no extra request).
+        .filter(|p| {
+            plan::needs_lookup(audit.prior(&p.email), options, now)
+                || plan::known_user(audit.prior(&p.email)).is_some() && p.needs_user_row()
+        })
         .map(|p| p.email.clone())
         .collect();
+    let stopped = |stopped| match stopped {
+        known::Stopped::Interrupted => Fatal::interrupted(),
+        known::Stopped::Fatal(e) => preflight::explain(e, client),
+    };
     let lookups = known::lookups(client, retry, shutdown, unknown)
         .await
-        .map_err(|stopped| match stopped {
-            known::Stopped::Interrupted => Fatal::interrupted(),
-            known::Stopped::Fatal(e) => preflight::explain(e, client),
-        })?;
+        .map_err(stopped)?;
+    // Team roles are compared only for rows with a `team_role` cell.
+    let role_teams: BTreeSet<TeamId> = people
+        .iter()
+        .filter(|p| p.settings.team_role.is_some())
+        .flat_map(|p| p.teams().cloned())
+        .collect();
+    let rosters = known::rosters(client, retry, shutdown, role_teams.into_iter().collect())
+        .await
+        .map_err(stopped)?;
     let mut plans: Vec<PersonPlan> = people
         .iter()
         .map(|person| {
             let lookup = lookups.get(&person.email).cloned().unwrap_or_default();
-            plan::onboard(person, audit.prior(&person.email), &lookup, options, now)
+            let prior = audit.prior(&person.email);
+            plan::onboard(person, prior, &lookup, &rosters, options, now)
         })
         .collect();
     plans.extend(invalid.iter().filter_map(|problem| {

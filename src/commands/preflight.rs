@@ -68,7 +68,7 @@ pub async fn check(
 }
 
 /// What to say when SSO is configured on the proxy.
-pub const SSO_WARNING: &str = "SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need";
+pub const SSO_WARNING: &str = "SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need: pass --no-invite to create users and memberships only (their link is then <proxy>/ui, as the admin UI hands SSO users)";
 
 /// The proxy answers (`/health/liveliness`) and the key is an admin key.
 pub async fn reachable_admin(client: &ProxyClient) -> Result<(), Fatal> {

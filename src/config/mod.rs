@@ -3,7 +3,7 @@
 mod mail;
 mod task;
 
-pub use task::{BulkTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task};
+pub use task::{BulkTask, ExportTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task};
 
 pub use mail::resolve as resolve_mail;
 
@@ -53,6 +53,8 @@ pub struct Config {
     pub mail: Option<crate::mail::MailConfig>,
     /// Warnings to show once the printer exists.
     pub warnings: Vec<String>,
+    /// The `litellm-changed-by` header of every write.
+    pub changed_by: String,
 }
 
 /// Reads the env var `name` (empty counts as unset).
@@ -116,6 +118,7 @@ impl Config {
         let options = ClientOptions {
             timeout: self.timeout,
             ca_cert_pem: self.ca_cert_pem.clone(),
+            changed_by: self.changed_by.clone(),
         };
         ProxyClient::new(&self.proxy_url, self.key.clone(), &options, pacer)
     }
@@ -174,6 +177,13 @@ impl Config {
             Fatal::new("no master key given")
                 .hint("set LITELLM_MASTER_KEY (or LITELLM_PROXY_API_KEY), or pass --master-key-file PATH")
         })?;
+        let changed_by = args.changed_by.trim().to_string();
+        if changed_by.is_empty() || !changed_by.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+            return Err(Fatal::new(format!(
+                "--changed-by {:?}: must be printable ASCII text (it is sent as an HTTP header)",
+                crate::types::escape(&args.changed_by)
+            )));
+        }
         let ca_cert_pem = match &args.ca_cert {
             Some(path) => {
                 let pem = std::fs::read(path)
@@ -205,6 +215,7 @@ impl Config {
             fix_default_user: args.fix_default_user,
             mail: mail::resolve(&args.mail)?,
             warnings,
+            changed_by,
         })
     }
 }

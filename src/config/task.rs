@@ -19,6 +19,8 @@ pub enum Task {
     Invite(InviteTask),
     /// `onboard offboard`.
     Offboard(OffboardTask),
+    /// `onboard export`.
+    Export(ExportTask),
     /// `onboard refresh`.
     Refresh(RefreshTask),
     /// `onboard status`.
@@ -44,6 +46,17 @@ pub struct BulkTask {
     pub prune: bool,
     /// Do not ask before removing anyone.
     pub yes: bool,
+    /// SSO proxies: users and memberships only, no invitation.
+    pub no_invite: bool,
+}
+
+/// `onboard export`.
+#[derive(Debug, Default)]
+pub struct ExportTask {
+    /// Only the users of this team (id or alias).
+    pub team: Option<String>,
+    /// Write the CSV here instead of stdout.
+    pub output: Option<PathBuf>,
 }
 
 /// `onboard offboard`.
@@ -118,6 +131,10 @@ impl Task {
                 yes: a.yes,
                 dry_run: a.dry_run,
             }),
+            Some(Command::Export(a)) => Task::Export(ExportTask {
+                team: a.team.clone(),
+                output: a.output.clone(),
+            }),
             Some(Command::Refresh(a)) => Task::Refresh(RefreshTask {
                 within: a.within,
                 dry_run: a.dry_run,
@@ -144,6 +161,7 @@ impl Task {
                 dry_run: cli.bulk.dry_run,
                 prune: cli.bulk.prune,
                 yes: cli.bulk.yes,
+                no_invite: cli.bulk.no_invite,
             }),
         }
     }

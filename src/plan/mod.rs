@@ -5,13 +5,17 @@
 //! the plans; a run hands the same plans to the driver, which carries out exactly their
 //! actions. The functions here are pure: no I/O, no clock of their own.
 
+pub mod reconcile;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::audit::record::{Record, is_expired};
 use crate::input::Person;
 use crate::proxy::api::UserRow;
+use crate::settings::TeamRole;
 use crate::types::{Email, InvitationId, TeamId, UserId};
+pub use reconcile::{FieldChange, Rosters};
 
 pub mod offboard;
 
@@ -61,6 +65,23 @@ pub enum Action {
         /// The member.
         user_id: UserId,
     },
+    /// `POST /user/update` by the `user_id` this run just read, with only the fields that
+    /// differ from the row (never by email: a miss would create a user).
+    UpdateUser {
+        /// The user, as just read on the proxy.
+        user_id: UserId,
+        /// What differs.
+        changes: Vec<FieldChange>,
+    },
+    /// `POST /team/member_update` of a member this run just saw on the team's roster.
+    UpdateTeamRole {
+        /// The team.
+        team: TeamId,
+        /// The role wanted.
+        role: TeamRole,
+    },
+    /// `--no-invite` (SSO): record `<proxy>/ui` as the person's link; no request.
+    RecordSsoLink,
 }
 
 impl Action {
@@ -77,6 +98,9 @@ impl Action {
             Action::EmailLink => "email_link",
             Action::DeleteUser { .. } => "delete_user",
             Action::RemoveFromTeam { .. } => "remove_from_team",
+            Action::UpdateUser { .. } => "update_user",
+            Action::UpdateTeamRole { .. } => "update_team_role",
+            Action::RecordSsoLink => "record_sso_link",
         }
     }
 
@@ -88,6 +112,8 @@ impl Action {
                 | Action::AddToTeam { .. }
                 | Action::Invite
                 | Action::DeleteInvitation { .. }
+                | Action::UpdateUser { .. }
+                | Action::UpdateTeamRole { .. }
                 | Action::DeleteUser { .. }
                 | Action::RemoveFromTeam { .. }
         )
@@ -239,6 +265,8 @@ pub struct OnboardOptions {
     pub reinvite: bool,
     /// `--send-email`.
     pub send_email: bool,
+    /// `--no-invite` (SSO proxies): users and memberships only; the link is `<proxy>/ui`.
+    pub no_invite: bool,
 }
 
 /// The user id an onboarding run can rely on without asking the proxy: the audit file's,
@@ -272,10 +300,13 @@ fn onboard_skip(
 }
 
 /// The plan for one person of an onboarding run (`onboard <CSV>`, `onboard invite`).
+/// `lookup` is what the proxy said of the email (asked for people the audit file does not
+/// know, and for rows with settings to compare); `rosters` the teams' members read now.
 pub fn onboard(
     person: &Person,
     record: Option<&Record>,
     lookup: &Lookup,
+    rosters: &Rosters,
     options: OnboardOptions,
     now: DateTime<Utc>,
 ) -> PersonPlan {
@@ -284,13 +315,25 @@ pub fn onboard(
     plan.team = Some(person.team.clone());
     let recorded_team = record.and_then(|r| r.team_id.as_ref());
     let team_changed = recorded_team != Some(&person.team);
+    // The user's row as just read, when it is the user the audit file knows.
+    let seen = match (known_user(record), lookup) {
+        (Some(id), Lookup::Found(row)) if &row.user_id == id => Some(row),
+        _ => None,
+    };
+    let existing_actions = |plan: &mut PersonPlan| match seen {
+        Some(row) => plan
+            .actions
+            .extend(reconcile::existing(person, row, rosters)),
+        None if team_changed => plan.actions.push(Action::AddToTeam {
+            team: person.team.clone(),
+        }),
+        None => {}
+    };
     if let Some(skip) = onboard_skip(record, options, now) {
         let record = record.expect("a skip needs a record");
         plan.expires_at = record.expires_at;
-        if team_changed && known_user(Some(record)).is_some() {
-            plan.actions.push(Action::AddToTeam {
-                team: person.team.clone(),
-            });
+        if known_user(Some(record)).is_some() {
+            existing_actions(&mut plan);
         }
         if skip == Skip::AlreadyInvited && options.send_email && record.needs_email(now) {
             plan.actions.push(Action::EmailLink);
@@ -299,27 +342,14 @@ pub fn onboard(
         return plan;
     }
     match known_user(record) {
-        Some(_) => {
-            if team_changed {
-                plan.actions.push(Action::AddToTeam {
-                    team: person.team.clone(),
-                });
-            }
-        }
+        Some(_) => existing_actions(&mut plan),
         None => match lookup {
             Lookup::Found(row) => {
                 plan.actions.push(Action::AdoptUser {
                     user_id: row.user_id.clone(),
                 });
-                let in_team = row
-                    .teams
-                    .as_ref()
-                    .is_some_and(|t| t.iter().any(|id| id == person.team.as_str()));
-                if !in_team {
-                    plan.actions.push(Action::AddToTeam {
-                        team: person.team.clone(),
-                    });
-                }
+                plan.actions
+                    .extend(reconcile::existing(person, row, rosters));
             }
             Lookup::Several(ids) => {
                 plan.skip = Some(Skip::SeveralUsers);
@@ -339,8 +369,18 @@ pub fn onboard(
                 plan.detail = Some(reason.clone());
                 return plan;
             }
-            Lookup::Absent | Lookup::NotAsked => plan.actions.push(Action::CreateUser),
+            Lookup::Absent | Lookup::NotAsked => {
+                plan.actions.push(Action::CreateUser);
+                plan.actions.extend(reconcile::after_create(person));
+            }
         },
+    }
+    if options.no_invite {
+        // SSO: people sign in at the UI; no invitation is made (nor deleted).
+        if record.is_none_or(|r| r.onboarding_link.is_none()) {
+            plan.actions.push(Action::RecordSsoLink);
+        }
+        return plan;
     }
     plan.actions.push(Action::Invite);
     if let Some(record) = record {
@@ -528,6 +568,12 @@ pub struct PlanView<'a> {
     /// When the invitation the plan rests on expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// What `update_user` changes, field by field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<&'a FieldChange>,
+    /// What `update_team_role` sets: `{"team", "role"}` each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub team_roles: Vec<serde_json::Value>,
 }
 
 impl<'a> From<&'a PersonPlan> for PlanView<'a> {
@@ -554,6 +600,24 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
             reason: plan.detail.as_deref(),
             line: (plan.line > 0).then_some(plan.line),
             expires_at: plan.expires_at,
+            changes: plan
+                .actions
+                .iter()
+                .flat_map(|a| match a {
+                    Action::UpdateUser { changes, .. } => changes.iter().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            team_roles: plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::UpdateTeamRole { team, role } => {
+                        Some(serde_json::json!({ "team": team, "role": role }))
+                    }
+                    _ => None,
+                })
+                .collect(),
         }
     }
 }

@@ -241,12 +241,11 @@ mod tests {
     }
 
     fn row(id: &str, role: &str, teams: &[&str]) -> Lookup {
-        Lookup::Found(UserRow {
-            user_id: UserId::new(id),
-            user_email: None,
-            teams: Some(teams.iter().map(|t| t.to_string()).collect()),
-            user_role: Some(role.into()),
-        })
+        let row: UserRow = serde_json::from_value(serde_json::json!({
+            "user_id": id, "teams": teams, "user_role": role
+        }))
+        .expect("a user row");
+        Lookup::Found(row)
     }
 
     fn invited(address: &str) -> Record {
@@ -411,6 +410,8 @@ mod tests {
             team: team.clone(),
             role: Role::InternalUser,
             alias: None,
+            more_teams: Vec::new(),
+            settings: Default::default(),
         };
         let people = vec![
             person("keep@b.co", &t1),

@@ -16,6 +16,8 @@ fn person(team: &str) -> Person {
         team: TeamId::new(team),
         role: Role::InternalUser,
         alias: None,
+        more_teams: Vec::new(),
+        settings: Default::default(),
     }
 }
 
@@ -206,7 +208,14 @@ fn onboarding_rules() {
         ),
     ];
     for (what, person, record, lookup, options, expected) in cases {
-        let plan = onboard(&person, record.as_ref(), &lookup, options, now());
+        let plan = onboard(
+            &person,
+            record.as_ref(),
+            &lookup,
+            &Rosters::default(),
+            options,
+            now(),
+        );
         assert_eq!(names(&plan), expected, "{what}");
     }
 }

@@ -20,8 +20,17 @@ pub struct NewUser<'a> {
     /// Display name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_alias: Option<&'a str>,
-    /// Marks users created by this tool.
+    /// The row's metadata, with `created_by_tool` marking users created by this tool.
     pub metadata: serde_json::Value,
+    /// Budget in dollars.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_budget: Option<f64>,
+    /// When the budget resets (`30d`, `1mo`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_duration: Option<&'a str>,
+    /// Models the user may use (`["no-default-models"]`: the teams' only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<&'a [String]>,
 }
 
 /// The fields of the `/user/new` answer we rely on.
@@ -65,9 +74,24 @@ pub struct UserRow {
     /// Team ids the user belongs to.
     #[serde(default)]
     pub teams: Option<Vec<String>>,
-    /// The proxy role (`proxy_admin`, `internal_user`, …); offboarding refuses proxy admins.
+    /// The user's role.
     #[serde(default)]
     pub user_role: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub user_alias: Option<String>,
+    /// Budget in dollars.
+    #[serde(default)]
+    pub max_budget: Option<f64>,
+    /// When the budget resets.
+    #[serde(default)]
+    pub budget_duration: Option<String>,
+    /// Models the user may use.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// Free-form metadata.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize)]

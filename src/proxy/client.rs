@@ -30,13 +30,19 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Extra CA certificates (PEM) to trust.
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Sent as `litellm-changed-by` with every write (the proxy's audit log records it).
+    pub changed_by: String,
 }
+
+/// The `litellm-changed-by` header every write request carries.
+pub const CHANGED_BY_HEADER: &str = "litellm-changed-by";
 
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             timeout: Duration::from_secs(30),
             ca_cert_pem: None,
+            changed_by: "onboard".into(),
         }
     }
 }
@@ -48,6 +54,7 @@ pub struct ProxyClient {
     base: Url,
     key: MasterKey,
     pacer: Arc<Pacer>,
+    changed_by: reqwest::header::HeaderValue,
 }
 
 impl ProxyClient {
@@ -72,11 +79,14 @@ impl ProxyClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
+        let changed_by = reqwest::header::HeaderValue::from_str(&options.changed_by)
+            .map_err(|_| anyhow::anyhow!("--changed-by must be printable ASCII text"))?;
         Ok(ProxyClient {
             http: builder.build()?,
             base,
             key,
             pacer,
+            changed_by,
         })
     }
 
@@ -194,6 +204,80 @@ impl ProxyClient {
         .map(drop)
     }
 
+    /// One page of the users of `team` (or of every user), 100 a page: rows and page count.
+    pub async fn users_page_of(
+        &self,
+        team: Option<&TeamId>,
+        page: u64,
+    ) -> Result<(Vec<UserRow>, u64), ProxyError> {
+        let page_text = page.to_string();
+        let mut query = vec![("page", page_text.as_str()), ("page_size", "100")];
+        if let Some(team) = team {
+            query.push(("team", team.as_str()));
+        }
+        let list: UserList = self.send(Method::GET, "user/list", &query, None).await?;
+        let pages = list.total_pages.unwrap_or(1).max(1);
+        Ok((list.users, pages))
+    }
+
+    /// `POST /user/update` by `user_id` with `fields`. Only for a user just read on the
+    /// proxy: an unknown id (or an email) would create a user.
+    pub async fn update_user(
+        &self,
+        user_id: &UserId,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ProxyError> {
+        let mut body = fields.clone();
+        body.insert("user_id".into(), json!(user_id));
+        self.send::<serde_json::Value>(
+            Method::POST,
+            "user/update",
+            &[],
+            Some(serde_json::Value::Object(body)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /team/member_update` setting a member's role. Only for a member just seen on the
+    /// team's roster.
+    pub async fn update_team_role(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: &str,
+    ) -> Result<(), ProxyError> {
+        let body = json!({ "team_id": team, "user_id": user_id, "role": role });
+        self.send::<serde_json::Value>(Method::POST, "team/member_update", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /team/info`: the team's members and their roles (`members_with_roles`).
+    pub async fn team_roster(&self, team: &TeamId) -> Result<Vec<(UserId, String)>, ProxyError> {
+        let info: serde_json::Value = self
+            .send(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await?;
+        let members = info
+            .pointer("/team_info/members_with_roles")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(members
+            .iter()
+            .filter_map(|m| {
+                let id = m.get("user_id")?.as_str()?;
+                let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("user");
+                Some((UserId::new(id), role.to_string()))
+            })
+            .collect())
+    }
+
     /// `POST /team/member_add` by `user_id` (never by email: that would create a user).
     /// Returns false when the user was already in the team.
     pub async fn add_team_member(
@@ -201,7 +285,17 @@ impl ProxyClient {
         team: &TeamId,
         user_id: &UserId,
     ) -> Result<bool, ProxyError> {
-        let body = json!({ "team_id": team, "member": { "role": "user", "user_id": user_id } });
+        self.add_team_member_as(team, user_id, "user").await
+    }
+
+    /// [`Self::add_team_member`] with a team role (`user` or `admin`).
+    pub async fn add_team_member_as(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: &str,
+    ) -> Result<bool, ProxyError> {
+        let body = json!({ "team_id": team, "member": { "role": role, "user_id": user_id } });
         match self
             .send::<serde_json::Value>(Method::POST, "team/member_add", &[], Some(body))
             .await
@@ -385,6 +479,9 @@ impl ProxyClient {
             .http
             .request(method.clone(), url)
             .bearer_auth(self.key.expose());
+        if method != Method::GET {
+            request = request.header(CHANGED_BY_HEADER, self.changed_by.clone());
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -40,6 +40,9 @@ pub enum ProxyError {
     /// The user is already a member of the team (`/team/member_add`).
     #[error("already a member of the team: {0}")]
     AlreadyMember(String),
+    /// 400: assigning a team admin is a premium feature and the proxy has no licence.
+    #[error("team admin needs a LiteLLM Enterprise licence (HTTP 400): {0}")]
+    NeedsLicence(String),
     /// Several users on the proxy have one email (legacy duplicates): nobody is picked.
     #[error("{} users on the proxy have the email {email} ({}); resolve the duplicates on the proxy first", user_ids.len(), user_ids.iter().map(crate::types::UserId::as_str).collect::<Vec<_>>().join(", "))]
     SeveralUsers {
@@ -100,7 +103,7 @@ impl ProxyError {
             ProxyError::Unauthorized(_) => Some(401),
             ProxyError::Forbidden(_) => Some(403),
             ProxyError::NotFound(_) | ProxyError::TeamNotFound { .. } => Some(404),
-            ProxyError::AlreadyMember(_) => Some(400),
+            ProxyError::AlreadyMember(_) | ProxyError::NeedsLicence(_) => Some(400),
             ProxyError::AlreadyExists { status, .. }
             | ProxyError::Unavailable { status, .. }
             | ProxyError::Status { status, .. } => Some(*status),
@@ -137,6 +140,7 @@ impl ProxyError {
             ProxyError::NotFound(_) => "not found".into(),
             ProxyError::TeamNotFound { .. } => "team not found".into(),
             ProxyError::AlreadyMember(_) => "already a member".into(),
+            ProxyError::NeedsLicence(_) => "team admin needs a LiteLLM Enterprise licence".into(),
             ProxyError::SeveralUsers { .. } => "several users with this email".into(),
             ProxyError::Unavailable { status, .. } => format!("proxy unavailable (HTTP {status})"),
             ProxyError::Status { status, .. } => format!("HTTP {status}"),
@@ -170,6 +174,7 @@ impl ProxyError {
                 ProxyError::AlreadyExists { status, message }
             }
             400 if lower.contains("already in team") => ProxyError::AlreadyMember(message),
+            400 if lower.contains("premium feature") => ProxyError::NeedsLicence(message),
             404 => ProxyError::NotFound(message),
             400 if lower.contains("does not exist") => ProxyError::NotFound(message),
             429 | 502 | 503 | 504 => ProxyError::Unavailable {

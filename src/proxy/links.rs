@@ -31,6 +31,15 @@ impl Links {
         Links { page }
     }
 
+    /// What SSO users are handed instead of an invitation link (as the admin UI does):
+    /// `<proxy>[<server_root_path>]/ui`.
+    pub fn sso(&self) -> String {
+        let mut url = self.page.clone();
+        let path = url.path().trim_end_matches("/onboarding").to_string();
+        url.set_path(&path);
+        url.into()
+    }
+
     /// The link for an invitation. The parameter is `invitation_id`: the UI ignores `id`.
     pub fn link(&self, id: &InvitationId) -> String {
         let mut url = self.page.clone();

@@ -1,0 +1,176 @@
+//! `onboard export [--team TEAM] [-o FILE]`: the proxy's users as a CSV `onboard` reads back
+//! (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so a run of
+//! the exported file changes nothing.
+
+use std::io::Write;
+
+use crate::commands::preflight;
+use crate::config::Config;
+use crate::config::ExportTask;
+use crate::error::{Exit, Fatal};
+use crate::known;
+use crate::proxy::ProxyClient;
+use crate::proxy::api::UserRow;
+use crate::shutdown::Shutdown;
+use crate::types::{TeamId, no_control};
+
+/// The exported columns, in order: the admin UI's template plus `user_alias`.
+pub const COLUMNS: [&str; 7] = [
+    "user_email",
+    "user_role",
+    "teams",
+    "max_budget",
+    "budget_duration",
+    "models",
+    "user_alias",
+];
+
+/// `onboard export`.
+pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
+    let client = config
+        .client()
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    preflight::reachable_admin(&client).await?;
+    let team = match &args.team {
+        Some(team) => {
+            no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
+            Some(resolve_team(&client, team.trim()).await?)
+        }
+        None => None,
+    };
+    let retry = config.retry_policy();
+    let stopped = |stopped| match stopped {
+        known::Stopped::Interrupted => Fatal::interrupted(),
+        known::Stopped::Fatal(e) => preflight::explain(e, &client),
+    };
+    let (first, pages) = retry
+        .run(|| client.users_page_of(team.as_ref(), 1), |_| {})
+        .await
+        .map_err(|e| preflight::explain(e, &client))?;
+    let more = known::read_all(&client, &shutdown, (2..=pages).collect(), |page| {
+        let client = client.clone();
+        let team = team.clone();
+        async move {
+            retry
+                .run(|| client.users_page_of(team.as_ref(), page), |_| {})
+                .await
+        }
+    })
+    .await
+    .map_err(stopped)?;
+    let rows = first
+        .into_iter()
+        .chain(more.into_iter().flat_map(|(rows, _)| rows));
+    let (csv, teamless) =
+        to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
+    if teamless > 0 {
+        eprintln!(
+            "onboard: warning: {teamless} user(s) in no team left out (a row needs a team to be read back)"
+        );
+    }
+    match &args.output {
+        Some(path) => std::fs::write(path, &csv)
+            .map_err(|e| Fatal::new(format!("{}: {e}", path.display())))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&csv)
+                .and_then(|()| out.flush())
+                .map_err(|e| Fatal::new(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// A team id, or the id of the one team with this alias.
+async fn resolve_team(client: &ProxyClient, team: &str) -> Result<TeamId, Fatal> {
+    let id = TeamId::new(team);
+    if client
+        .team(&id)
+        .await
+        .map_err(|e| preflight::explain(e, client))?
+        .is_some()
+    {
+        return Ok(id);
+    }
+    let matches = client
+        .teams_by_alias(team)
+        .await
+        .map_err(|e| preflight::explain(e, client))?;
+    match matches.as_slice() {
+        [one] => Ok(one.team_id.clone()),
+        [] => Err(Fatal::new(format!(
+            "--team \"{}\": no team has this id or alias",
+            crate::types::escape(team)
+        ))),
+        many => Err(Fatal::new(format!(
+            "--team \"{}\": {} teams have this alias; use the team id",
+            crate::types::escape(team),
+            many.len()
+        ))),
+    }
+}
+
+/// The rows as CSV, and how many users were left out for having no team (a row without a
+/// team cannot be read back). Users without an email (`default_user_id`) are left out too;
+/// lists are comma-separated in one cell; an unset value is an empty cell ("not managed").
+fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<(Vec<u8>, usize), csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(COLUMNS)?;
+    let mut teamless = 0;
+    for row in rows {
+        let Some(email) = row.user_email.as_deref().filter(|e| !e.trim().is_empty()) else {
+            continue;
+        };
+        let teams = row.teams.clone().unwrap_or_default().join(",");
+        if teams.is_empty() {
+            teamless += 1;
+            continue;
+        }
+        // A budget of 0 (a blocked user) is not one a CSV row can hold: left unmanaged.
+        let budget = row
+            .max_budget
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .map(|b| b.to_string())
+            .unwrap_or_default();
+        let models = row.models.clone().unwrap_or_default().join(",");
+        writer.write_record([
+            email,
+            row.user_role.as_deref().unwrap_or_default(),
+            &teams,
+            &budget,
+            row.budget_duration.as_deref().unwrap_or_default(),
+            &models,
+            row.user_alias.as_deref().unwrap_or_default(),
+        ])?;
+    }
+    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
+    Ok((bytes, teamless))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_become_the_ui_template_plus_alias() {
+        let rows: Vec<UserRow> = serde_json::from_value(serde_json::json!([
+            {"user_id": "default_user_id", "user_email": null},
+            {"user_id": "u1", "user_email": "a@b.co", "user_role": "internal_user",
+             "teams": ["t1", "t2"], "max_budget": 25.0, "budget_duration": "30d",
+             "models": ["gpt-4o", "gpt-4o-mini"], "user_alias": "A, B"},
+            {"user_id": "u2", "user_email": "c@d.co", "user_role": "internal_user_viewer",
+             "teams": ["t1"], "models": [], "max_budget": 0.0},
+            {"user_id": "u3", "user_email": "e@f.co", "teams": []}
+        ]))
+        .unwrap();
+        let (bytes, teamless) = to_csv(rows.into_iter()).unwrap();
+        assert_eq!(teamless, 1);
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            text,
+            "user_email,user_role,teams,max_budget,budget_duration,models,user_alias\n\
+             a@b.co,internal_user,\"t1,t2\",25,30d,\"gpt-4o,gpt-4o-mini\",\"A, B\"\n\
+             c@d.co,internal_user_viewer,t1,,,,\n"
+        );
+    }
+}
