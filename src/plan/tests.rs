@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::*;
+use crate::audit::record::Record;
 use crate::types::Role;
 
 fn now() -> DateTime<Utc> {

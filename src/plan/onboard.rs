@@ -1,0 +1,161 @@
+//! The plan of an onboarding run (`onboard <CSV>`, `onboard invite`): create or adopt the
+//! user, see to their teams and settings, invite — or say why not.
+
+use chrono::{DateTime, Utc};
+
+use super::reconcile::{self, Rosters};
+use super::refresh::pending_deletes;
+use super::{Action, Lookup, PersonPlan, Skip};
+use crate::audit::record::Record;
+use crate::input::Person;
+use crate::types::{Email, UserId};
+
+/// Options of an onboarding run that change its plans.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OnboardOptions {
+    /// `--reinvite`: a fresh invitation even when a live one exists.
+    pub reinvite: bool,
+    /// `--send-email`.
+    pub send_email: bool,
+    /// `--no-invite` (SSO proxies): users and memberships only; the link is `<proxy>/ui`.
+    pub no_invite: bool,
+}
+
+/// The user id an onboarding run can rely on without asking the proxy: the audit file's,
+/// unless `refresh` found that user deleted.
+pub fn known_user(record: Option<&Record>) -> Option<&UserId> {
+    record
+        .filter(|r| r.user_deleted_at.is_none())
+        .and_then(|r| r.user_id.as_ref())
+}
+
+/// True when the proxy must be asked about this email before it can be planned.
+pub fn needs_lookup(record: Option<&Record>, options: OnboardOptions, now: DateTime<Utc>) -> bool {
+    known_user(record).is_none() && onboard_skip(record, options, now).is_none()
+}
+
+/// Why an onboarding run would make no invitation for someone the audit file knows.
+fn onboard_skip(
+    record: Option<&Record>,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+) -> Option<Skip> {
+    let record = record?;
+    if record.offboarded_at.is_some() {
+        // Offboarded: onboarding them again starts afresh.
+        return None;
+    }
+    if record.accepted_at.is_some() {
+        return Some(Skip::AlreadyAccepted);
+    }
+    (record.has_live_invitation(now) && !options.reinvite).then_some(Skip::AlreadyInvited)
+}
+
+/// The plan for one person of an onboarding run (`onboard <CSV>`, `onboard invite`).
+/// `lookup` is what the proxy said of the email (asked for people the audit file does not
+/// know, and for rows with settings to compare); `rosters` the teams' members read now.
+pub fn onboard(
+    person: &Person,
+    record: Option<&Record>,
+    lookup: &Lookup,
+    rosters: &Rosters,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+) -> PersonPlan {
+    let mut plan = PersonPlan::new(person.email.clone(), person.line);
+    plan.person = Some(person.clone());
+    plan.team = Some(person.team.clone());
+    let recorded_team = record.and_then(|r| r.team_id.as_ref());
+    let team_changed = recorded_team != Some(&person.team);
+    // The user's row as just read, when it is the user the audit file knows.
+    let seen = match (known_user(record), lookup) {
+        (Some(id), Lookup::Found(row)) if &row.user_id == id => Some(row),
+        _ => None,
+    };
+    let existing_actions = |plan: &mut PersonPlan| match seen {
+        Some(row) => plan
+            .actions
+            .extend(reconcile::existing(person, row, rosters)),
+        None if team_changed => plan.actions.push(Action::AddToTeam {
+            team: person.team.clone(),
+        }),
+        None => {}
+    };
+    if let Some(skip) = onboard_skip(record, options, now) {
+        let record = record.expect("a skip needs a record");
+        plan.expires_at = record.expires_at;
+        if known_user(Some(record)).is_some() {
+            existing_actions(&mut plan);
+        }
+        if skip == Skip::AlreadyInvited && options.send_email && record.needs_email(now) {
+            plan.actions.push(Action::EmailLink);
+        }
+        plan.skip = Some(skip);
+        return plan;
+    }
+    match known_user(record) {
+        Some(_) => existing_actions(&mut plan),
+        None => match lookup {
+            Lookup::Found(row) => {
+                plan.actions.push(Action::AdoptUser {
+                    user_id: row.user_id.clone(),
+                });
+                plan.actions
+                    .extend(reconcile::existing(person, row, rosters));
+            }
+            Lookup::Several(ids) => {
+                plan.skip = Some(Skip::SeveralUsers);
+                plan.detail = Some(format!(
+                    "{} users on the proxy have the email {} ({}); resolve the duplicates on the proxy first",
+                    ids.len(),
+                    person.email,
+                    ids.iter()
+                        .map(UserId::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                return plan;
+            }
+            Lookup::Failed(reason) => {
+                plan.skip = Some(Skip::LookupFailed);
+                plan.detail = Some(reason.clone());
+                return plan;
+            }
+            Lookup::Absent | Lookup::NotAsked => {
+                plan.actions.push(Action::CreateUser);
+                plan.actions.extend(reconcile::after_create(person));
+            }
+        },
+    }
+    if options.no_invite {
+        // SSO: people sign in at the UI; no invitation is made (nor deleted).
+        if record.is_none_or(|r| r.onboarding_link.is_none()) {
+            plan.actions.push(Action::RecordSsoLink);
+        }
+        return plan;
+    }
+    plan.actions.push(Action::Invite);
+    if let Some(record) = record {
+        plan.actions.extend(pending_deletes(record, now));
+    }
+    // A superseded invitation that still opens is deleted, so one live link remains.
+    if let Some(old) = record
+        .filter(|r| r.has_live_invitation(now))
+        .and_then(|r| r.invitation_id.clone())
+    {
+        plan.actions
+            .push(Action::DeleteInvitation { invitation_id: old });
+    }
+    if options.send_email {
+        plan.actions.push(Action::EmailLink);
+    }
+    plan
+}
+
+/// A row that failed validation (`--skip-invalid`): recorded as failed, nothing sent.
+pub fn invalid(email: Email, line: u64, reason: String) -> PersonPlan {
+    let mut plan = PersonPlan::new(email, line);
+    plan.skip = Some(Skip::Invalid);
+    plan.detail = Some(reason);
+    plan
+}
