@@ -135,6 +135,22 @@ pub async fn rosters(
         .collect())
 }
 
+/// Asks `/invitation/info` about every open record of the audit file (`refresh`, `status --check`).
+pub async fn open_invitations(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    audit: &crate::audit::Audit,
+) -> Result<Vec<(Record, InvitationCheck)>, Stopped> {
+    let open: Vec<Record> = audit
+        .records()
+        .iter()
+        .filter(|r| crate::plan::is_open(r))
+        .cloned()
+        .collect();
+    invitations(client, retry, shutdown, open).await
+}
+
 /// Asks `/invitation/info` about each open record.
 pub async fn invitations(
     client: &ProxyClient,

@@ -27,9 +27,7 @@ pub const COLUMNS: [&str; 7] = [
 
 /// `onboard export`.
 pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    let client = preflight::client(&config, &shutdown)?;
     preflight::reachable_admin(&client).await?;
     let team = match &args.team {
         Some(team) => {
@@ -39,10 +37,7 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
         None => None,
     };
     let retry = config.retry_policy();
-    let stopped = |stopped| match stopped {
-        known::Stopped::Interrupted => Fatal::interrupted(),
-        known::Stopped::Fatal(e) => preflight::explain(e, &client),
-    };
+    let stopped = |stopped| preflight::reads_stopped(stopped, &client);
     let (first, pages) = retry
         .run(|| client.users_page_of(team.as_ref(), 1), |_| {})
         .await

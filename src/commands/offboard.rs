@@ -49,10 +49,8 @@ pub async fn offboard(
         no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
     }
     let emails = targets(&args.targets, &mut printer)?;
-    let mut audit = Audit::open(&config.results).map_err(|e| Fatal::new(e.to_string()))?;
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
+    let client = preflight::connect(&config, &shutdown, &mut audit)?;
     preflight::reachable_admin(&client).await?;
     let team = match &args.team {
         Some(team) => {
@@ -190,8 +188,8 @@ pub async fn offboard(
     .await;
     let audit_path = audit.path().to_path_buf();
     let committed = audit.commit();
-    let applied = applied.map_err(|e| Fatal::new(e.to_string()))?;
-    committed.map_err(|e| Fatal::new(e.to_string()))?;
+    let applied = applied.map_err(Fatal::caused)?;
+    committed.map_err(Fatal::caused)?;
     let failed = totals.failed + failed_skips;
     let mut line = format!(
         "onboard: offboard: {} users deleted, {} team memberships removed, {} invitations deleted",
@@ -266,7 +264,7 @@ fn targets(targets: &[String], printer: &mut Printer) -> Result<Vec<Email>, Fata
                 team: Some(TeamId::new("-")),
                 role: None,
             };
-            let roster = input::read_csv(path, &defaults).map_err(|e| Fatal::new(e.to_string()))?;
+            let roster = input::read_csv(path, &defaults).map_err(Fatal::caused)?;
             for warning in &roster.warnings {
                 printer.warn(warning);
             }
@@ -307,10 +305,7 @@ async fn read_users(
 ) -> Result<HashMap<Email, Lookup>, Fatal> {
     known::lookups(client, retry, shutdown, emails)
         .await
-        .map_err(|stopped| match stopped {
-            known::Stopped::Interrupted => Fatal::interrupted(),
-            known::Stopped::Fatal(e) => preflight::explain(e, client),
-        })
+        .map_err(|stopped| preflight::reads_stopped(stopped, client))
 }
 
 /// Shows the plans that remove something and asks "Proceed? [y/N]" on a terminal (stdin and

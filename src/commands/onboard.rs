@@ -311,10 +311,7 @@ async fn plan_people(
         })
         .map(|p| p.email.clone())
         .collect();
-    let stopped = |stopped| match stopped {
-        known::Stopped::Interrupted => Fatal::interrupted(),
-        known::Stopped::Fatal(e) => preflight::explain(e, client),
-    };
+    let stopped = |stopped| preflight::reads_stopped(stopped, client);
     let lookups = known::lookups(client, retry, shutdown, unknown)
         .await
         .map_err(stopped)?;

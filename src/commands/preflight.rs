@@ -202,14 +202,29 @@ pub fn connect(
     shutdown: &Shutdown,
     audit: &mut Audit,
 ) -> Result<ProxyClient, Fatal> {
-    let client = config
-        .client()
-        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
-    client.pacer().stop_on(shutdown.clone());
+    let client = client(config, shutdown)?;
     audit
         .bind_proxy(&proxy_name(client.base()))
         .map_err(Fatal::caused)?;
     Ok(client)
+}
+
+/// The client for a command that keeps no audit file (export): its waits end on a stop signal.
+pub fn client(config: &Config, shutdown: &Shutdown) -> Result<ProxyClient, Fatal> {
+    let client = config
+        .client()
+        .map_err(|e| Fatal::new(format!("cannot set up the HTTP client: {e:#}")))?;
+    client.pacer().stop_on(shutdown.clone());
+    Ok(client)
+}
+
+/// What to say when the reads a plan is decided on stopped: a signal (exit 130) or a failure
+/// that would hit every read.
+pub fn reads_stopped(stopped: crate::known::Stopped, client: &ProxyClient) -> Fatal {
+    match stopped {
+        crate::known::Stopped::Interrupted => Fatal::interrupted(),
+        crate::known::Stopped::Fatal(e) => explain(e, client),
+    }
 }
 
 /// Runs a pre-flight step unless a stop signal comes first: then nothing was sent, exit 130.

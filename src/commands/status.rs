@@ -107,18 +107,9 @@ async fn check(
     let client = preflight::connect(config, &shutdown, audit)?;
     preflight::reachable_admin(&client).await?;
     let retry = config.retry_policy();
-    let open: Vec<Record> = audit
-        .records()
-        .iter()
-        .filter(|r| plan::is_open(r))
-        .cloned()
-        .collect();
-    let checks = known::invitations(&client, retry, &shutdown, open)
+    let checks = known::open_invitations(&client, retry, &shutdown, audit)
         .await
-        .map_err(|stopped| match stopped {
-            known::Stopped::Interrupted => Fatal::interrupted(),
-            known::Stopped::Fatal(e) => preflight::explain(e, &client),
-        })?;
+        .map_err(|stopped| preflight::reads_stopped(stopped, &client))?;
     let mut checked = Checked {
         gone: BTreeSet::new(),
         failed: 0,

@@ -202,17 +202,8 @@ async fn plan_refresh(
     audit: &Audit,
     options: RefreshOptions,
 ) -> Result<Vec<PersonPlan>, Fatal> {
-    let stopped = |stopped| match stopped {
-        known::Stopped::Interrupted => Fatal::interrupted(),
-        known::Stopped::Fatal(e) => preflight::explain(e, client),
-    };
-    let open: Vec<Record> = audit
-        .records()
-        .iter()
-        .filter(|r| plan::is_open(r))
-        .cloned()
-        .collect();
-    let checks = known::invitations(client, retry, shutdown, open)
+    let stopped = |stopped| preflight::reads_stopped(stopped, client);
+    let checks = known::open_invitations(client, retry, shutdown, audit)
         .await
         .map_err(stopped)?;
     let now = Utc::now();
