@@ -77,6 +77,10 @@ pub struct BulkArgs {
     /// Check everything and show the plan; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// Create users in bulk (`/management/v1/users/bulk`) when the proxy has it (`auto`), or
+    /// one at a time (`never`).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::config::BulkMode::Auto)]
+    pub bulk: crate::config::BulkMode,
 }
 
 /// Options every command takes.

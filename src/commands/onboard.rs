@@ -12,7 +12,7 @@ use crate::audit::Audit;
 use crate::audit::AuditError;
 use crate::cli::{BulkArgs, InviteArgs};
 use crate::commands::preflight;
-use crate::config::Config;
+use crate::config::{BulkMode, Config};
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
@@ -54,6 +54,7 @@ pub async fn bulk(
         invalid,
         args.reinvite,
         args.dry_run,
+        args.bulk,
         printer,
         shutdown,
     )
@@ -81,6 +82,7 @@ pub async fn invite(config: Config, args: &InviteArgs, shutdown: Shutdown) -> Re
         Vec::new(),
         args.reinvite,
         args.dry_run,
+        BulkMode::Never,
         printer,
         shutdown,
     )
@@ -133,12 +135,14 @@ fn report_input(
         .hint("fix the rows, or pass --skip-invalid to onboard the valid ones and record the rest as failed"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn onboard_people(
     config: Config,
     mut people: Vec<Person>,
     invalid: Vec<input::RowProblem>,
     reinvite: bool,
     dry_run: bool,
+    bulk: BulkMode,
     mut printer: Printer,
     shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
@@ -197,8 +201,11 @@ async fn onboard_people(
         .filter(|p| p.has("email_link"))
         .map(|p| p.email.clone())
         .collect();
+    let bulk = bulk == BulkMode::Auto
+        && plans.iter().any(apply::bulk::creates_user)
+        && bulk_available(&executor.client).await;
     printer.progress(plans.len() as u64);
-    let run_result = run(&executor, plans, &mut audit, &mut printer, &shutdown).await;
+    let run_result = run(&executor, plans, bulk, &mut audit, &mut printer, &shutdown).await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),
         &run_result,
@@ -265,28 +272,73 @@ async fn plan_people(
     Ok(plans)
 }
 
-/// Carries out an onboarding run's plans and sums them up.
+/// Asks the proxy, once and without a write, whether it creates users in bulk.
+async fn bulk_available(client: &ProxyClient) -> bool {
+    match client.bulk_support().await {
+        Ok(support) => {
+            tracing::info!(
+                "proxy version {}: {}",
+                support.version.as_deref().unwrap_or("unknown"),
+                if support.available {
+                    "creating users in bulk"
+                } else {
+                    "no bulk endpoint, creating users one at a time"
+                }
+            );
+            support.available
+        }
+        Err(e) => {
+            tracing::info!("/openapi.json: {e}; creating users one at a time");
+            false
+        }
+    }
+}
+
+/// Carries out an onboarding run's plans and sums them up; with `bulk`, the users of plans
+/// that start with `create_user` are created in bulk.
 async fn run(
     executor: &Executor,
-    plans: impl IntoIterator<Item = PersonPlan>,
+    plans: Vec<PersonPlan>,
+    bulk: bool,
     audit: &mut Audit,
     printer: &mut Printer,
     shutdown: &Shutdown,
 ) -> Result<Summary, AuditError> {
     let mut summary = Summary::default();
-    let applied = apply::apply(
-        executor,
-        plans,
-        audit,
-        printer,
-        shutdown,
-        &mut summary,
-        |summary, result, printer| {
+    let each =
+        |summary: &mut Summary, result: &apply::person::PersonResult, printer: &mut Printer| {
             summary.add(result);
             printer.person(result);
-        },
-    )
-    .await?;
+        };
+    let applied = if bulk {
+        apply::bulk::apply_bulk(
+            executor,
+            plans,
+            audit,
+            printer,
+            shutdown,
+            &mut summary,
+            each,
+            |summary, chunk, printer| {
+                summary.requests += u64::from(chunk.requests);
+                if let Some(warning) = &chunk.warning {
+                    printer.warn(warning);
+                }
+            },
+        )
+        .await?
+    } else {
+        apply::apply(
+            executor,
+            plans,
+            audit,
+            printer,
+            shutdown,
+            &mut summary,
+            each,
+        )
+        .await?
+    };
     summary.interrupted = applied.interrupted;
     summary.stopped = applied.stopped;
     summary.not_started = applied.not_started;
