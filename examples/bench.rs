@@ -16,6 +16,9 @@
 //! 2. Proxy-bound (`--capacity 4`): fixed concurrency 1…32 vs the adaptive default.
 //! 3. Scale (no added latency): people/s, CPU time per person and peak RSS of `onboard`
 //!    (from `wait4`).
+//! 4. Bulk creates (`--capacity 4`): the guide's script, `onboard --bulk never` and the
+//!    default (bulk) side by side, against an invitation-only run (the invitation-bound
+//!    ceiling: users made beforehand).
 //!
 //! Then a table of issue 8's targets with what was measured. Figures depend on the machine:
 //! the emulator, `onboard` and the script share its cores (the count is printed).
@@ -38,7 +41,7 @@ use crate::scenarios::Sizes;
 const USAGE: &str = "\
 usage: cargo run --release --example bench -- [--quick] [--no-build] [--only R] [--scale-teams K]
   --quick          smaller N (300 / 200 per point / 10,000) for a fast check
-  --only R         run one regime: latency, proxy or scale (repeatable)
+  --only R         run one regime: latency, proxy, scale or bulk (repeatable)
   --no-build       do not run `cargo build --release --workspace --bins` first
   --scale-teams K  spread the scale run's people over K teams (default 1: all in Dev-Test)";
 
@@ -73,8 +76,10 @@ fn options() -> Result<Options> {
                 opts.scale_teams = Some(k);
             }
             "--only" => match args.next() {
-                Some(r) if ["latency", "proxy", "scale"].contains(&r.as_str()) => opts.only.push(r),
-                _ => bail!("--only needs latency, proxy or scale\n{USAGE}"),
+                Some(r) if ["latency", "proxy", "scale", "bulk"].contains(&r.as_str()) => {
+                    opts.only.push(r)
+                }
+                _ => bail!("--only needs latency, proxy, scale or bulk\n{USAGE}"),
             },
             "--quick" => opts.quick = true,
             "--no-build" => opts.build = false,
@@ -161,6 +166,12 @@ fn run(ctx: &Ctx, sizes: &Sizes, opts: &Options, cores: usize) -> Result<()> {
         false => None,
     };
     scale.iter().for_each(report::scale);
+    let bulk = match opts.runs("bulk") {
+        true => Some(scenarios::bulk(ctx, sizes)?),
+        false => None,
+    };
+    bulk.iter().for_each(report::bulk);
     report::targets(latency.as_ref(), proxy.as_ref(), scale.as_ref(), cores);
+    bulk.iter().for_each(report::bulk_targets);
     Ok(())
 }

@@ -210,7 +210,7 @@ where
     retry.run(call, |_| {}).await
 }
 
-fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
+pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
     match rows.len() {
         0 => Lookup::Absent,
         1 => Lookup::Found(rows.remove(0)),
@@ -219,7 +219,10 @@ fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
 }
 
 /// Matches listed users to the wanted emails (trimmed, case-insensitive, as the proxy does).
-fn by_email(rows: impl Iterator<Item = UserRow>, emails: Vec<Email>) -> HashMap<Email, Lookup> {
+pub(crate) fn by_email(
+    rows: impl Iterator<Item = UserRow>,
+    emails: Vec<Email>,
+) -> HashMap<Email, Lookup> {
     let mut found: HashMap<Email, Vec<UserRow>> =
         emails.into_iter().map(|e| (e, Vec::new())).collect();
     for row in rows {

@@ -117,7 +117,7 @@ fn rate_caps_requests_per_second() {
     let started = std::time::Instant::now();
     env.onboard()
         .arg(&csv)
-        .args(["--rate", "40"])
+        .args(["--rate", "40", "--bulk", "never"])
         .assert()
         .code(0);
     // 20 writes plus pre-flight reads at 40/s cannot finish in under half a second.

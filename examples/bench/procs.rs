@@ -167,6 +167,13 @@ pub struct Stats {
     pub invitations_created: u64,
 }
 
+impl Stats {
+    /// Requests received for `route`.
+    pub fn count(&self, route: &str) -> u64 {
+        self.per_route.get(route).copied().unwrap_or(0)
+    }
+}
+
 /// One emulator process; stopped (SIGTERM) on [`Emulator::stop`] or drop.
 pub struct Emulator {
     child: Option<Child>,
@@ -229,6 +236,12 @@ impl Emulator {
             );
         }
         Ok(())
+    }
+
+    /// Creates a user (in `team`) through the control route `POST /_emulator/users`.
+    pub fn add_user(&self, email: &str, team: &str) -> Result<()> {
+        let body = serde_json::json!({ "user_email": email, "teams": [team] }).to_string();
+        http(&self.addr, "POST", "/_emulator/users", &body).map(drop)
     }
 
     /// Creates a team through the control route `POST /_emulator/teams`.

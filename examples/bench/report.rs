@@ -1,7 +1,7 @@
 //! Printing: one table per regime, then the targets of issue 8 with what was measured.
 
 use crate::runs::Measured;
-use crate::scenarios::{LatencyResults, ProxyResults, ScaleResults};
+use crate::scenarios::{BulkResults, LatencyResults, ProxyResults, ScaleResults};
 
 /// Peak RSS target, in MiB.
 const RSS_TARGET_MIB: f64 = 64.0;
@@ -321,5 +321,73 @@ fn scale_targets(scale: &Measured) {
         format!("{mib:.1} MiB"),
         Some(mib <= RSS_TARGET_MIB),
         valid(&[scale]),
+    );
+}
+
+/// Regime 4: bulk creates.
+pub fn bulk(r: &BulkResults) {
+    println!(
+        "\n4. Bulk creates: N = {} people per run, emulator {} (fresh emulator per run)",
+        r.n, r.emulator_flags
+    );
+    println!(
+        "   {:<28} {:>8} {:>9} {:>10} {:>11} {:>9} {:>10} {:>9}",
+        "run", "wall s", "people/s", "× script", "of ceiling", "req/pers", "bulk reqs", "user/new"
+    );
+    let script_rate = r.script.as_ref().ok().map(Measured::rate);
+    let ceiling = r.ceiling.rate();
+    let rows = r.script.iter().map(|m| ("guide script", m)).chain([
+        ("onboard --bulk never", &r.never),
+        ("onboard (default, bulk)", &r.default),
+        ("invitations only (ceiling)", &r.ceiling),
+    ]);
+    for (name, m) in rows {
+        println!(
+            "   {:<28} {:>8.2} {:>9.1} {:>10} {:>10.1}% {:>9.3} {:>10} {:>9}",
+            format!("{name}{}", flag(m)),
+            m.secs(),
+            m.rate(),
+            opt(script_rate.map(|s| m.rate() / s), 1),
+            100.0 * m.rate() / ceiling,
+            per_person(m).0,
+            m.stats.count("/management/v1/users/bulk"),
+            m.stats.count("/user/new"),
+        );
+    }
+    if let Err(why) = &r.script {
+        println!("   guide script skipped: {why}");
+    }
+    println!(
+        "   invitation-bound ceiling: measured {ceiling:.1} people/s (users made beforehand); the capacity model allows at most {:.0} /invitation/new per second",
+        r.model_ceiling
+    );
+    problems(r.script.iter().chain([&r.never, &r.default, &r.ceiling]));
+}
+
+/// Regime 4's targets.
+pub fn bulk_targets(r: &BulkResults) {
+    let d = &r.default;
+    if let Ok(script) = &r.script {
+        let x = d.rate() / script.rate();
+        row(
+            format!("bulk (N={}): default ≥ 5× the guide's script", r.n),
+            format!("{x:.1}×"),
+            Some(x >= 5.0),
+            valid(&[d, script]),
+        );
+    }
+    let frac = d.rate() / r.ceiling.rate();
+    row(
+        format!("bulk (N={}): default ≥ 80 % of the invitation ceiling", r.n),
+        format!("{:.1} %", 100.0 * frac),
+        Some(frac >= 0.80),
+        valid(&[d, &r.ceiling]),
+    );
+    let writes = d.stats.write_requests as f64 / r.n as f64;
+    row(
+        format!("bulk (N={}): writes per new person ≤ 1.05", r.n),
+        format!("{writes:.3}"),
+        Some(writes <= 1.05),
+        valid(&[d]),
     );
 }

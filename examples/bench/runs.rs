@@ -126,6 +126,9 @@ pub struct Spec<'a> {
     pub sample: Option<Duration>,
     /// Teams to create before the run (the seeded Dev-Test is skipped).
     pub teams: &'a [String],
+    /// Create every person's user (in the team) through the control API first, so the run
+    /// only makes invitations: the invitation-bound ceiling.
+    pub precreate: bool,
 }
 
 impl<'a> Spec<'a> {
@@ -152,6 +155,7 @@ pub fn one_run(ctx: &Ctx, spec: &Spec<'_>) -> Result<Measured> {
         client,
         sample,
         teams,
+        precreate,
     } = *spec;
     eprintln!(
         "bench: [{:>6.1} s] {label} (N = {n}) …",
@@ -160,6 +164,12 @@ pub fn one_run(ctx: &Ctx, spec: &Spec<'_>) -> Result<Measured> {
     let mut emu = Emulator::start(&ctx.paths, emu_args)?;
     for (i, team) in teams.iter().enumerate().filter(|(_, t)| *t != TEAM_ID) {
         emu.add_team(team, &format!("bench-team-{i}"))?;
+    }
+    if precreate {
+        for line in std::fs::read_to_string(csv)?.lines().skip(1) {
+            let (email, team) = line.split_once(',').unwrap_or((line, TEAM_ID));
+            emu.add_user(email, team)?;
+        }
     }
     let tag = label
         .chars()
@@ -188,7 +198,8 @@ pub fn one_run(ctx: &Ctx, spec: &Spec<'_>) -> Result<Measured> {
     if usage.code != Some(0) {
         problems.push(format!("exit status {:?}", usage.code));
     }
-    if stats.invitations_created != n as u64 || stats.users_created != n as u64 {
+    let users = if precreate { 0 } else { n as u64 };
+    if stats.invitations_created != n as u64 || stats.users_created != users {
         problems.push(format!(
             "{} users and {} invitations for {n} people",
             stats.users_created, stats.invitations_created

@@ -27,6 +27,8 @@ pub struct Sizes {
     pub scale_n: usize,
     /// Teams the scale run's people are spread over (1 = all in Dev-Test).
     pub scale_teams: usize,
+    /// People in the bulk runs (proxy-bound emulator).
+    pub bulk_n: usize,
 }
 
 impl Sizes {
@@ -40,6 +42,7 @@ impl Sizes {
             service_scale: 0.5,
             scale_n: 100_000,
             scale_teams: 1,
+            bulk_n: 2_000,
         }
     }
 
@@ -49,6 +52,7 @@ impl Sizes {
             latency_n: 300,
             proxy_n: 200,
             scale_n: 10_000,
+            bulk_n: 1_000,
             ..Sizes::full()
         }
     }
@@ -90,6 +94,7 @@ pub fn latency_bound(ctx: &Ctx, sizes: &Sizes) -> Result<LatencyResults> {
         client: Client::Script,
         sample: SAMPLE,
         teams: &[],
+        precreate: false,
     };
     let script = match procs::script_unavailable() {
         Some(why) => {
@@ -169,6 +174,7 @@ pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
         client: Client::Script,
         sample: SAMPLE,
         teams: &[],
+        precreate: false,
     };
     let mut sweep = Vec::new();
     for c in SWEEP {
@@ -214,6 +220,7 @@ pub fn scale(ctx: &Ctx, sizes: &Sizes) -> Result<ScaleResults> {
         client: Client::Script,
         sample: Some(Duration::from_millis(100)),
         teams: &teams,
+        precreate: false,
     };
     let default = one_run(ctx, &spec.with("scale (default)", Client::Onboard(&[])))?;
     let c64 = one_run(
@@ -227,5 +234,84 @@ pub fn scale(ctx: &Ctx, sizes: &Sizes) -> Result<ScaleResults> {
         teams: teams.len(),
         default,
         c64,
+    })
+}
+
+/// Regime 4: creating users in bulk on the capacity-limited emulator, side by side with the
+/// guide's script, `--bulk never`, and an invitation-only run (the invitation-bound ceiling).
+pub struct BulkResults {
+    /// People per run.
+    pub n: usize,
+    /// Emulator flags, for the header.
+    pub emulator_flags: String,
+    /// The guide's script, or why it was skipped.
+    pub script: Result<Measured, String>,
+    /// `onboard --bulk never`.
+    pub never: Measured,
+    /// `onboard` (default: bulk).
+    pub default: Measured,
+    /// `onboard` on users created beforehand: invitations only.
+    pub ceiling: Measured,
+    /// The ceiling the emulator's capacity model gives for `/invitation/new` alone.
+    pub model_ceiling: f64,
+}
+
+/// The capacity model's `/invitation/new` service time (other POST, ms), emulator/README.md.
+const INVITE_SERVICE_MS: f64 = 9.0;
+
+/// Runs regime 4.
+pub fn bulk(ctx: &Ctx, sizes: &Sizes) -> Result<BulkResults> {
+    let n = sizes.bulk_n;
+    let csv = write_csv(&ctx.dir, n, &team_ids(1))?;
+    let args = vec![
+        "--capacity".to_string(),
+        sizes.capacity.to_string(),
+        "--service-scale".to_string(),
+        sizes.service_scale.to_string(),
+    ];
+    let spec = Spec {
+        label: "",
+        emu_args: &args,
+        csv: &csv,
+        n,
+        client: Client::Script,
+        sample: SAMPLE,
+        teams: &[],
+        precreate: false,
+    };
+    let script = match procs::script_unavailable() {
+        Some(why) => Err(why),
+        None => Ok(one_run(
+            ctx,
+            &spec.with("bulk: guide script", Client::Script),
+        )?),
+    };
+    let never = one_run(
+        ctx,
+        &spec.with(
+            "bulk: onboard --bulk never",
+            Client::Onboard(&["--bulk", "never"]),
+        ),
+    )?;
+    let default = one_run(
+        ctx,
+        &spec.with("bulk: onboard (default)", Client::Onboard(&[])),
+    )?;
+    let ceiling = one_run(
+        ctx,
+        &Spec {
+            precreate: true,
+            ..spec.with("bulk: invitations only", Client::Onboard(&[]))
+        },
+    )?;
+    let model_ceiling = sizes.capacity as f64 * 1000.0 / (INVITE_SERVICE_MS * sizes.service_scale);
+    Ok(BulkResults {
+        n,
+        emulator_flags: args.join(" "),
+        script,
+        never,
+        default,
+        ceiling,
+        model_ceiling,
     })
 }

@@ -3,6 +3,7 @@
 //! A run over many people: bounded concurrency, results made durable as they finish,
 //! a clean stop on Ctrl-C, and a summary.
 
+pub mod bulk;
 pub mod drive;
 pub mod pacer;
 pub mod person;

@@ -19,6 +19,7 @@ use crate::apply::drive::StopRun;
 use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::apply::superseded::{self, Cleanup};
 use crate::audit::record::{Record, UserOrigin};
+use crate::input::Person;
 use crate::plan::{Action, PersonPlan, Skip};
 use crate::proxy::ProxyError;
 use crate::proxy::api::{Invitation, NewUser};
@@ -329,18 +330,11 @@ impl Executor {
     }
 
     fn set_user(&self, record: &mut Record, plan: &PersonPlan, id: UserId, origin: UserOrigin) {
-        record.user_id = Some(id);
-        record.user = Some(origin);
-        record.user_deleted_at = None;
-        if record.offboarded_at.take().is_some() {
-            // Onboarded again after offboarding: the old acceptance was of the deleted user.
-            record.accepted_at = None;
-        }
+        record.set_user(id, origin, Utc::now());
         if let Some(person) = &plan.person {
             record.team_id = Some(person.team.clone());
             record.user_role = Some(person.role);
         }
-        record.updated_at = Utc::now();
     }
 
     /// Creates the user; a user the proxy says exists (or may have been created by an
@@ -351,24 +345,8 @@ impl Executor {
         tally: &mut Tally,
     ) -> Result<(UserId, UserOrigin), ProxyError> {
         let person = plan.person.as_ref().ok_or_else(no_user)?;
-        let settings = &person.settings;
-        // A team admin joins by `/team/member_add` (its own action): `/user/new` would
-        // silently drop a team object with `user_role: admin`.
-        let teams: Vec<&str> = match settings.team_role {
-            Some(TeamRole::Admin) => Vec::new(),
-            _ => person.teams().map(TeamId::as_str).collect(),
-        };
-        let body = NewUser {
-            user_email: person.email.as_str(),
-            user_role: person.role,
-            teams: teams.clone(),
-            auto_create_key: false,
-            user_alias: person.alias.as_deref(),
-            metadata: settings.new_user_metadata(),
-            max_budget: settings.max_budget.map(|b| b.value()),
-            budget_duration: settings.budget_duration.as_deref(),
-            models: settings.models.as_deref(),
-        };
+        let body = new_user(person);
+        let teams = body.teams.clone();
         let mut attempt = 0;
         loop {
             let started = Instant::now();
@@ -522,6 +500,29 @@ fn team_role(plan: &PersonPlan) -> TeamRole {
 
 fn no_user() -> ProxyError {
     ProxyError::Decode("the plan has no user to act on (a bug: please report it)".into())
+}
+
+/// The create request for a person (`/user/new`, and a row of the bulk endpoint, which takes
+/// the same fields). A team admin joins by `/team/member_add` (its own action): `/user/new`
+/// would silently drop a team object with role admin, and the bulk endpoint would make one
+/// without the licence check, so neither gets the team.
+pub fn new_user(person: &Person) -> NewUser<'_> {
+    let settings = &person.settings;
+    let teams: Vec<&str> = match settings.team_role {
+        Some(TeamRole::Admin) => Vec::new(),
+        _ => person.teams().map(TeamId::as_str).collect(),
+    };
+    NewUser {
+        user_email: person.email.as_str(),
+        user_role: person.role,
+        teams,
+        auto_create_key: false,
+        user_alias: person.alias.as_deref(),
+        metadata: settings.new_user_metadata(),
+        max_budget: settings.max_budget.map(|b| b.value()),
+        budget_duration: settings.budget_duration.as_deref(),
+        models: settings.models.as_deref(),
+    }
 }
 
 /// Puts a new invitation and its link on a record (the previous one goes to its history).

@@ -216,6 +216,19 @@ impl Record {
         }
     }
 
+    /// The person's user on the proxy, created or found now: it exists, so it is not deleted,
+    /// and a person onboarded again after offboarding starts afresh (the old acceptance was
+    /// the deleted user's).
+    pub fn set_user(&mut self, id: UserId, origin: UserOrigin, now: DateTime<Utc>) {
+        self.user_id = Some(id);
+        self.user = Some(origin);
+        self.user_deleted_at = None;
+        if self.offboarded_at.take().is_some() {
+            self.accepted_at = None;
+        }
+        self.updated_at = now;
+    }
+
     /// True when the live invitation has not been emailed yet.
     pub fn needs_email(&self, now: DateTime<Utc>) -> bool {
         self.has_live_invitation(now) && self.onboarding_link.is_some() && self.emailed_at.is_none()

@@ -100,6 +100,10 @@ pub struct BulkArgs {
     /// link recorded is <proxy>/ui).
     #[arg(long)]
     pub no_invite: bool,
+    /// Create users in bulk (`/management/v1/users/bulk`) when the proxy has it (`auto`), or
+    /// one at a time (`never`).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::config::BulkMode::Auto)]
+    pub bulk: crate::config::BulkMode,
 }
 
 /// `onboard export`.

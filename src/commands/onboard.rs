@@ -11,8 +11,7 @@ use crate::apply::{self, Summary};
 use crate::audit::Audit;
 use crate::audit::AuditError;
 use crate::commands::preflight;
-use crate::config::Config;
-use crate::config::{BulkTask, InviteTask};
+use crate::config::{BulkMode, BulkTask, Config, InviteTask};
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
@@ -65,6 +64,7 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
             dry_run: args.dry_run,
             prune: args.prune,
             yes: args.yes,
+            bulk: args.bulk,
         },
         printer,
         shutdown,
@@ -77,6 +77,8 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
 struct Flags {
     options: OnboardOptions,
     dry_run: bool,
+    /// `--bulk` (bulk only: `invite` creates one user).
+    bulk: BulkMode,
     /// `--prune` (bulk only), and its `--yes`.
     prune: bool,
     yes: bool,
@@ -110,6 +112,7 @@ pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Re
         Flags {
             options,
             dry_run: args.dry_run,
+            bulk: BulkMode::Never,
             ..Flags::default()
         },
         printer,
@@ -164,6 +167,7 @@ fn report_input(
         .hint("fix the rows, or pass --skip-invalid to onboard the valid ones and record the rest as failed"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn onboard_people(
     config: Config,
     mut people: Vec<Person>,
@@ -177,6 +181,7 @@ async fn onboard_people(
         dry_run,
         prune,
         yes,
+        bulk,
     } = flags;
     for warning in &config.warnings {
         printer.warn(warning);
@@ -266,8 +271,11 @@ async fn onboard_people(
         .filter(|p| p.has("email_link"))
         .map(|p| p.email.clone())
         .collect();
+    let bulk = bulk == BulkMode::Auto
+        && plans.iter().any(apply::bulk::creates_user)
+        && bulk_available(&executor.client).await;
     printer.progress(plans.len() as u64);
-    let run_result = run(&executor, plans, &mut audit, &mut printer, &shutdown).await;
+    let run_result = run(&executor, plans, bulk, &mut audit, &mut printer, &shutdown).await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),
         &run_result,
@@ -346,29 +354,73 @@ async fn plan_people(
     Ok(plans)
 }
 
-/// Carries out an onboarding run's plans and sums them up.
+/// Asks the proxy, once and without a write, whether it creates users in bulk.
+async fn bulk_available(client: &ProxyClient) -> bool {
+    match client.bulk_support().await {
+        Ok(support) => {
+            tracing::info!(
+                "proxy version {}: {}",
+                support.version.as_deref().unwrap_or("unknown"),
+                if support.available {
+                    "creating users in bulk"
+                } else {
+                    "no bulk endpoint, creating users one at a time"
+                }
+            );
+            support.available
+        }
+        Err(e) => {
+            tracing::info!("/openapi.json: {e}; creating users one at a time");
+            false
+        }
+    }
+}
+
+/// Carries out an onboarding run's plans and sums them up; with `bulk`, the users of plans
+/// that start with `create_user` are created in bulk.
 async fn run(
     executor: &Executor,
-    plans: impl IntoIterator<Item = PersonPlan>,
+    plans: Vec<PersonPlan>,
+    bulk: bool,
     audit: &mut Audit,
     printer: &mut Printer,
     shutdown: &Shutdown,
 ) -> Result<Summary, AuditError> {
     let mut summary = Summary::default();
-    let applied = apply::apply(
-        executor,
-        plans,
-        audit,
-        printer,
-        shutdown,
-        &mut summary,
-        |summary, result, printer| {
+    let each =
+        |summary: &mut Summary, result: &apply::person::PersonResult, printer: &mut Printer| {
             summary.add(result);
             printer.person(result);
-            printer.removal(result);
-        },
-    )
-    .await?;
+        };
+    let applied = if bulk {
+        apply::bulk::apply_bulk(
+            executor,
+            plans,
+            audit,
+            printer,
+            shutdown,
+            &mut summary,
+            each,
+            |summary, chunk, printer| {
+                summary.requests += u64::from(chunk.requests);
+                if let Some(warning) = &chunk.warning {
+                    printer.warn(warning);
+                }
+            },
+        )
+        .await?
+    } else {
+        apply::apply(
+            executor,
+            plans,
+            audit,
+            printer,
+            shutdown,
+            &mut summary,
+            each,
+        )
+        .await?
+    };
     summary.interrupted = applied.interrupted;
     summary.stopped = applied.stopped;
     summary.not_started = applied.not_started;

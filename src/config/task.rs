@@ -48,6 +48,8 @@ pub struct BulkTask {
     pub yes: bool,
     /// SSO proxies: users and memberships only, no invitation.
     pub no_invite: bool,
+    /// Create users in bulk where the proxy can.
+    pub bulk: super::BulkMode,
 }
 
 /// `onboard export`.
@@ -162,6 +164,7 @@ impl Task {
                 prune: cli.bulk.prune,
                 yes: cli.bulk.yes,
                 no_invite: cli.bulk.no_invite,
+                bulk: cli.bulk.bulk,
             }),
         }
     }

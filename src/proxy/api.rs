@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{InvitationId, Role, TeamId, UserId};
 
-/// The body of `POST /user/new`.
+/// The body of `POST /user/new`, and one row of `POST /management/v1/users/bulk`: only fields
+/// that endpoint accepts (an unknown one is a 422 for the whole request, file 39); never
+/// `send_invite_email` (refused, file 40); teams as plain ids (a team object can make a team
+/// admin there, file 42).
 #[derive(Debug, Serialize)]
 pub struct NewUser<'a> {
     /// The person's email.

@@ -2,6 +2,7 @@
 //! its errors, and the links it serves.
 
 pub mod api;
+pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod links;
