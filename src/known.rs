@@ -49,9 +49,18 @@ where
             if shutdown.is_requested() {
                 return Err(Stopped::Interrupted);
             }
-            let Some(permit) = limiter.try_acquire() else {
-                next = Some((i, item));
-                break;
+            let permit = match limiter.try_acquire() {
+                Some(permit) => permit,
+                // Nothing of ours in flight to free a permit: wait for one (held elsewhere).
+                None if tasks.is_empty() => tokio::select! {
+                    biased;
+                    () = shutdown.requested() => return Err(Stopped::Interrupted),
+                    permit = limiter.acquire() => permit,
+                },
+                None => {
+                    next = Some((i, item));
+                    break;
+                }
             };
             let job = read(item);
             tasks.spawn(async move {
@@ -71,6 +80,7 @@ where
         // Readers turn a person's failure into an answer; an error here stops every read.
         answers[i] = Some(answer.map_err(Stopped::Fatal)?);
     }
+    debug_assert!(answers.iter().all(Option::is_some), "every item was read");
     Ok(answers.into_iter().flatten().collect())
 }
 
@@ -238,4 +248,38 @@ pub(crate) fn by_email(
         .into_iter()
         .map(|(e, rows)| (e, lookup_of(rows)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::pacer::{Limiter, Pacer};
+    use crate::proxy::client::ClientOptions;
+    use crate::types::MasterKey;
+
+    #[tokio::test]
+    async fn every_item_is_read_even_when_the_permits_are_held_elsewhere() {
+        let limiter = Arc::new(Limiter::fixed(1));
+        let pacer = Arc::new(Pacer::new(Arc::clone(&limiter), None));
+        let url = url::Url::parse("http://127.0.0.1:9").unwrap();
+        let client = ProxyClient::new(
+            &url,
+            MasterKey::new("sk-test"),
+            &ClientOptions::default(),
+            pacer,
+        )
+        .unwrap();
+        // Someone else holds the only permit for a moment.
+        let held = limiter.try_acquire().expect("a permit");
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            drop(held);
+        });
+        let answers = read_all(&client, &Shutdown::never(), vec![1, 2, 3], |i| async move {
+            Ok::<_, ProxyError>(i * 10)
+        })
+        .await
+        .unwrap();
+        assert_eq!(answers, [10, 20, 30]);
+    }
 }
