@@ -457,6 +457,13 @@ fn no_invite_creates_users_and_memberships_only() {
     );
     assert_eq!(record["status"], "success");
     assert!(record["invitation_id"].is_null());
+    let status = env.onboard().args(["status", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        rows[0]["state"], "sso",
+        "an SSO person is not a failure: {rows}"
+    );
+    assert_eq!(status.status.code(), Some(0));
 
     env.emulator.reset_stats();
     env.onboard()

@@ -307,10 +307,7 @@ impl Executor {
                     Ok(()) => {}
                     // The roster listed them moments ago: a retry after a lost answer, or a
                     // removal by someone else, leaves them out all the same.
-                    Err(ProxyError::Status {
-                        status: 400,
-                        message,
-                    }) if message.to_lowercase().contains("not found in team") => {}
+                    Err(ProxyError::NotInTeam(_)) => {}
                     Err(ProxyError::NotFound(message)) => {
                         return Err(ProxyError::TeamNotFound {
                             team: team.clone(),

@@ -91,6 +91,7 @@ pub struct Audit {
     journal_len: u64,
     changed: bool,
     proxy: Option<String>,
+    notes: Vec<String>,
     _lock: File,
 }
 
@@ -146,7 +147,7 @@ impl Audit {
         // Checked again under the lock: the path may have changed since.
         check_kind(path)?;
         let records = load(path)?;
-        tighten(path)?;
+        let notes = tighten(path)?.into_iter().collect();
         let mut audit = Audit {
             path: path.to_path_buf(),
             index: HashMap::with_capacity(records.len()),
@@ -157,6 +158,7 @@ impl Audit {
             journal_len: 0,
             changed: false,
             proxy: None,
+            notes,
             _lock: lock,
         };
         for (i, record) in audit.records.iter().enumerate() {
@@ -166,10 +168,10 @@ impl Audit {
         if journal_path.exists() {
             let recovered = audit.replay(&journal_path)?;
             if recovered > 0 {
-                eprintln!(
-                    "onboard: recovered {recovered} record(s) from {} left by an interrupted run",
+                audit.notes.push(format!(
+                    "recovered {recovered} record(s) from {} left by an interrupted run",
                     journal_path.display()
-                );
+                ));
             }
             audit.write_file()?;
         }
@@ -266,6 +268,12 @@ impl Audit {
         }
         self.proxy = Some(proxy.to_string());
         Ok(())
+    }
+
+    /// What opening the file did that the person should hear of (a journal recovered, the
+    /// file's mode tightened), for the printer.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// The file's path.
@@ -509,7 +517,7 @@ fn special_kind(kind: &std::fs::FileType) -> &'static str {
 
 /// An existing audit file readable by others (e.g. 0644 from an older version or a copy)
 /// is tightened to 0600 when a run opens it: its links are credentials.
-fn tighten(path: &Path) -> Result<(), AuditError> {
+fn tighten(path: &Path) -> Result<Option<String>, AuditError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -518,12 +526,12 @@ fn tighten(path: &Path) -> Result<(), AuditError> {
                 let mode = meta.permissions().mode() & 0o700;
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                     .map_err(io_error(path))?;
-                eprintln!(
-                    "onboard: {}: was readable by others (mode {:o}); tightened to {:o}",
+                return Ok(Some(format!(
+                    "{}: was readable by others (mode {:o}); tightened to {:o}",
                     path.display(),
                     meta.permissions().mode() & 0o777,
                     mode
-                );
+                )));
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -532,7 +540,7 @@ fn tighten(path: &Path) -> Result<(), AuditError> {
     }
     #[cfg(not(unix))]
     let _ = path;
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]

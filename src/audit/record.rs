@@ -149,6 +149,8 @@ pub enum State {
     UserDeleted,
     /// `onboard offboard` deleted the user and their invitations.
     Offboarded,
+    /// `--no-invite` (SSO): the user exists, the link is the proxy's UI; no invitation.
+    Sso,
 }
 
 /// How a proxy is named in records: its base URL without credentials, query, fragment or
@@ -207,6 +209,8 @@ impl Record {
             State::Accepted
         } else if self.user_deleted_at.is_some() {
             State::UserDeleted
+        } else if self.invitation_id.is_none() && self.status == Status::Success {
+            State::Sso
         } else if self.invitation_id.is_none() {
             State::Failed
         } else if self.expires_at.is_some_and(|e| is_expired(e, now)) {

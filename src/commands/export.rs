@@ -2,13 +2,12 @@
 //! (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so a run of
 //! the exported file changes nothing.
 
-use std::io::Write;
-
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
+use crate::output::Printer;
 use crate::proxy::ProxyClient;
 use crate::proxy::api::UserRow;
 use crate::shutdown::Shutdown;
@@ -27,6 +26,7 @@ pub const COLUMNS: [&str; 7] = [
 
 /// `onboard export`.
 pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
+    let mut printer = Printer::new(config.format, config.quiet);
     let client = preflight::client(&config, &shutdown)?;
     preflight::reachable_admin(&client).await?;
     let team = match &args.team {
@@ -59,18 +59,17 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
     let (csv, teamless) =
         to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
     if teamless > 0 {
-        eprintln!(
-            "onboard: warning: {teamless} user(s) in no team left out (a row needs a team to be read back)"
-        );
+        printer.warn(&format!(
+            "{teamless} user(s) in no team left out (a row needs a team to be read back)"
+        ));
     }
     match &args.output {
         Some(path) => std::fs::write(path, &csv)
             .map_err(|e| Fatal::new(format!("{}: {e}", path.display())))?,
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&csv)
-                .and_then(|()| out.flush())
-                .map_err(|e| Fatal::new(format!("cannot write to stdout: {e}")))?;
+            let text = String::from_utf8_lossy(&csv);
+            printer.data(text.trim_end_matches('\n'));
+            printer.flush();
         }
     }
     Ok(Exit::Success)

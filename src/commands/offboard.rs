@@ -49,7 +49,7 @@ pub async fn offboard(
         no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
     }
     let emails = targets(&args.targets, &mut printer)?;
-    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
+    let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
     preflight::reachable_admin(&client).await?;
     let team = match &args.team {

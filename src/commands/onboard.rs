@@ -186,7 +186,7 @@ async fn onboard_people(
     for warning in &config.warnings {
         printer.warn(warning);
     }
-    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
+    let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
     let teams: BTreeSet<TeamId> = people.iter().flat_map(|p| p.teams().cloned()).collect();
     let checked = preflight::unless_stopped(

@@ -209,6 +209,15 @@ pub fn connect(
     Ok(client)
 }
 
+/// Opens the audit file for a run, telling the person what opening it did.
+pub fn open_audit(path: &std::path::Path, printer: &mut Printer) -> Result<Audit, Fatal> {
+    let mut audit = Audit::open(path).map_err(Fatal::caused)?;
+    for note in audit.take_notes() {
+        printer.note(&note);
+    }
+    Ok(audit)
+}
+
 /// The client for a command that keeps no audit file (export): its waits end on a stop signal.
 pub fn client(config: &Config, shutdown: &Shutdown) -> Result<ProxyClient, Fatal> {
     let client = config

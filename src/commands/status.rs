@@ -43,7 +43,7 @@ pub async fn status(
             for warning in &config.warnings {
                 printer.warn(warning);
             }
-            let mut audit = Audit::open(results).map_err(Fatal::caused)?;
+            let mut audit = preflight::open_audit(results, &mut printer)?;
             let checked = check(&config, &mut audit, &mut printer).await?;
             let records = audit.records().to_vec();
             audit.commit().map_err(Fatal::caused)?;
@@ -166,6 +166,7 @@ fn label(state: State) -> &'static str {
         State::Accepted => "accepted",
         State::Failed => "failed",
         State::UserDeleted => "user deleted",
+        State::Sso => "sso (no invitation)",
         State::Offboarded => "offboarded",
     }
 }
@@ -302,7 +303,7 @@ fn totals(
     now: DateTime<Utc>,
     filtered: bool,
 ) -> String {
-    let mut counts = [0usize; 6];
+    let mut counts = [0usize; 7];
     for r in all {
         counts[r.state(now) as usize] += 1;
     }
@@ -320,6 +321,9 @@ fn totals(
             ", {} offboarded",
             counts[State::Offboarded as usize]
         ));
+    }
+    if counts[State::Sso as usize] > 0 {
+        text.push_str(&format!(", {} sso", counts[State::Sso as usize]));
     }
     if filtered {
         text.push_str(&format!(" ({} shown)", shown.len()));

@@ -37,6 +37,9 @@ pub enum ProxyError {
         /// The proxy's message.
         message: String,
     },
+    /// The user is not a member of the team (`/team/member_delete`, `/team/member_update`).
+    #[error("not a member of the team: {0}")]
+    NotInTeam(String),
     /// The user is already a member of the team (`/team/member_add`).
     #[error("already a member of the team: {0}")]
     AlreadyMember(String),
@@ -140,6 +143,7 @@ impl ProxyError {
             ProxyError::NotFound(_) => "not found".into(),
             ProxyError::TeamNotFound { .. } => "team not found".into(),
             ProxyError::AlreadyMember(_) => "already a member".into(),
+            ProxyError::NotInTeam(_) => "not a member of the team".into(),
             ProxyError::NeedsLicence(_) => "team admin needs a LiteLLM Enterprise licence".into(),
             ProxyError::SeveralUsers { .. } => "several users with this email".into(),
             ProxyError::Unavailable { status, .. } => format!("proxy unavailable (HTTP {status})"),
@@ -174,6 +178,7 @@ impl ProxyError {
                 ProxyError::AlreadyExists { status, message }
             }
             400 if lower.contains("already in team") => ProxyError::AlreadyMember(message),
+            400 if lower.contains("not found in team") => ProxyError::NotInTeam(message),
             400 if lower.contains("premium feature") => ProxyError::NeedsLicence(message),
             404 => ProxyError::NotFound(message),
             400 if lower.contains("does not exist") => ProxyError::NotFound(message),

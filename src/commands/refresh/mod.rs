@@ -108,7 +108,7 @@ pub async fn refresh(
         ))
         .hint("pass --results with the file `onboard` wrote (an absolute path in a cron job, which runs in $HOME)"));
     }
-    let mut audit = Audit::open(&config.results).map_err(Fatal::caused)?;
+    let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
     let (links, sso, mailer) = preflight::unless_stopped(&shutdown, async {
         preflight::reachable_admin(&client).await?;
