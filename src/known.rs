@@ -223,7 +223,7 @@ where
 pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
     match rows.len() {
         0 => Lookup::Absent,
-        1 => Lookup::Found(rows.remove(0)),
+        1 => Lookup::Found(Box::new(rows.remove(0))),
         _ => Lookup::Several(rows.into_iter().map(|r| r.user_id).collect()),
     }
 }

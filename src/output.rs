@@ -40,7 +40,7 @@ fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
             line.push(' ');
             line.push_str(&names.join(", "));
         }
-        if let Some(team) = &plan.team {
+        if let Some(team) = plan.team() {
             line.push_str(&format!(" [team {team}]"));
         }
         if let Some(skip) = &plan.skip {

@@ -217,6 +217,8 @@ pub(crate) struct Team {
     /// The members' user ids, for constant-time membership checks on large teams.
     pub member_ids: std::collections::HashSet<String>,
     pub memberships: Vec<Membership>,
+    /// The membership rows' user ids, for constant-time checks on large teams.
+    pub membership_ids: std::collections::HashSet<String>,
     pub metadata: Value,
     pub models: Value,
     pub max_budget: Value,
@@ -241,8 +243,22 @@ impl Team {
         }
     }
 
-    pub fn membership(&self, user_id: &str) -> Option<&Membership> {
-        self.memberships.iter().find(|m| m.user_id == user_id)
+    /// True when a membership row exists for `user_id`.
+    pub fn has_membership(&self, user_id: &str) -> bool {
+        self.membership_ids.contains(user_id)
+    }
+
+    /// Adds a membership row (the caller checked there is none).
+    pub fn push_membership(&mut self, membership: Membership) {
+        self.membership_ids.insert(membership.user_id.clone());
+        self.memberships.push(membership);
+    }
+
+    /// Drops `user_id`'s membership row, if any.
+    pub fn drop_membership(&mut self, user_id: &str) {
+        if self.membership_ids.remove(user_id) {
+            self.memberships.retain(|m| m.user_id != user_id);
+        }
     }
 
     /// Take `user_id` off the roster only; true when it was on it.
@@ -417,7 +433,7 @@ impl Db {
             .retain(|i| i.user_id != user_id && i.created_by != user_id && i.updated_by != user_id);
         for team in self.teams.values_mut() {
             team.remove_from_roster(user_id);
-            team.memberships.retain(|m| m.user_id != user_id);
+            team.drop_membership(user_id);
         }
         self.onboarding_tokens.retain(|_, t| t.user_id != user_id);
         true
@@ -432,6 +448,7 @@ impl Db {
             members: Vec::new(),
             member_ids: Default::default(),
             memberships: Vec::new(),
+            membership_ids: Default::default(),
             metadata: json!({}),
             models: json!([]),
             max_budget: Value::Null,
@@ -463,8 +480,8 @@ impl Db {
             });
             team.updated_at = now;
         }
-        if team.membership(user_id).is_none() {
-            team.memberships.push(Membership {
+        if !team.has_membership(user_id) {
+            team.push_membership(Membership {
                 user_id: user_id.to_string(),
                 budget: None,
             });
@@ -497,7 +514,7 @@ impl Db {
         });
         match team.memberships.iter_mut().find(|m| m.user_id == user_id) {
             Some(m) => m.budget = budget,
-            None => team.memberships.push(Membership {
+            None => team.push_membership(Membership {
                 user_id: user_id.to_string(),
                 budget,
             }),
@@ -509,7 +526,7 @@ impl Db {
     pub fn remove_member(&mut self, team_id: &str, user_id: &str, now: DateTime<Utc>) {
         if let Some(team) = self.teams.get_mut(team_id) {
             team.remove_from_roster(user_id);
-            team.memberships.retain(|m| m.user_id != user_id);
+            team.drop_membership(user_id);
             team.updated_at = now;
         }
         if let Some(u) = self.users.get_mut(user_id) {

@@ -68,7 +68,9 @@ enum Made {
     Failed { message: String, reason: String },
 }
 
-type Chunk = Arc<HashMap<Email, Made>>;
+/// A created chunk, shared by its people: each takes (removes) their entry, so the records
+/// are freed as the chunk is invited.
+type Chunk = Arc<std::sync::Mutex<HashMap<Email, Made>>>;
 
 enum Job {
     Chunk(usize),
@@ -190,7 +192,12 @@ pub async fn apply_bulk<S, P: Notes>(
                         let (records, made, report) =
                             create_chunk(&executor.client, executor.retry, &disabled, entries)
                                 .await;
-                        Ok(Finished::Chunk(k, records, Arc::new(made), report))
+                        Ok(Finished::Chunk(
+                            k,
+                            records,
+                            Arc::new(std::sync::Mutex::new(made)),
+                            report,
+                        ))
                     });
                     job
                 }
@@ -203,7 +210,7 @@ pub async fn apply_bulk<S, P: Notes>(
                             Some(mut rx) => Some(match rx.wait_for(Option::is_some).await {
                                 Ok(chunk) => chunk
                                     .as_ref()
-                                    .and_then(|c| c.get(&plan.email).cloned())
+                                    .and_then(|c| c.lock().expect("chunk lock").remove(&plan.email))
                                     .unwrap_or(Made::PerPerson),
                                 Err(_) => Made::PerPerson,
                             }),

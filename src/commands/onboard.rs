@@ -217,11 +217,13 @@ async fn onboard_people(
         ..options
     };
     let retry = config.retry_policy();
+    // The plans take the people over (a run of 100,000 holds each once); prune reads them after.
+    let pruned = prune.then(|| people.clone());
     let mut plans = plan_people(
-        &client, retry, &shutdown, &people, &invalid, &audit, options,
+        &client, retry, &shutdown, people, &invalid, &audit, options,
     )
     .await?;
-    if prune {
+    if let Some(people) = pruned {
         crate::commands::offboard::add_prune_plans(
             &client,
             retry,
@@ -304,7 +306,7 @@ async fn plan_people(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
-    people: &[Person],
+    people: Vec<Person>,
     invalid: &[input::RowProblem],
     audit: &Audit,
     options: OnboardOptions,
@@ -332,14 +334,13 @@ async fn plan_people(
     let rosters = known::rosters(client, retry, shutdown, role_teams.into_iter().collect())
         .await
         .map_err(stopped)?;
-    let mut plans: Vec<PersonPlan> = people
-        .iter()
-        .map(|person| {
-            let lookup = lookups.get(&person.email).cloned().unwrap_or_default();
-            let prior = audit.prior(&person.email);
-            plan::onboard(person, prior, &lookup, &rosters, options, now)
-        })
-        .collect();
+    let mut lookups = lookups;
+    let mut plans: Vec<PersonPlan> = Vec::with_capacity(people.len() + invalid.len());
+    for person in people {
+        let lookup = lookups.remove(&person.email).unwrap_or_default();
+        let prior = audit.prior(&person.email);
+        plans.push(plan::onboard(person, prior, &lookup, &rosters, options, now));
+    }
     plans.extend(invalid.iter().filter_map(|problem| {
         let raw = problem.raw_email.as_deref()?;
         Some(plan::invalid(

@@ -212,7 +212,7 @@ pub struct PersonPlan {
     pub line: u64,
     /// The person as the command wants them (bulk and invite).
     pub person: Option<Person>,
-    /// The team the plan puts them in, if any.
+    /// The team the plan puts them in, when the plan has no person to take it from.
     pub team: Option<TeamId>,
     /// The actions, in order.
     pub actions: Vec<Action>,
@@ -243,6 +243,13 @@ impl PersonPlan {
         self.actions.is_empty() && !self.skip.as_ref().is_some_and(Skip::is_failure)
     }
 
+    /// The team the plan puts the person in: the person's (onboarding), or the plan's own.
+    pub fn team(&self) -> Option<&TeamId> {
+        self.team
+            .as_ref()
+            .or_else(|| self.person.as_ref().map(|p| &p.team))
+    }
+
     /// True when the plan holds this action (by name).
     pub fn has(&self, name: &str) -> bool {
         self.actions.iter().any(|a| a.name() == name)
@@ -258,7 +265,7 @@ pub enum Lookup {
     /// No user has this email.
     Absent,
     /// Exactly one user has it.
-    Found(UserRow),
+    Found(Box<UserRow>),
     /// Several users have it (legacy duplicates).
     Several(Vec<UserId>),
     /// The read failed.
@@ -306,7 +313,7 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
         PlanView {
             email: &plan.email,
             actions: plan.actions.iter().map(Action::name).collect(),
-            team: plan.team.as_ref(),
+            team: plan.team(),
             user_id: plan.actions.iter().find_map(|a| match a {
                 Action::AdoptUser { user_id }
                 | Action::DeleteUser { user_id }

@@ -245,7 +245,7 @@ mod tests {
             "user_id": id, "teams": teams, "user_role": role
         }))
         .expect("a user row");
-        Lookup::Found(row)
+        Lookup::Found(Box::new(row))
     }
 
     fn invited(address: &str) -> Record {

@@ -55,6 +55,21 @@ fn onboard_skip(
 /// `lookup` is what the proxy said of the email (asked for people the audit file does not
 /// know, and for rows with settings to compare); `rosters` the teams' members read now.
 pub fn onboard(
+    person: Person,
+    record: Option<&Record>,
+    lookup: &Lookup,
+    rosters: &Rosters,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+) -> PersonPlan {
+    let mut plan = decide(&person, record, lookup, rosters, options, now);
+    plan.person = Some(person);
+    // A run holds every plan at once: no spare room in each.
+    plan.actions.shrink_to_fit();
+    plan
+}
+
+fn decide(
     person: &Person,
     record: Option<&Record>,
     lookup: &Lookup,
@@ -63,8 +78,6 @@ pub fn onboard(
     now: DateTime<Utc>,
 ) -> PersonPlan {
     let mut plan = PersonPlan::new(person.email.clone(), person.line);
-    plan.person = Some(person.clone());
-    plan.team = Some(person.team.clone());
     let recorded_team = record.and_then(|r| r.team_id.as_ref());
     let team_changed = recorded_team != Some(&person.team);
     // The user's row as just read, when it is the user the audit file knows.

@@ -99,7 +99,7 @@ fn onboarding_rules() {
             "on the proxy, in the team",
             person("T"),
             None,
-            Lookup::Found(row(&["T"])),
+            Lookup::Found(Box::new(row(&["T"]))),
             no,
             (vec!["adopt_user", "invite"], None),
         ),
@@ -107,7 +107,7 @@ fn onboarding_rules() {
             "on the proxy, not in the team",
             person("T"),
             None,
-            Lookup::Found(row(&[])),
+            Lookup::Found(Box::new(row(&[]))),
             no,
             (vec!["adopt_user", "add_to_team", "invite"], None),
         ),
@@ -210,7 +210,7 @@ fn onboarding_rules() {
     ];
     for (what, person, record, lookup, options, expected) in cases {
         let plan = onboard(
-            &person,
+            person,
             record.as_ref(),
             &lookup,
             &Rosters::default(),
@@ -329,3 +329,4 @@ fn a_pending_delete_is_planned_until_it_expires() {
     );
     assert!(pending_deletes(&record, now() + Duration::days(2)).is_empty());
 }
+
