@@ -219,10 +219,8 @@ async fn onboard_people(
     let retry = config.retry_policy();
     // The plans take the people over (a run of 100,000 holds each once); prune reads them after.
     let pruned = prune.then(|| people.clone());
-    let mut plans = plan_people(
-        &client, retry, &shutdown, people, &invalid, &audit, options,
-    )
-    .await?;
+    let mut plans =
+        plan_people(&client, retry, &shutdown, people, &invalid, &audit, options).await?;
     if let Some(people) = pruned {
         crate::commands::offboard::add_prune_plans(
             &client,
@@ -339,7 +337,9 @@ async fn plan_people(
     for person in people {
         let lookup = lookups.remove(&person.email).unwrap_or_default();
         let prior = audit.prior(&person.email);
-        plans.push(plan::onboard(person, prior, &lookup, &rosters, options, now));
+        plans.push(plan::onboard(
+            person, prior, &lookup, &rosters, options, now,
+        ));
     }
     plans.extend(invalid.iter().filter_map(|problem| {
         let raw = problem.raw_email.as_deref()?;

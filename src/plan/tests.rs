@@ -329,4 +329,3 @@ fn a_pending_delete_is_planned_until_it_expires() {
     );
     assert!(pending_deletes(&record, now() + Duration::days(2)).is_empty());
 }
-
