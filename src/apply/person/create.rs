@@ -1,0 +1,173 @@
+//! The user-creation executors: `create_user` (never twice: an ambiguous failure is looked
+//! up before sending again, a user the proxy says exists is adopted) and team membership.
+
+use std::time::Instant;
+
+use super::{Executor, no_user};
+use crate::apply::pacer::Tally;
+use crate::audit::record::UserOrigin;
+use crate::input::Person;
+use crate::plan::PersonPlan;
+use crate::proxy::ProxyError;
+use crate::proxy::api::NewUser;
+use crate::settings::TeamRole;
+use crate::types::{TeamId, UserId};
+
+impl Executor {
+    /// Creates the user; a user the proxy says exists (or may have been created by an
+    /// attempt whose answer was lost) is looked up and adopted, never created twice.
+    pub(super) async fn create_user(
+        &self,
+        plan: &PersonPlan,
+        tally: &mut Tally,
+    ) -> Result<(UserId, UserOrigin), ProxyError> {
+        let person = plan.person.as_ref().ok_or_else(no_user)?;
+        let body = new_user(person);
+        let teams = body.teams.clone();
+        let mut attempt = 0;
+        loop {
+            let started = Instant::now();
+            let answer = self.client.new_user(&body).await;
+            tally.record(started.elapsed());
+            let error = match answer {
+                Ok(created) => {
+                    for team in &teams {
+                        let joined = created
+                            .teams
+                            .as_ref()
+                            .is_none_or(|t| t.iter().any(|id| id == team));
+                        if !joined {
+                            self.ensure_member(&TeamId::new(*team), &created.user_id, tally)
+                                .await?;
+                        }
+                    }
+                    return Ok((created.user_id, UserOrigin::Created));
+                }
+                Err(e) => e,
+            };
+            match &error {
+                ProxyError::AlreadyExists { .. } => {
+                    let origin = if attempt > 0 {
+                        UserOrigin::Created
+                    } else {
+                        UserOrigin::Existing
+                    };
+                    return self.adopt(plan, tally, origin).await?.ok_or_else(|| {
+                        ProxyError::Status {
+                            status: error.status().unwrap_or(409),
+                            message: format!(
+                                "the proxy says {} exists, but /user/list does not find it",
+                                person.email
+                            ),
+                        }
+                    });
+                }
+                e if e.is_ambiguous() => {
+                    // The user may have been created: look before sending it again.
+                    if let Some(found) = self.adopt(plan, tally, UserOrigin::Created).await? {
+                        return Ok(found);
+                    }
+                }
+                e if e.is_retryable() => {}
+                _ => return Err(error),
+            }
+            attempt += 1;
+            if attempt > self.retry.retries {
+                return Err(error);
+            }
+            tokio::time::sleep(self.retry.delay(attempt, &error)).await;
+        }
+    }
+
+    /// Reuses the one user with this email, making sure they are in the team.
+    async fn adopt(
+        &self,
+        plan: &PersonPlan,
+        tally: &mut Tally,
+        origin: UserOrigin,
+    ) -> Result<Option<(UserId, UserOrigin)>, ProxyError> {
+        let person = plan.person.as_ref().ok_or_else(no_user)?;
+        let email = &person.email;
+        let mut rows = self
+            .retrying(tally, || self.client.find_users_by_email(email))
+            .await?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => {
+                let row = rows.remove(0);
+                // A team admin is added by the plan's own `add_to_team` actions.
+                if person.settings.team_role != Some(TeamRole::Admin) {
+                    for team in person.teams() {
+                        let in_team = row
+                            .teams
+                            .as_ref()
+                            .is_some_and(|t| t.iter().any(|id| id == team.as_str()));
+                        if !in_team {
+                            self.ensure_member(team, &row.user_id, tally).await?;
+                        }
+                    }
+                }
+                Ok(Some((row.user_id, origin)))
+            }
+            _ => Err(ProxyError::SeveralUsers {
+                email: email.clone(),
+                user_ids: rows.into_iter().map(|r| r.user_id).collect(),
+            }),
+        }
+    }
+
+    async fn ensure_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        tally: &mut Tally,
+    ) -> Result<(), ProxyError> {
+        self.ensure_member_as(team, user_id, TeamRole::User, tally)
+            .await
+    }
+
+    pub(super) async fn ensure_member_as(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: TeamRole,
+        tally: &mut Tally,
+    ) -> Result<(), ProxyError> {
+        match self
+            .retrying(tally, || {
+                self.client.add_team_member_as(team, user_id, role.as_str())
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ProxyError::NotFound(message)) => Err(ProxyError::TeamNotFound {
+                team: team.clone(),
+                message,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The create request for a person (`/user/new`, and a row of the bulk endpoint, which takes
+/// the same fields). A team admin joins by `/team/member_add` (its own action): `/user/new`
+/// would silently drop a team object with role admin, and the bulk endpoint would make one
+/// without the licence check, so neither gets the team.
+pub fn new_user(person: &Person) -> NewUser<'_> {
+    let settings = &person.settings;
+    let teams: Vec<&str> = match settings.team_role {
+        Some(TeamRole::Admin) => Vec::new(),
+        _ => person.teams().map(TeamId::as_str).collect(),
+    };
+    NewUser {
+        user_email: person.email.as_str(),
+        user_role: person.role,
+        teams,
+        auto_create_key: false,
+        user_alias: person.alias.as_deref(),
+        metadata: settings.new_user_metadata(),
+        max_budget: settings.max_budget.map(|b| b.value()),
+        budget_duration: settings.budget_duration.as_deref(),
+        models: settings.models.as_deref(),
+    }
+}
