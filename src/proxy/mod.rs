@@ -5,7 +5,11 @@ pub mod api;
 pub mod bulk;
 pub mod client;
 pub mod error;
+mod health;
+mod invitations;
 pub mod links;
+mod teams;
+mod users;
 
 pub use client::ProxyClient;
 pub use error::ProxyError;

@@ -1,0 +1,185 @@
+//! The team endpoints: `/team/info`, `/v2/team/list`, and `/team/member_add`,
+//! `/team/member_update`, `/team/member_delete`.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::proxy::api::{Team, TeamList, TeamMember};
+use crate::proxy::client::ProxyClient;
+use crate::proxy::error::ProxyError;
+use crate::types::{TeamId, UserId};
+
+impl ProxyClient {
+    /// `POST /team/member_update` setting a member's role. Only for a member just seen on the
+    /// team's roster.
+    pub async fn update_team_role(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: &str,
+    ) -> Result<(), ProxyError> {
+        let body = json!({ "team_id": team, "user_id": user_id, "role": role });
+        self.send::<serde_json::Value>(Method::POST, "team/member_update", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /team/info`: the team's members and their roles (`members_with_roles`).
+    pub async fn team_roster(&self, team: &TeamId) -> Result<Vec<(UserId, String)>, ProxyError> {
+        let info: serde_json::Value = self
+            .send(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await?;
+        let members = info
+            .pointer("/team_info/members_with_roles")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(members
+            .iter()
+            .filter_map(|m| {
+                let id = m.get("user_id")?.as_str()?;
+                let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("user");
+                Some((UserId::new(id), role.to_string()))
+            })
+            .collect())
+    }
+
+    /// `POST /team/member_add` by `user_id` (never by email: that would create a user).
+    /// Returns false when the user was already in the team.
+    pub async fn add_team_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+    ) -> Result<bool, ProxyError> {
+        self.add_team_member_as(team, user_id, "user").await
+    }
+
+    /// [`Self::add_team_member`] with a team role (`user` or `admin`).
+    pub async fn add_team_member_as(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+        role: &str,
+    ) -> Result<bool, ProxyError> {
+        let body = json!({ "team_id": team, "member": { "role": role, "user_id": user_id } });
+        match self
+            .send::<serde_json::Value>(Method::POST, "team/member_add", &[], Some(body))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProxyError::AlreadyMember(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /team/info`: `None` when the team does not exist.
+    pub async fn team(&self, team: &TeamId) -> Result<Option<Team>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Info {
+            team_id: TeamId,
+            #[serde(default)]
+            team_info: Option<serde_json::Value>,
+        }
+        match self
+            .send::<Info>(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(info) => Ok(Some(Team {
+                team_alias: info
+                    .team_info
+                    .as_ref()
+                    .and_then(|t| t.get("team_alias"))
+                    .and_then(|a| a.as_str())
+                    .map(str::to_string),
+                team_id: info.team_id,
+            })),
+            Err(ProxyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /team/info` `members_with_roles`: `None` when the team does not exist.
+    pub async fn team_members(&self, team: &TeamId) -> Result<Option<Vec<TeamMember>>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Info {
+            #[serde(default)]
+            team_info: Option<TeamInfo>,
+        }
+        #[derive(Deserialize)]
+        struct TeamInfo {
+            #[serde(default)]
+            members_with_roles: Vec<TeamMember>,
+        }
+        match self
+            .send::<Info>(
+                Method::GET,
+                "team/info",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(info) => Ok(Some(
+                info.team_info
+                    .map(|t| t.members_with_roles)
+                    .unwrap_or_default(),
+            )),
+            Err(ProxyError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /team/member_delete` by `user_id`. A non-member is a 400 "User not found in
+    /// team" (recorded on 1.106.2): callers read the roster first and remove only members.
+    pub async fn remove_team_member(
+        &self,
+        team: &TeamId,
+        user_id: &UserId,
+    ) -> Result<(), ProxyError> {
+        let body = json!({ "team_id": team, "user_id": user_id });
+        self.send::<serde_json::Value>(Method::POST, "team/member_delete", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// Teams whose alias is exactly `alias` (`/v2/team/list?team_alias=` is a partial match).
+    pub async fn teams_by_alias(&self, alias: &str) -> Result<Vec<Team>, ProxyError> {
+        let mut found = Vec::new();
+        for page in 1u64.. {
+            let page_text = page.to_string();
+            let list: TeamList = self
+                .send(
+                    Method::GET,
+                    "v2/team/list",
+                    &[
+                        ("team_alias", alias),
+                        ("page", &page_text),
+                        ("page_size", "100"),
+                    ],
+                    None,
+                )
+                .await?;
+            let done = list.teams.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
+            found.extend(
+                list.teams
+                    .into_iter()
+                    .filter(|t| t.team_alias.as_deref() == Some(alias)),
+            );
+            if done {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,151 @@
+//! The user endpoints: `/user/new`, `/user/list`, `/user/info`, `/user/update`,
+//! `/user/delete`, and the default user the master key acts as.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::proxy::api::{CreatedUser, NewUser, UserList, UserRow};
+use crate::proxy::client::ProxyClient;
+use crate::proxy::error::ProxyError;
+use crate::types::{Email, TeamId, UserId};
+
+impl ProxyClient {
+    /// `POST /user/new`.
+    pub async fn new_user(&self, user: &NewUser<'_>) -> Result<CreatedUser, ProxyError> {
+        self.send(
+            Method::POST,
+            "user/new",
+            &[],
+            Some(serde_json::to_value(user).expect("serialisable")),
+        )
+        .await
+    }
+
+    /// Users whose stored email equals `email` (trimmed, case-insensitive).
+    ///
+    /// `/user/list?user_email=` is a substring match, so the rows are filtered here.
+    pub async fn find_users_by_email(&self, email: &Email) -> Result<Vec<UserRow>, ProxyError> {
+        let mut found = Vec::new();
+        for page in 1u64.. {
+            let page_text = page.to_string();
+            let list: UserList = self
+                .send(
+                    Method::GET,
+                    "user/list",
+                    &[
+                        ("user_email", email.as_str()),
+                        ("page", &page_text),
+                        ("page_size", "100"),
+                    ],
+                    None,
+                )
+                .await?;
+            let done = list.users.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
+            found.extend(list.users.into_iter().filter(|row| {
+                row.user_email
+                    .as_deref()
+                    .is_some_and(|stored| stored.trim().eq_ignore_ascii_case(email.as_str()))
+            }));
+            if done {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// One page of every user (`GET /user/list`, 100 a page): the rows and the page count.
+    pub async fn users_page(&self, page: u64) -> Result<(Vec<UserRow>, u64), ProxyError> {
+        let page_text = page.to_string();
+        let list: UserList = self
+            .send(
+                Method::GET,
+                "user/list",
+                &[("page", &page_text), ("page_size", "100")],
+                None,
+            )
+            .await?;
+        let pages = list.total_pages.unwrap_or(1).max(1);
+        Ok((list.users, pages))
+    }
+
+    /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
+    pub async fn check_admin(&self) -> Result<(), ProxyError> {
+        self.send::<serde_json::Value>(
+            Method::GET,
+            "user/list",
+            &[("page", "1"), ("page_size", "1")],
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// One page of the users of `team` (or of every user), 100 a page: rows and page count.
+    pub async fn users_page_of(
+        &self,
+        team: Option<&TeamId>,
+        page: u64,
+    ) -> Result<(Vec<UserRow>, u64), ProxyError> {
+        let page_text = page.to_string();
+        let mut query = vec![("page", page_text.as_str()), ("page_size", "100")];
+        if let Some(team) = team {
+            query.push(("team", team.as_str()));
+        }
+        let list: UserList = self.send(Method::GET, "user/list", &query, None).await?;
+        let pages = list.total_pages.unwrap_or(1).max(1);
+        Ok((list.users, pages))
+    }
+
+    /// `POST /user/update` by `user_id` with `fields`. Only for a user just read on the
+    /// proxy: an unknown id (or an email) would create a user.
+    pub async fn update_user(
+        &self,
+        user_id: &UserId,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ProxyError> {
+        let mut body = fields.clone();
+        body.insert("user_id".into(), json!(user_id));
+        self.send::<serde_json::Value>(
+            Method::POST,
+            "user/update",
+            &[],
+            Some(serde_json::Value::Object(body)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `POST /user/delete` of one user (its keys, invitations and memberships go with it).
+    /// One id a request: a list holding an unknown id fails with 404 after partly acting.
+    pub async fn delete_user(&self, user_id: &UserId) -> Result<(), ProxyError> {
+        let body = json!({ "user_ids": [user_id] });
+        self.send::<serde_json::Value>(Method::POST, "user/delete", &[], Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `GET /user/info`: `false` when the user is missing (404 on 1.109, null `user_info` on 1.80).
+    pub async fn user_exists(&self, user_id: &UserId) -> Result<bool, ProxyError> {
+        match self
+            .send::<serde_json::Value>(
+                Method::GET,
+                "user/info",
+                &[("user_id", user_id.as_str())],
+                None,
+            )
+            .await
+        {
+            Ok(body) => Ok(!body.get("user_info").is_none_or(serde_json::Value::is_null)),
+            Err(ProxyError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates the `default_user_id` row the master key acts as (litellm-api.md §2.1).
+    pub async fn create_default_user(&self) -> Result<(), ProxyError> {
+        let body = json!({ "user_id": "default_user_id", "user_role": "proxy_admin", "auto_create_key": false });
+        self.send::<serde_json::Value>(Method::POST, "user/new", &[], Some(body))
+            .await
+            .map(drop)
+    }
+}
