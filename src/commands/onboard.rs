@@ -257,7 +257,7 @@ async fn onboard_people(
         printer.note("--prune: every team the CSV names has no member to remove");
     }
     if !removing.is_empty()
-        && !crate::commands::offboard::confirm(&mut printer, &removing, plans.len(), yes)?
+        && !crate::commands::confirm::confirm(&mut printer, &removing, plans.len(), yes)?
     {
         return Err(Fatal::new("not confirmed: nothing was changed"));
     }

@@ -1,0 +1,271 @@
+//! Chunks: splitting the bulk-created people, and creating one chunk's users.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+
+use super::{ChunkReport, Members};
+use crate::apply::pacer::RetryPolicy;
+use crate::audit::record::{Record, UserOrigin};
+use crate::input::Person;
+use crate::known;
+use crate::plan::Lookup;
+use crate::proxy::ProxyError;
+use crate::proxy::api::NewUser;
+use crate::proxy::bulk::{MAX_BULK_ROWS, RowOutcome};
+use crate::proxy::client::ProxyClient;
+use crate::types::{Email, UserId};
+
+/// What became of a person in their chunk.
+#[derive(Clone, Debug)]
+pub(super) enum Made {
+    /// Created (the record, journaled, holds the user id); `in_team` when the proxy said the
+    /// user joined the team.
+    Created { record: Box<Record>, in_team: bool },
+    /// Not created in bulk: the plan goes the per-person way (`/user/new`, adopt on exists).
+    PerPerson,
+    /// The person fails.
+    Failed { message: String, reason: String },
+}
+
+/// Splits the bulk-created people into ceil(n / 500) chunks of near-equal size.
+pub(super) fn chunks(people: Vec<(u64, Person)>) -> Vec<Members> {
+    let n = people.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let count = n.div_ceil(MAX_BULK_ROWS);
+    let (base, extra) = (n / count, n % count);
+    let mut rest = people.into_iter();
+    (0..count)
+        .map(|i| rest.by_ref().take(base + usize::from(i < extra)).collect())
+        .collect()
+}
+
+/// The record of a user created (or found after a lost answer) in a chunk: the user id, no
+/// invitation. The team is recorded only once the user is known to be in it, so a re-run
+/// after a kill adds them to it.
+fn created_record(
+    person: &Person,
+    prior: Option<Record>,
+    user_id: UserId,
+    origin: UserOrigin,
+    in_team: bool,
+) -> Record {
+    let now = Utc::now();
+    let mut record = prior.unwrap_or_else(|| Record::new(person.email.clone(), now));
+    record.set_user(user_id, origin, now);
+    record.user_role = Some(person.role);
+    if person.alias.is_some() {
+        record.user_alias = person.alias.clone();
+    }
+    if in_team {
+        record.team_id = Some(person.team.clone());
+    }
+    record
+}
+
+fn in_team(teams: Option<&Vec<String>>, person: &Person) -> bool {
+    teams.is_some_and(|t| t.iter().any(|id| id == person.team.as_str()))
+}
+
+/// Creates one chunk's users; never fails as a whole (whatever it could not do goes the
+/// per-person way).
+pub(super) async fn create_chunk(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    disabled: &AtomicBool,
+    entries: Vec<(u64, Person, Option<Record>)>,
+) -> (Vec<(Record, u64)>, HashMap<Email, Made>, ChunkReport) {
+    let mut report = ChunkReport {
+        rows: entries.len(),
+        ..ChunkReport::default()
+    };
+    let mut made = HashMap::new();
+    let mut records = Vec::new();
+    let mut created = |made: &mut HashMap<Email, Made>,
+                       report: &mut ChunkReport,
+                       (order, person, prior): (u64, Person, Option<Record>),
+                       user_id: UserId,
+                       joined: bool| {
+        let record = created_record(&person, prior, user_id, UserOrigin::Created, joined);
+        records.push((record.clone(), order));
+        report.created += 1;
+        made.insert(
+            person.email,
+            Made::Created {
+                record: Box::new(record),
+                in_team: joined,
+            },
+        );
+    };
+    let mut pending = entries;
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        if disabled.load(Ordering::Relaxed) {
+            break;
+        }
+        let rows: Vec<NewUser> = pending
+            .iter()
+            .map(|(_, p, _)| crate::apply::person::new_user(p))
+            .collect();
+        let answer = client.bulk_new_users(&rows).await;
+        drop(rows);
+        report.requests += 1;
+        let error = match answer {
+            Ok(results) => {
+                for (entry, result) in pending.drain(..).zip(results) {
+                    let echoed = result.user_email.as_deref().map(Email::unchecked);
+                    if echoed.is_some_and(|e| e != entry.1.email) {
+                        // Not the row we sent: take nothing from it.
+                        made.insert(entry.1.email.clone(), Made::PerPerson);
+                        continue;
+                    }
+                    match result.outcome() {
+                        RowOutcome::Created { user_id, teams } => {
+                            let joined = in_team(Some(&teams), &entry.1);
+                            created(&mut made, &mut report, entry, user_id, joined);
+                        }
+                        RowOutcome::TeamNotFound(message) => {
+                            let team = &entry.1.team;
+                            made.insert(
+                                entry.1.email.clone(),
+                                Made::Failed {
+                                    message: format!("team {team} not found: {message}"),
+                                    reason: "team not found".into(),
+                                },
+                            );
+                        }
+                        // Exists: `/user/new` refuses and the executor adopts the user.
+                        // Anything else: `/user/new` gives its own answer.
+                        RowOutcome::Exists(_) | RowOutcome::Refused(_) => {
+                            made.insert(entry.1.email.clone(), Made::PerPerson);
+                        }
+                    }
+                }
+                continue;
+            }
+            Err(error) => error,
+        };
+        if error.is_ambiguous() {
+            // Some rows may have been created: look every email up before sending again.
+            let emails: Vec<Email> = pending.iter().map(|(_, p, _)| p.email.clone()).collect();
+            let found = look_up(client, retry, &emails, &mut report.requests).await;
+            let mut still = Vec::new();
+            for entry in pending.drain(..) {
+                match found.get(&entry.1.email) {
+                    Some(Lookup::Absent) => still.push(entry),
+                    Some(Lookup::Found(row)) => {
+                        let joined = in_team(row.teams.as_ref(), &entry.1);
+                        let id = row.user_id.clone();
+                        created(&mut made, &mut report, entry, id, joined);
+                    }
+                    Some(Lookup::Several(ids)) => {
+                        let error = ProxyError::SeveralUsers {
+                            email: entry.1.email.clone(),
+                            user_ids: ids.clone(),
+                        };
+                        made.insert(
+                            entry.1.email.clone(),
+                            Made::Failed {
+                                message: error.to_string(),
+                                reason: error.reason(),
+                            },
+                        );
+                    }
+                    // Unknown: the per-person way asks `/user/new`, which refuses an email
+                    // that exists, and adopts that user.
+                    _ => {
+                        made.insert(entry.1.email.clone(), Made::PerPerson);
+                    }
+                }
+            }
+            pending = still;
+        } else if !error.is_retryable() {
+            let first = !disabled.swap(true, Ordering::Relaxed);
+            if first && !matches!(error, ProxyError::Unauthorized(_)) {
+                report.warning = Some(format!(
+                    "the proxy refused to create users in bulk ({error}); creating them one at a time for the rest of this run"
+                ));
+            }
+            break;
+        }
+        attempt += 1;
+        if attempt > retry.retries {
+            tracing::info!(
+                "bulk create: giving up after {attempt} attempts: {}",
+                error.reason()
+            );
+            break;
+        }
+        let wait = retry.delay(attempt, &error);
+        tracing::info!(
+            "bulk create: retry {attempt}/{} in {wait:.1?}: {}",
+            retry.retries,
+            error.reason()
+        );
+        tokio::time::sleep(wait).await;
+    }
+    for (_, person, _) in pending {
+        made.entry(person.email).or_insert(Made::PerPerson);
+    }
+    (records, made, report)
+}
+
+/// Looks the emails up one request at a time (the chunk holds one lane of the limiter):
+/// by listing every user when that takes fewer requests, else one exact look-up each. A read
+/// that fails leaves its emails unknown (absent from the map).
+async fn look_up(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    emails: &[Email],
+    requests: &mut u32,
+) -> HashMap<Email, Lookup> {
+    let count = &mut |_| *requests += 1;
+    let first = retry.run(|| client.users_page(1), &mut *count).await;
+    let Ok((rows, pages)) = first else {
+        return HashMap::new();
+    };
+    if pages as usize <= emails.len() {
+        let mut all = rows;
+        for page in 2..=pages {
+            match retry.run(|| client.users_page(page), &mut *count).await {
+                Ok((more, _)) => all.extend(more),
+                Err(_) => return HashMap::new(),
+            }
+        }
+        return known::by_email(all.into_iter(), emails.to_vec());
+    }
+    let mut found = HashMap::new();
+    for email in emails {
+        if let Ok(rows) = retry
+            .run(|| client.find_users_by_email(email), &mut *count)
+            .await
+        {
+            found.insert(email.clone(), known::lookup_of(rows));
+        }
+    }
+    found
+}
+
+/// How many bulk rows a run sends, by chunk (for tests and the README).
+pub fn chunk_sizes(n: usize) -> Vec<usize> {
+    let people = (0..n as u64)
+        .map(|i| {
+            (
+                i,
+                Person {
+                    line: i,
+                    email: Email::unchecked(&format!("p{i}@x.example")),
+                    team: crate::types::TeamId::new("t"),
+                    role: crate::types::Role::InternalUser,
+                    alias: None,
+                    more_teams: Vec::new(),
+                    settings: Default::default(),
+                },
+            )
+        })
+        .collect();
+    chunks(people).iter().map(Vec::len).collect()
+}

@@ -1,0 +1,128 @@
+use super::*;
+
+#[test]
+fn chunks_are_at_most_500_and_as_few_as_possible() {
+    assert_eq!(chunk_sizes(0), Vec::<usize>::new());
+    assert_eq!(chunk_sizes(3), [3]);
+    assert_eq!(chunk_sizes(500), [500]);
+    assert_eq!(chunk_sizes(501), [251, 250]);
+    assert_eq!(chunk_sizes(1000), [500, 500]);
+    assert_eq!(chunk_sizes(1201), [401, 400, 400]);
+}
+
+#[test]
+fn each_chunk_is_queued_before_its_people_and_one_chunk_ahead() {
+    let person = |i: u64| Person {
+        line: i,
+        email: Email::unchecked(&format!("p{i}@x.example")),
+        team: crate::types::TeamId::new("t"),
+        role: crate::types::Role::InternalUser,
+        alias: None,
+        more_teams: Vec::new(),
+        settings: Default::default(),
+    };
+    let plan = |i: u64, create: bool| {
+        let mut p = crate::plan::invalid(person(i).email, i, String::new());
+        p.skip = None;
+        p.person = Some(person(i));
+        p.actions = if create {
+            vec![Action::CreateUser, Action::Invite]
+        } else {
+            vec![Action::Invite]
+        };
+        p
+    };
+    let plans: Vec<PersonPlan> = (0..1002).map(|i| plan(i, i != 1)).collect();
+    let (jobs, groups) = queue(plans);
+    assert_eq!(
+        groups.iter().map(Vec::len).collect::<Vec<_>>(),
+        [334, 334, 333]
+    );
+    let shape: Vec<String> = jobs
+        .iter()
+        .map(|j| match j {
+            Job::Chunk(k) => format!("C{k}"),
+            Job::Person(o, _, k) => format!("{o}:{k:?}"),
+        })
+        .collect();
+    assert_eq!(shape[..5], ["C0", "0:Some(0)", "C1", "1:None", "2:Some(0)"]);
+    let c2 = shape.iter().position(|s| s == "C2").unwrap();
+    assert_eq!(shape[c2 - 1], "335:Some(1)");
+    assert_eq!(jobs.len(), 1002 + 3);
+}
+
+mod against_the_emulator {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::apply::pacer::{Limiter, Pacer, RetryPolicy};
+    use crate::proxy::client::{ClientOptions, ProxyClient};
+    use crate::types::{MasterKey, Role, TeamId};
+
+    const DEV_TEST: &str = "f6dbea80-21b4-4f7b-a669-3d6adcc6e8d1";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_fail_alone_an_unknown_team_fails_its_person_an_existing_email_goes_per_person() {
+        let emulator =
+            litellm_emulator::Emulator::start(litellm_emulator::EmulatorConfig::default())
+                .await
+                .unwrap();
+        let existing = emulator.add_user("taken@company.com", &[DEV_TEST]);
+        let pacer = Arc::new(Pacer::new(Arc::new(Limiter::fixed(4)), None));
+        let url = url::Url::parse(&emulator.url()).unwrap();
+        let client = ProxyClient::new(
+            &url,
+            MasterKey::new(emulator.master_key()),
+            &ClientOptions::default(),
+            pacer,
+        )
+        .unwrap();
+        let entry = |i: u64, email: &str, team: &str| {
+            let person = Person {
+                line: i,
+                email: Email::unchecked(email),
+                team: TeamId::new(team),
+                role: Role::InternalUser,
+                alias: None,
+                more_teams: Vec::new(),
+                settings: Default::default(),
+            };
+            (i, person, None)
+        };
+        let entries = vec![
+            entry(0, "new@company.com", DEV_TEST),
+            entry(1, "lost@company.com", "no-such-team"),
+            entry(2, "TAKEN@company.com", DEV_TEST),
+        ];
+        let disabled = AtomicBool::new(false);
+        let (records, made, report) =
+            create_chunk(&client, RetryPolicy::default(), &disabled, entries).await;
+        assert_eq!(report.requests, 1);
+        assert_eq!(report.created, 1);
+        assert_eq!(records.len(), 1, "only the created user is journaled");
+        let new = &made[&Email::unchecked("new@company.com")];
+        let Made::Created { record, in_team } = new else {
+            panic!("{new:?}")
+        };
+        assert!(*in_team);
+        assert_eq!(record.user, Some(UserOrigin::Created));
+        assert!(record.invitation_id.is_none());
+        let user = emulator.user(record.user_id.as_ref().unwrap().as_str());
+        assert_eq!(user.unwrap().key_count, 0);
+        let lost = &made[&Email::unchecked("lost@company.com")];
+        assert!(
+            matches!(lost, Made::Failed { reason, .. } if reason == "team not found"),
+            "{lost:?}"
+        );
+        assert!(emulator.users_with_email("lost@company.com").is_empty());
+        assert!(matches!(
+            made[&Email::unchecked("taken@company.com")],
+            Made::PerPerson
+        ));
+        assert_eq!(
+            emulator.users_with_email("taken@company.com")[0].user_id,
+            existing
+        );
+        assert!(!disabled.load(Ordering::Relaxed));
+    }
+}

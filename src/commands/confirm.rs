@@ -1,0 +1,89 @@
+//! Before a run that removes people: who it is about (the targets named on the command
+//! line) and the go-ahead (the confirmation prompt, also asked by `onboard --prune`).
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use crate::error::Fatal;
+use crate::input::{self, Defaults};
+use crate::output::Printer;
+use crate::plan::PersonPlan;
+use crate::types::{Email, TeamId, escape};
+
+/// The people named on the command line: emails, and CSV files of emails (their other
+/// columns are not used), each email once, in order.
+pub(super) fn targets(targets: &[String], printer: &mut Printer) -> Result<Vec<Email>, Fatal> {
+    let mut emails = Vec::new();
+    let mut seen = BTreeSet::new();
+    for target in targets {
+        let path = Path::new(target);
+        let found: Vec<Email> = if target == "-" || path.is_file() {
+            // The team column is not needed: a placeholder keeps rows without one valid.
+            let defaults = Defaults {
+                team: Some(TeamId::new("-")),
+                role: None,
+            };
+            let roster = input::read_csv(path, &defaults).map_err(Fatal::caused)?;
+            for warning in &roster.warnings {
+                printer.warn(warning);
+            }
+            if !roster.problems.is_empty() {
+                let listed: Vec<String> = roster.problems.iter().map(ToString::to_string).collect();
+                return Err(Fatal::new(format!(
+                    "{}: {} invalid row(s); nothing was sent:\n  {}",
+                    path.display(),
+                    roster.problems.len(),
+                    listed.join("\n  ")
+                )));
+            }
+            roster.people.into_iter().map(|p| p.email).collect()
+        } else {
+            let email = Email::parse(target).map_err(|m| {
+                Fatal::new(format!(
+                    "{}: neither an email ({m}) nor a CSV file",
+                    escape(target)
+                ))
+            })?;
+            vec![email]
+        };
+        for email in found {
+            if seen.insert(email.clone()) {
+                emails.push(email);
+            }
+        }
+    }
+    Ok(emails)
+}
+
+/// Shows the plans that remove something and asks "Proceed? [y/N]" on a terminal (stdin and
+/// stderr); without one, `--yes` is needed. False when the answer was not yes.
+pub fn confirm(
+    printer: &mut Printer,
+    plans: &[PersonPlan],
+    total: usize,
+    yes: bool,
+) -> Result<bool, Fatal> {
+    let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !yes || !printer.is_quiet() {
+        printer.plans_to_confirm(plans, total);
+    }
+    if yes {
+        return Ok(true);
+    }
+    if !terminal {
+        return Err(Fatal::new(
+            "this run removes people (the plan is above) and there is no terminal to confirm it on: nothing was changed",
+        )
+        .hint("pass --yes to go ahead without asking, or --dry-run to see the plan only"));
+    }
+    printer.flush();
+    eprint!("Proceed? [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Fatal::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}

@@ -1,0 +1,286 @@
+//! The CSV input: read, checked row by row, deduplicated into the people to onboard.
+
+mod columns;
+mod read;
+mod row;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::settings::Settings;
+use crate::types::{Email, Role, TeamId};
+use columns::{Columns, cell_names, header};
+use row::row;
+
+/// The largest CSV read (a file or stdin); a bigger input is refused, not read.
+pub const MAX_CSV_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One person to onboard, as the CSV (and the defaults) describe them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// The line of the CSV this person comes from (1-based; 0 for the command line).
+    pub line: u64,
+    /// The normalised email.
+    pub email: Email,
+    /// The team (an id, or an alias until resolved).
+    pub team: TeamId,
+    /// The role to create the user with.
+    pub role: Role,
+    /// An optional display name.
+    pub alias: Option<String>,
+    /// The teams after the first (a `teams` cell may name several), in order.
+    pub more_teams: Vec<TeamId>,
+    /// What else the row manages (empty cells: not managed).
+    pub settings: Settings,
+}
+
+impl Person {
+    /// Every team of the row, the first (the record's `team_id`) first.
+    pub fn teams(&self) -> impl Iterator<Item = &TeamId> {
+        std::iter::once(&self.team).chain(&self.more_teams)
+    }
+
+    /// True when a re-run must read the user's row on the proxy to compare: the row has a
+    /// settings cell, an alias, or more than one team.
+    pub fn needs_user_row(&self) -> bool {
+        self.settings.manages_user()
+            || self.settings.team_role.is_some()
+            || self.alias.is_some()
+            || !self.more_teams.is_empty()
+    }
+}
+
+/// A row that could not be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowProblem {
+    /// The CSV line.
+    pub line: u64,
+    /// The column at fault.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+    /// The email cell as written, when there is one.
+    pub raw_email: Option<String>,
+}
+
+/// An email that appears more than once: onboarded once, from its first line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The email.
+    pub email: Email,
+    /// Every line it is on, the first being the one used.
+    pub lines: Vec<u64>,
+}
+
+/// What reading a CSV gives: the people, and what was noticed on the way.
+#[derive(Debug, Default)]
+pub struct Roster {
+    /// The people, in CSV order, each email once.
+    pub people: Vec<Person>,
+    /// Rows that failed validation.
+    pub problems: Vec<RowProblem>,
+    /// Emails seen more than once.
+    pub duplicates: Vec<Duplicate>,
+    /// Things worth saying that do not stop the run.
+    pub warnings: Vec<String>,
+}
+
+/// Defaults from the command line for columns a row leaves empty.
+#[derive(Clone, Debug, Default)]
+pub struct Defaults {
+    /// `--team`.
+    pub team: Option<TeamId>,
+    /// `--role`.
+    pub role: Option<Role>,
+}
+
+/// The file as a whole could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line is not UTF-8.
+    #[error("{path}:{line}: not UTF-8 text (save the file as UTF-8 CSV)")]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u64,
+    },
+    /// The CSV syntax is broken.
+    #[error("{path}:{line}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u64,
+        /// What the parser said.
+        message: String,
+    },
+    /// Not a regular file (a FIFO, a device, a directory): it could block or never end.
+    #[error("{0}: not a regular file (give a CSV file, or - to read stdin)")]
+    NotRegular(PathBuf),
+    /// Bigger than [`MAX_CSV_BYTES`].
+    #[error("{0}: larger than {MAX_CSV_BYTES} bytes (64 MiB): not read; split the file")]
+    TooLarge(PathBuf),
+    /// A header and no row.
+    #[error("{0}: no rows (only a header)")]
+    NoRows(PathBuf),
+    /// Nothing in the file.
+    #[error("{0}: the file is empty (expected a header row with user_email,team_id)")]
+    Empty(PathBuf),
+    /// A header without `user_email`.
+    #[error("{path}:1: no user_email column in the header (found: {found})")]
+    NoEmailColumn {
+        /// The file.
+        path: PathBuf,
+        /// The header cells.
+        found: String,
+    },
+}
+
+pub use read::read_csv;
+
+/// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.
+pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roster, InputError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        return Err(InputError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(InputError::Empty(path.to_path_buf()));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut roster = Roster::default();
+    let mut columns: Option<Columns> = None;
+    let mut seen: HashMap<Email, usize> = HashMap::new();
+    let mut duplicate_index: HashMap<Email, usize> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::default();
+    let mut header_names: Option<Vec<String>> = None;
+    let mut repeated_headers: Vec<u64> = Vec::new();
+    let mut rows = 0usize;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(InputError::Syntax {
+                    path: path.to_path_buf(),
+                    line,
+                    message: e.to_string(),
+                });
+            }
+        }
+        let line = lines.line_at(bytes, record.position().map_or(0, |p| p.byte() as usize));
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let cols = match &columns {
+            Some(cols) => cols,
+            None => {
+                let (cols, is_data) = header(path, &record, &mut roster.warnings)?;
+                columns = Some(cols);
+                if !is_data {
+                    header_names = Some(cell_names(&record));
+                    continue;
+                }
+                columns.as_ref().expect("set above")
+            }
+        };
+        if header_names.as_ref() == Some(&cell_names(&record)) {
+            repeated_headers.push(line);
+            continue;
+        }
+        rows += 1;
+        let person = match row(line, &record, cols, defaults) {
+            Ok(person) => person,
+            Err(problem) => {
+                roster.problems.push(problem);
+                continue;
+            }
+        };
+        if let Some(&first) = seen.get(&person.email) {
+            let first_line = roster.people[first].line;
+            let index = *duplicate_index
+                .entry(person.email.clone())
+                .or_insert_with(|| {
+                    roster.duplicates.push(Duplicate {
+                        email: person.email.clone(),
+                        lines: vec![first_line],
+                    });
+                    roster.duplicates.len() - 1
+                });
+            roster.duplicates[index].lines.push(line);
+            continue;
+        }
+        seen.insert(person.email.clone(), roster.people.len());
+        roster.people.push(person);
+    }
+    if columns.is_none() {
+        return Err(InputError::Empty(path.to_path_buf()));
+    }
+    if rows == 0 {
+        return Err(InputError::NoRows(path.to_path_buf()));
+    }
+    if !repeated_headers.is_empty() {
+        let lines: Vec<String> = repeated_headers.iter().map(u64::to_string).collect();
+        roster.warnings.push(format!(
+            "{}: the header row is repeated on line(s) {}: skipped",
+            path.display(),
+            lines.join(", ")
+        ));
+    }
+    Ok(roster)
+}
+
+/// Turns byte offsets into 1-based line numbers (the csv crate's own count lags on CRLF).
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    line: u64,
+}
+
+impl LineCounter {
+    /// The line a record starting at `start` is on, skipping blank lines before it.
+    /// Offsets must not decrease between calls.
+    fn line_at(&mut self, bytes: &[u8], mut start: usize) -> u64 {
+        while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        let start = start.max(self.byte);
+        self.line += bytes[self.byte..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.byte = start;
+        self.line + 1
+    }
+}
+
+impl fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.field, self.message)
+    }
+}

@@ -1,0 +1,49 @@
+//! Reading the input: a regular file or stdin, at most [`MAX_CSV_BYTES`].
+
+use std::io::Read;
+use std::path::Path;
+
+use super::{Defaults, InputError, MAX_CSV_BYTES, Roster, parse_csv};
+
+/// Reads and checks a whole CSV file (`-` is stdin). Row problems are collected, not returned
+/// as errors, so the caller can list them all (or skip them with `--skip-invalid`).
+pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path == Path::new("-") {
+        let name = Path::new("<stdin>");
+        let bytes = read_capped(std::io::stdin().lock(), MAX_CSV_BYTES)
+            .map_err(|source| InputError::Io {
+                path: name.to_path_buf(),
+                source,
+            })?
+            .ok_or_else(|| InputError::TooLarge(name.to_path_buf()))?;
+        return parse_csv(name, &bytes, defaults);
+    }
+    // Checked before opening: opening a FIFO blocks until a writer comes.
+    let regular = |meta: std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(InputError::NotRegular(path.to_path_buf()));
+        }
+        if meta.len() > MAX_CSV_BYTES {
+            return Err(InputError::TooLarge(path.to_path_buf()));
+        }
+        Ok(())
+    };
+    regular(std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    regular(file.metadata().map_err(io)?)?;
+    let bytes = read_capped(file, MAX_CSV_BYTES)
+        .map_err(io)?
+        .ok_or_else(|| InputError::TooLarge(path.to_path_buf()))?;
+    parse_csv(path, &bytes, defaults)
+}
+
+/// Reads at most `cap` bytes; `None` when there is more.
+pub(super) fn read_capped(reader: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(cap + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+}
