@@ -118,6 +118,19 @@ pub struct Applied {
     pub peak_concurrency: f64,
 }
 
+impl Applied {
+    /// How a drive that started at `started` under `limiter` ended.
+    pub(crate) fn of(ending: drive::Ending, started: Instant, limiter: &pacer::Limiter) -> Self {
+        Applied {
+            interrupted: ending.interrupted,
+            stopped: ending.stopped,
+            not_started: ending.not_started,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_concurrency: limiter.peak_limit(),
+        }
+    }
+}
+
 /// Carries out `plans` (each email once) for every command: each finished person is made
 /// durable in `audit`, then handed to `each` (which reports it).
 pub async fn apply<S, P: Notes>(
@@ -161,11 +174,5 @@ pub async fn apply<S, P: Notes>(
         },
     )
     .await?;
-    Ok(Applied {
-        interrupted: ending.interrupted,
-        stopped: ending.stopped,
-        not_started: ending.not_started,
-        seconds: started.elapsed().as_secs_f64(),
-        peak_concurrency: limiter.peak_limit(),
-    })
+    Ok(Applied::of(ending, started, &limiter))
 }

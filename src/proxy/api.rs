@@ -123,6 +123,28 @@ pub(crate) struct TeamList {
     pub(crate) total_pages: Option<u64>,
 }
 
+/// A page of a paginated list (`/user/list`, `/v2/team/list`: 100 rows a page).
+pub(crate) trait Page: serde::de::DeserializeOwned {
+    /// What a row is.
+    type Row;
+    /// The rows, and the page count the proxy reports.
+    fn into_rows(self) -> (Vec<Self::Row>, Option<u64>);
+}
+
+impl Page for UserList {
+    type Row = UserRow;
+    fn into_rows(self) -> (Vec<UserRow>, Option<u64>) {
+        (self.users, self.total_pages)
+    }
+}
+
+impl Page for TeamList {
+    type Row = Team;
+    fn into_rows(self) -> (Vec<Team>, Option<u64>) {
+        (self.teams, self.total_pages)
+    }
+}
+
 /// What `/.well-known/litellm-ui-config` tells about links.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct UiConfig {

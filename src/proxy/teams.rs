@@ -155,31 +155,9 @@ impl ProxyClient {
 
     /// Teams whose alias is exactly `alias` (`/v2/team/list?team_alias=` is a partial match).
     pub async fn teams_by_alias(&self, alias: &str) -> Result<Vec<Team>, ProxyError> {
-        let mut found = Vec::new();
-        for page in 1u64.. {
-            let page_text = page.to_string();
-            let list: TeamList = self
-                .send(
-                    Method::GET,
-                    "v2/team/list",
-                    &[
-                        ("team_alias", alias),
-                        ("page", &page_text),
-                        ("page_size", "100"),
-                    ],
-                    None,
-                )
-                .await?;
-            let done = list.teams.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
-            found.extend(
-                list.teams
-                    .into_iter()
-                    .filter(|t| t.team_alias.as_deref() == Some(alias)),
-            );
-            if done {
-                break;
-            }
-        }
-        Ok(found)
+        self.all_pages::<TeamList>("v2/team/list", ("team_alias", alias), |t| {
+            t.team_alias.as_deref() == Some(alias)
+        })
+        .await
     }
 }

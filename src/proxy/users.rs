@@ -25,32 +25,12 @@ impl ProxyClient {
     ///
     /// `/user/list?user_email=` is a substring match, so the rows are filtered here.
     pub async fn find_users_by_email(&self, email: &Email) -> Result<Vec<UserRow>, ProxyError> {
-        let mut found = Vec::new();
-        for page in 1u64.. {
-            let page_text = page.to_string();
-            let list: UserList = self
-                .send(
-                    Method::GET,
-                    "user/list",
-                    &[
-                        ("user_email", email.as_str()),
-                        ("page", &page_text),
-                        ("page_size", "100"),
-                    ],
-                    None,
-                )
-                .await?;
-            let done = list.users.len() < 100 || list.total_pages.is_none_or(|pages| page >= pages);
-            found.extend(list.users.into_iter().filter(|row| {
-                row.user_email
-                    .as_deref()
-                    .is_some_and(|stored| stored.trim().eq_ignore_ascii_case(email.as_str()))
-            }));
-            if done {
-                break;
-            }
-        }
-        Ok(found)
+        self.all_pages::<UserList>("user/list", ("user_email", email.as_str()), |row| {
+            row.user_email
+                .as_deref()
+                .is_some_and(|stored| stored.trim().eq_ignore_ascii_case(email.as_str()))
+        })
+        .await
     }
 
     /// One page of every user (`GET /user/list`, 100 a page): the rows and the page count.

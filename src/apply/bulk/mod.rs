@@ -226,13 +226,7 @@ pub async fn apply_bulk<S, P: Notes>(
         },
     )
     .await?;
-    Ok(Applied {
-        interrupted: ending.interrupted,
-        stopped: ending.stopped,
-        not_started: ending.not_started,
-        seconds: started.elapsed().as_secs_f64(),
-        peak_concurrency: limiter.peak_limit(),
-    })
+    Ok(Applied::of(ending, started, &limiter))
 }
 
 /// Carries out one person's plan once their chunk (if any) is done.
