@@ -185,6 +185,16 @@ impl fmt::Display for Role {
     }
 }
 
+/// `--bulk`: whether users may be created with `POST /management/v1/users/bulk`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BulkMode {
+    /// When the proxy serves the endpoint (asked once per run, without a write).
+    #[default]
+    Auto,
+    /// Always one `/user/new` per person.
+    Never,
+}
+
 /// The proxy's master key. It cannot be printed: `Debug` and `Display` show `(redacted)`.
 #[derive(Clone)]
 pub struct MasterKey(String);

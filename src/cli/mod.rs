@@ -102,8 +102,8 @@ pub struct BulkArgs {
     pub no_invite: bool,
     /// Create users in bulk (`/management/v1/users/bulk`) when the proxy has it (`auto`), or
     /// one at a time (`never`).
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::config::BulkMode::Auto)]
-    pub bulk: crate::config::BulkMode,
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::types::BulkMode::Auto)]
+    pub bulk: crate::types::BulkMode,
 }
 
 /// `onboard export`.

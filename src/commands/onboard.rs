@@ -11,7 +11,7 @@ use crate::apply::{self, Summary};
 use crate::audit::Audit;
 use crate::audit::AuditError;
 use crate::commands::preflight;
-use crate::config::{BulkMode, BulkTask, Config, InviteTask};
+use crate::config::{BulkTask, Config, InviteTask};
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
@@ -20,6 +20,7 @@ use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
+use crate::types::BulkMode;
 use crate::types::{Email, Role, TeamId, no_control};
 
 /// The most row problems listed before "and N more".

@@ -104,16 +104,6 @@ fn without_userinfo(raw: &str) -> String {
     }
 }
 
-/// `--bulk`: whether users may be created with `POST /management/v1/users/bulk`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum BulkMode {
-    /// When the proxy serves the endpoint (asked once per run, without a write).
-    #[default]
-    Auto,
-    /// Always one `/user/new` per person.
-    Never,
-}
-
 /// The adaptive limit's ceiling when `--concurrency` is not given.
 pub const ADAPTIVE_MAX: usize = 64;
 

@@ -49,7 +49,7 @@ pub struct BulkTask {
     /// SSO proxies: users and memberships only, no invitation.
     pub no_invite: bool,
     /// Create users in bulk where the proxy can.
-    pub bulk: super::BulkMode,
+    pub bulk: crate::types::BulkMode,
 }
 
 /// `onboard export`.
