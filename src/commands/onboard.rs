@@ -334,14 +334,21 @@ async fn plan_people(
         .await
         .map_err(stopped)?;
     let mut lookups = lookups;
+    let mut people = people;
     let mut plans: Vec<PersonPlan> = Vec::with_capacity(people.len() + invalid.len());
-    for person in people {
+    // Taken from the back and the roster shrunk as it goes, so a large roster and its plans
+    // are not both held whole (the plans are put back in input order after).
+    while let Some(person) = people.pop() {
         let lookup = lookups.remove(&person.email).unwrap_or_default();
         let prior = audit.prior(&person.email);
         plans.push(plan::onboard(
             person, prior, &lookup, &rosters, options, now,
         ));
+        if people.len().is_multiple_of(4096) {
+            people.shrink_to_fit();
+        }
     }
+    plans.reverse();
     plans.extend(invalid.iter().filter_map(|problem| {
         let raw = problem.raw_email.as_deref()?;
         Some(plan::invalid(

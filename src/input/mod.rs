@@ -252,6 +252,8 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
             lines.join(", ")
         ));
     }
+    // A large roster is held for the whole run: no spare room.
+    roster.people.shrink_to_fit();
     Ok(roster)
 }
 

@@ -99,22 +99,30 @@ fn queue(plans: Vec<PersonPlan>) -> (Vec<Job>, Vec<Members>) {
             chunk_of.insert(*order, k);
         }
     }
+    // Built from the back, the plans' buffer shrunk as it goes, so the plans are not held
+    // twice (in the buffer and boxed in the jobs); then put in order.
+    let mut plans = plans;
     let mut jobs = Vec::with_capacity(plans.len() + groups.len());
-    for (i, plan) in plans.into_iter().enumerate() {
-        let order = i as u64;
+    while let Some(plan) = plans.pop() {
+        let order = plans.len() as u64;
         let chunk = chunk_of.get(&order).copied();
-        if let Some(&k) = firsts.get(&order) {
-            if k == 0 {
-                jobs.push(Job::Chunk(0));
+        match firsts.get(&order) {
+            Some(&k) => {
+                if k + 1 < groups.len() {
+                    jobs.push(Job::Chunk(k + 1));
+                }
+                jobs.push(Job::Person(order, Box::new(plan), chunk));
+                if k == 0 {
+                    jobs.push(Job::Chunk(0));
+                }
             }
-            jobs.push(Job::Person(order, Box::new(plan), chunk));
-            if k + 1 < groups.len() {
-                jobs.push(Job::Chunk(k + 1));
-            }
-        } else {
-            jobs.push(Job::Person(order, Box::new(plan), chunk));
+            None => jobs.push(Job::Person(order, Box::new(plan), chunk)),
+        }
+        if plans.len().is_multiple_of(4096) {
+            plans.shrink_to_fit();
         }
     }
+    jobs.reverse();
     (jobs, groups)
 }
 
