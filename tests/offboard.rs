@@ -526,3 +526,54 @@ fn an_offboarded_person_can_be_onboarded_again_and_the_run_reads_well() {
     let rows: Vec<Value> = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(rows[0]["state"], "pending");
 }
+
+/// Runs `onboard ARGS` on a pseudo-terminal (util-linux `script`), answering `answer`.
+#[cfg(unix)]
+fn on_a_terminal(env: &Env, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_onboard"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("NO_COLOR", "1")
+        .env("LITELLM_PROXY_URL", env.emulator.url())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    // The answer waits in the terminal's input until the prompt reads it.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output.status.code(), screen)
+}
+
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_plan_is_shown_and_only_a_yes_removes() {
+    let env = Env::default_proxy();
+    onboard(&env, "a.csv", DEV_TEST, &["ann@company.com"]);
+    env.emulator.reset_stats();
+    let (code, screen) = on_a_terminal(&env, "offboard ann@company.com", "n\n");
+    assert!(screen.contains("Proceed? [y/N]"), "{screen}");
+    assert!(
+        screen.contains("ann@company.com: delete_invitation, delete_user"),
+        "{screen}"
+    );
+    assert_eq!(code, Some(2), "{screen}");
+    assert_eq!(writes(&env), 0, "a no changes nothing");
+    assert!(exists(&env, "ann@company.com"));
+    let (code, screen) = on_a_terminal(&env, "offboard ann@company.com", "y\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(!exists(&env, "ann@company.com"));
+}

@@ -2,7 +2,7 @@
 //! line) and the go-ahead (the confirmation prompt, also asked by `onboard --prune`).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 use crate::error::Fatal;
@@ -77,13 +77,8 @@ pub fn confirm(
         )
         .hint("pass --yes to go ahead without asking, or --dry-run to see the plan only"));
     }
-    printer.flush();
-    eprint!("Proceed? [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
+    let answer = printer
+        .ask("Proceed? [y/N]")
         .map_err(|e| Fatal::new(format!("cannot read the answer: {e}")))?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }

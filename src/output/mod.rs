@@ -7,7 +7,7 @@
 mod person;
 mod plan;
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -161,6 +161,20 @@ impl Printer {
         for line in lines {
             self.err(line);
         }
+    }
+
+    /// Asks the person at the terminal a question on stderr and reads their answer (a line).
+    pub fn ask(&mut self, question: &str) -> std::io::Result<String> {
+        self.flush();
+        if let Some(bar) = &self.bar {
+            bar.suspend(|| eprint!("{question} "));
+        } else {
+            eprint!("{question} ");
+        }
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        Ok(answer)
     }
 
     /// Flushes stdout.
