@@ -151,6 +151,9 @@ pub enum State {
     Offboarded,
     /// `--no-invite` (SSO): the user exists, the link is the proxy's UI; no invitation.
     Sso,
+    /// The user was made (e.g. in a bulk chunk) but the run stopped before the invitation:
+    /// a re-run invites them without creating anything.
+    NotInvited,
 }
 
 /// How a proxy is named in records: its base URL without credentials, query, fragment or
@@ -211,6 +214,8 @@ impl Record {
             State::UserDeleted
         } else if self.invitation_id.is_none() && self.status == Status::Success {
             State::Sso
+        } else if self.invitation_id.is_none() && self.user_id.is_some() && self.error.is_none() {
+            State::NotInvited
         } else if self.invitation_id.is_none() {
             State::Failed
         } else if self.expires_at.is_some_and(|e| is_expired(e, now)) {
@@ -431,6 +436,20 @@ mod tests {
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_user_made_but_not_invited_is_not_a_failure() {
+        let mut record = Record::new(Email::parse("a@b.co").unwrap(), at(1, 0));
+        assert_eq!(record.state(at(1, 0)), State::Failed, "nothing made yet");
+        record.set_user(UserId::new("u1"), UserOrigin::Created, at(1, 0));
+        assert_eq!(record.state(at(1, 0)), State::NotInvited);
+        record.set_failed("HTTP 500".into(), at(1, 1));
+        assert_eq!(
+            record.state(at(1, 1)),
+            State::Failed,
+            "the invitation failed"
+        );
     }
 
     #[test]

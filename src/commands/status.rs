@@ -167,6 +167,7 @@ fn label(state: State) -> &'static str {
         State::Failed => "failed",
         State::UserDeleted => "user deleted",
         State::Sso => "sso (no invitation)",
+        State::NotInvited => "not invited yet",
         State::Offboarded => "offboarded",
     }
 }
@@ -303,7 +304,7 @@ fn totals(
     now: DateTime<Utc>,
     filtered: bool,
 ) -> String {
-    let mut counts = [0usize; 7];
+    let mut counts = [0usize; 8];
     for r in all {
         counts[r.state(now) as usize] += 1;
     }
@@ -324,6 +325,12 @@ fn totals(
     }
     if counts[State::Sso as usize] > 0 {
         text.push_str(&format!(", {} sso", counts[State::Sso as usize]));
+    }
+    if counts[State::NotInvited as usize] > 0 {
+        text.push_str(&format!(
+            ", {} not invited yet (a re-run invites them)",
+            counts[State::NotInvited as usize]
+        ));
     }
     if filtered {
         text.push_str(&format!(" ({} shown)", shown.len()));
