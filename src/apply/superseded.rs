@@ -62,30 +62,6 @@ pub async fn delete(
     done
 }
 
-/// Tries again every pending delete of `record`; those expired by `now` need none.
-pub async fn retry_pending(
-    client: &ProxyClient,
-    retry: &RetryPolicy,
-    attempted: &mut impl FnMut(Duration),
-    record: &mut Record,
-    now: DateTime<Utc>,
-) -> Cleanup {
-    let before = record.history.iter().filter(|p| p.delete_pending).count() as u32;
-    let due = record.take_pending_deletes(now);
-    let mut cleanup = Cleanup {
-        expired: before - due.len() as u32,
-        ..Cleanup::default()
-    };
-    for id in due {
-        if delete(client, retry, attempted, record, &id).await {
-            cleanup.deleted += 1;
-        } else {
-            cleanup.pending += 1;
-        }
-    }
-    cleanup
-}
-
 /// Runs one attempt of `/invitation/new`, counting in `lost` an ambiguous failure (the
 /// invitation may have been made; its answer, and so its id, is lost).
 pub async fn counting_lost<T>(

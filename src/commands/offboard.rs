@@ -140,7 +140,7 @@ pub async fn offboard(
             )],
             refused + failed_skips > 0,
         );
-        return Ok(exit_of(false, failed_skips + refused));
+        return Ok(Exit::of(failed_skips + refused, false));
     }
     if !confirm(&mut printer, &acting, plans.len(), args.yes)? {
         return Err(Fatal::new("not confirmed: nothing was changed"));
@@ -216,17 +216,7 @@ pub async fn offboard(
     if let Some(error) = applied.stopped {
         return Err(preflight::explain(error, &executor.client));
     }
-    Ok(exit_of(applied.interrupted, failed + refused))
-}
-
-fn exit_of(interrupted: bool, failed: usize) -> Exit {
-    if interrupted {
-        Exit::Interrupted
-    } else if failed > 0 {
-        Exit::Failures
-    } else {
-        Exit::Success
-    }
+    Ok(Exit::of(failed + refused, applied.interrupted))
 }
 
 /// "2 not on the proxy, 1 proxy admins refused": the skips worth naming (those that occur).

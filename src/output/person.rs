@@ -8,7 +8,7 @@ use super::plan::changes;
 use super::{DIM, Format, GREEN, Printer, RED, when};
 use crate::apply::Summary;
 use crate::apply::person::{Outcome, PersonResult};
-use crate::plan::Skip;
+use crate::plan::{Action, Skip};
 
 impl Printer {
     /// Reports one finished person.
@@ -170,6 +170,11 @@ impl Printer {
             "error": if matches!(result.outcome, Outcome::Failed { .. }) { json!(record.error) } else { json!(null) },
             "reason": match &result.outcome { Outcome::Failed { reason } => json!(reason), _ => json!(null) },
         });
+        // Links are shown where people are onboarded; a removal is no place for them.
+        if result.plan.actions.iter().any(Action::removes) {
+            item["invitation_id"] = json!(null);
+            item["onboarding_link"] = json!(null);
+        }
         if result.lost_invitations > 0 {
             item["lost_invitations"] = json!(result.lost_invitations);
         }

@@ -147,7 +147,17 @@ impl ProxyClient {
                 rows.len()
             )));
         }
-        Ok(answer.data)
+        // A row's error is proxy text like any other: scrubbed of the key, cut, made printable.
+        let mut data = answer.data;
+        for result in &mut data {
+            if let Some(error) = result.error.take() {
+                result.error = Some(crate::proxy::error::shorten(
+                    &self.key.scrub(&error),
+                    crate::proxy::error::MESSAGE_MAX_CHARS,
+                ));
+            }
+        }
+        Ok(data)
     }
 
     /// Finds out, without a write and without the key, whether the proxy serves the bulk

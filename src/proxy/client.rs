@@ -47,7 +47,7 @@ impl Default for ClientOptions {
 pub struct ProxyClient {
     http: reqwest::Client,
     base: Url,
-    key: MasterKey,
+    pub(super) key: MasterKey,
     pacer: Arc<Pacer>,
     changed_by: reqwest::header::HeaderValue,
 }
@@ -219,6 +219,8 @@ impl ProxyClient {
     }
 
     fn transport_error(&self, error: reqwest::Error) -> ProxyError {
+        // reqwest names the URL with its query, which can carry an invitation id (a link).
+        let error = error.without_url();
         let reason = self.key.scrub(&error_chain(&error));
         let url = || {
             let mut url = self.base.clone();

@@ -100,6 +100,17 @@ pub enum ProxyError {
 }
 
 impl ProxyError {
+    /// A "not found" from a team endpoint names the team: [`ProxyError::TeamNotFound`].
+    pub fn of_team(self, team: &crate::types::TeamId) -> ProxyError {
+        match self {
+            ProxyError::NotFound(message) => ProxyError::TeamNotFound {
+                team: team.clone(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The HTTP status, when the proxy answered.
     pub fn status(&self) -> Option<u16> {
         match self {

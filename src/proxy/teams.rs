@@ -50,17 +50,8 @@ impl ProxyClient {
             .collect())
     }
 
-    /// `POST /team/member_add` by `user_id` (never by email: that would create a user).
-    /// Returns false when the user was already in the team.
-    pub async fn add_team_member(
-        &self,
-        team: &TeamId,
-        user_id: &UserId,
-    ) -> Result<bool, ProxyError> {
-        self.add_team_member_as(team, user_id, "user").await
-    }
-
-    /// [`Self::add_team_member`] with a team role (`user` or `admin`).
+    /// `POST /team/member_add` by `user_id` (never by email: that would create a user), with a
+    /// team role (`user` or `admin`). Returns false when the user was already in the team.
     pub async fn add_team_member_as(
         &self,
         team: &TeamId,
@@ -74,7 +65,7 @@ impl ProxyClient {
         {
             Ok(_) => Ok(true),
             Err(ProxyError::AlreadyMember(_)) => Ok(false),
-            Err(e) => Err(e),
+            Err(e) => Err(e.of_team(team)),
         }
     }
 
@@ -151,6 +142,7 @@ impl ProxyClient {
         self.send::<serde_json::Value>(Method::POST, "team/member_delete", &[], Some(body))
             .await
             .map(drop)
+            .map_err(|e| e.of_team(team))
     }
 
     /// Teams whose alias is exactly `alias` (`/v2/team/list?team_alias=` is a partial match).

@@ -128,12 +128,12 @@ pub(super) async fn create_chunk(
                             created(&mut made, &mut report, entry, user_id, joined);
                         }
                         RowOutcome::TeamNotFound(message) => {
-                            let team = &entry.1.team;
+                            let error = ProxyError::NotFound(message).of_team(&entry.1.team);
                             made.insert(
                                 entry.1.email.clone(),
                                 Made::Failed {
-                                    message: format!("team {team} not found: {message}"),
-                                    reason: "team not found".into(),
+                                    message: error.to_string(),
+                                    reason: error.reason(),
                                 },
                             );
                         }
@@ -184,7 +184,7 @@ pub(super) async fn create_chunk(
             pending = still;
         } else if !error.is_retryable() {
             let first = !disabled.swap(true, Ordering::Relaxed);
-            if first && !matches!(error, ProxyError::Unauthorized(_)) {
+            if first && !matches!(error, ProxyError::Unauthorized(_) | ProxyError::Interrupted) {
                 report.warning = Some(format!(
                     "the proxy refused to create users in bulk ({error}); creating them one at a time for the rest of this run"
                 ));

@@ -165,12 +165,6 @@ impl Executor {
                     // The roster listed them moments ago: a retry after a lost answer, or a
                     // removal by someone else, leaves them out all the same.
                     Err(ProxyError::NotInTeam(_)) => {}
-                    Err(ProxyError::NotFound(message)) => {
-                        return Err(ProxyError::TeamNotFound {
-                            team: team.clone(),
-                            message,
-                        });
-                    }
                     Err(e) => return Err(e),
                 }
                 if record.user_id.is_none() {

@@ -133,19 +133,11 @@ impl Executor {
         role: TeamRole,
         tally: &mut Tally,
     ) -> Result<(), ProxyError> {
-        match self
-            .retrying(tally, || {
-                self.client.add_team_member_as(team, user_id, role.as_str())
-            })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(ProxyError::NotFound(message)) => Err(ProxyError::TeamNotFound {
-                team: team.clone(),
-                message,
-            }),
-            Err(e) => Err(e),
-        }
+        self.retrying(tally, || {
+            self.client.add_team_member_as(team, user_id, role.as_str())
+        })
+        .await
+        .map(drop)
     }
 }
 
