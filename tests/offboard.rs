@@ -282,10 +282,17 @@ fn team_removes_only_the_membership() {
             "--team",
             "Research",
             "--yes",
+            "--json",
         ])
         .output()
         .unwrap();
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("ann@company.com"), "{out}");
+    assert!(
+        !out.contains("invitation_id=") && !out.contains("/ui/onboarding"),
+        "a removal shows no link: {out}"
+    );
     let per_route = env.emulator.stats().per_route;
     assert_eq!(
         per_route.get("/team/member_delete"),
