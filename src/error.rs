@@ -65,7 +65,7 @@ impl Fatal {
     pub fn interrupted() -> Self {
         Fatal {
             exit: Exit::Interrupted,
-            ..Fatal::new("interrupted during pre-flight: nobody was onboarded, nothing was written")
+            ..Fatal::new("interrupted during pre-flight: nothing was sent or written")
         }
     }
 

@@ -48,7 +48,15 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         };
         let format = cli.global.output_format();
         let results = &cli.global.results;
-        return commands::status::status(status, results, format, cli.global.quiet, None).await;
+        return commands::status::status(
+            status,
+            results,
+            format,
+            cli.global.quiet,
+            None,
+            Shutdown::never(),
+        )
+        .await;
     };
     let shutdown = Shutdown::install();
     match &task {
@@ -60,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         Task::Status(status) => {
             let results = config.results.clone();
             let (format, quiet) = (config.format, config.quiet);
-            commands::status::status(status, &results, format, quiet, Some(config)).await
+            commands::status::status(status, &results, format, quiet, Some(config), shutdown).await
         }
         Task::Completions(_) => unreachable!("handled above"),
     }

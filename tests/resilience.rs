@@ -607,3 +607,59 @@ fn a_person_stopped_after_the_grace_keeps_the_user_made_so_far() {
     );
     assert_eq!(record["user"], "created");
 }
+
+/// Runs `onboard ARGS` in the background.
+#[cfg(unix)]
+fn spawn_command(env: &Env, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(env.dir.path())
+        .env_clear()
+        .env("LITELLM_PROXY_URL", env.emulator.url())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_status_check_and_offboard_in_their_reads() {
+    let env = Env::default_proxy();
+    let csv = env.write("users.csv", &people("s", 2));
+    env.onboard().arg(&csv).assert().code(0);
+    env.emulator.set_latency(Duration::from_millis(800));
+    for args in [
+        &["status", "--check"][..],
+        &["offboard", "s0@company.com", "--yes"],
+    ] {
+        env.emulator.reset_stats();
+        let child = spawn_command(&env, args);
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            env.emulator.stats().total_requests >= 1,
+            "{args:?}: reading"
+        );
+        terminate(&child);
+        let started = Instant::now();
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(130),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{args:?}: stopped at once"
+        );
+        std::thread::sleep(Duration::from_millis(1000));
+        assert_eq!(
+            env.emulator.stats().write_requests,
+            0,
+            "{args:?}: nothing written"
+        );
+    }
+    assert!(!env.emulator.users_with_email("s0@company.com").is_empty());
+}

@@ -2,13 +2,14 @@
 //! (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so a run of
 //! the exported file changes nothing.
 
+use std::collections::BTreeSet;
+
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::Printer;
-use crate::proxy::ProxyClient;
 use crate::proxy::api::UserRow;
 use crate::shutdown::Shutdown;
 use crate::types::{TeamId, no_control};
@@ -24,24 +25,41 @@ pub const COLUMNS: [&str; 7] = [
     "user_alias",
 ];
 
+/// The most pages of 100 users an export reads (ten million users): a `total_pages` above it
+/// is not a real proxy's answer.
+const MAX_PAGES: u64 = 100_000;
+
 /// `onboard export`.
 pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Result<Exit, Fatal> {
     let mut printer = Printer::new(config.format, config.quiet);
     let client = preflight::client(&config, &shutdown)?;
-    preflight::reachable_admin(&client).await?;
-    let team = match &args.team {
-        Some(team) => {
-            no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
-            Some(resolve_team(&client, team.trim()).await?)
-        }
-        None => None,
-    };
     let retry = config.retry_policy();
+    let (team, first, pages) = preflight::unless_stopped(&shutdown, async {
+        preflight::reachable_admin(&client).await?;
+        let team = match &args.team {
+            Some(team) => {
+                no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
+                let wanted = BTreeSet::from([TeamId::new(team.trim())]);
+                preflight::resolve_teams(&client, &wanted)
+                    .await?
+                    .into_values()
+                    .next()
+            }
+            None => None,
+        };
+        let (first, pages) = retry
+            .run(|| client.users_page_of(team.as_ref(), 1), |_| {})
+            .await
+            .map_err(|e| preflight::explain(e, &client))?;
+        Ok((team, first, pages))
+    })
+    .await?;
+    if pages > MAX_PAGES {
+        return Err(Fatal::new(format!(
+            "the proxy says its user list has {pages} pages of 100; more than {MAX_PAGES} is not believed"
+        )));
+    }
     let stopped = |stopped| preflight::reads_stopped(stopped, &client);
-    let (first, pages) = retry
-        .run(|| client.users_page_of(team.as_ref(), 1), |_| {})
-        .await
-        .map_err(|e| preflight::explain(e, &client))?;
     let more = known::read_all(&client, &shutdown, (2..=pages).collect(), |page| {
         let client = client.clone();
         let team = team.clone();
@@ -73,35 +91,6 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
         }
     }
     Ok(Exit::Success)
-}
-
-/// A team id, or the id of the one team with this alias.
-async fn resolve_team(client: &ProxyClient, team: &str) -> Result<TeamId, Fatal> {
-    let id = TeamId::new(team);
-    if client
-        .team(&id)
-        .await
-        .map_err(|e| preflight::explain(e, client))?
-        .is_some()
-    {
-        return Ok(id);
-    }
-    let matches = client
-        .teams_by_alias(team)
-        .await
-        .map_err(|e| preflight::explain(e, client))?;
-    match matches.as_slice() {
-        [one] => Ok(one.team_id.clone()),
-        [] => Err(Fatal::new(format!(
-            "--team \"{}\": no team has this id or alias",
-            crate::types::escape(team)
-        ))),
-        many => Err(Fatal::new(format!(
-            "--team \"{}\": {} teams have this alias; use the team id",
-            crate::types::escape(team),
-            many.len()
-        ))),
-    }
 }
 
 /// The rows as CSV, and how many users were left out for having no team (a row without a

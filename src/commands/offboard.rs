@@ -50,25 +50,29 @@ pub async fn offboard(
     let emails = targets(&args.targets, &mut printer)?;
     let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
-    preflight::reachable_admin(&client).await?;
-    let team = match &args.team {
-        Some(team) => {
-            let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-            let resolved = preflight::resolve_teams(&client, &wanted).await?;
-            resolved.into_values().next()
-        }
-        None => None,
-    };
-    let roster = match &team {
-        Some(team) => Some(
-            client
-                .team_members(team)
-                .await
-                .map_err(|e| preflight::explain(e, &client))?
-                .ok_or_else(|| Fatal::new(format!("team {team} not found")))?,
-        ),
-        None => None,
-    };
+    let (team, roster) = preflight::unless_stopped(&shutdown, async {
+        preflight::reachable_admin(&client).await?;
+        let team = match &args.team {
+            Some(team) => {
+                let wanted = BTreeSet::from([TeamId::new(team.trim())]);
+                let resolved = preflight::resolve_teams(&client, &wanted).await?;
+                resolved.into_values().next()
+            }
+            None => None,
+        };
+        let roster = match &team {
+            Some(team) => Some(
+                client
+                    .team_members(team)
+                    .await
+                    .map_err(|e| preflight::explain(e, &client))?
+                    .ok_or_else(|| Fatal::new(format!("team {team} not found")))?,
+            ),
+            None => None,
+        };
+        Ok((team, roster))
+    })
+    .await?;
     let retry = config.retry_policy();
     let lookups = read_users(&client, retry, &shutdown, emails.clone()).await?;
     let options = OffboardOptions {

@@ -28,6 +28,7 @@ pub async fn status(
     format: Format,
     quiet: bool,
     config: Option<Config>,
+    shutdown: Shutdown,
 ) -> Result<Exit, Fatal> {
     let mut printer = Printer::new(format, quiet);
     if !Audit::exists(results) {
@@ -38,17 +39,19 @@ pub async fn status(
     }
     let mut gone = BTreeSet::new();
     let mut check_failed = 0;
+    let mut interrupted = false;
     let records = match config {
         Some(config) => {
             for warning in &config.warnings {
                 printer.warn(warning);
             }
             let mut audit = preflight::open_audit(results, &mut printer)?;
-            let checked = check(&config, &mut audit, &mut printer).await?;
+            let checked = check(&config, &mut audit, &mut printer, &shutdown).await?;
             let records = audit.records().to_vec();
             audit.commit().map_err(Fatal::caused)?;
             gone = checked.gone;
             check_failed = checked.failed;
+            interrupted = checked.interrupted;
             records
         }
         None => {
@@ -88,12 +91,13 @@ pub async fn status(
     }
     printer.flush();
     printer.note(&totals(&records, &rows, now, wanted.is_some()));
-    Ok(Exit::of(check_failed, false))
+    Ok(Exit::of(check_failed, interrupted))
 }
 
 struct Checked {
     gone: BTreeSet<Email>,
     failed: usize,
+    interrupted: bool,
 }
 
 /// `--check`: asks `/invitation/info` about every open invitation and records acceptances,
@@ -102,17 +106,18 @@ async fn check(
     config: &Config,
     audit: &mut Audit,
     printer: &mut Printer,
+    shutdown: &Shutdown,
 ) -> Result<Checked, Fatal> {
-    let shutdown = Shutdown::never();
-    let client = preflight::connect(config, &shutdown, audit)?;
-    preflight::reachable_admin(&client).await?;
+    let client = preflight::connect(config, shutdown, audit)?;
+    preflight::unless_stopped(shutdown, preflight::reachable_admin(&client)).await?;
     let retry = config.retry_policy();
-    let checks = known::open_invitations(&client, retry, &shutdown, audit)
+    let checks = known::open_invitations(&client, retry, shutdown, audit)
         .await
         .map_err(|stopped| preflight::reads_stopped(stopped, &client))?;
     let mut checked = Checked {
         gone: BTreeSet::new(),
         failed: 0,
+        interrupted: false,
     };
     let mut plans = Vec::new();
     for (record, answer) in &checks {
@@ -138,12 +143,12 @@ async fn check(
         retry,
     };
     let mut accepted = 0;
-    apply(
+    let applied = apply(
         &executor,
         plans,
         audit,
         printer,
-        &shutdown,
+        shutdown,
         &mut accepted,
         |n, result, _| {
             if result.plan.has("record_accepted") && result.outcome == Outcome::Done {
@@ -153,6 +158,7 @@ async fn check(
     )
     .await
     .map_err(Fatal::caused)?;
+    checked.interrupted = applied.interrupted;
     if accepted > 0 {
         printer.note(&format!("{accepted} newly accepted (recorded)"));
     }
