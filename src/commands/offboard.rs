@@ -299,9 +299,16 @@ pub async fn add_prune_plans(
     }
     let now = Utc::now();
     let mut others = Vec::new();
+    let position: HashMap<Email, usize> = plans
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.email.clone(), i))
+        .collect();
     for (email, memberships) in removals.by_email {
-        match plans.iter_mut().find(|p| p.email == email) {
-            Some(plan) => plan.actions.extend(planner::removal_actions(&memberships)),
+        match position.get(&email) {
+            Some(&i) => plans[i]
+                .actions
+                .extend(planner::removal_actions(&memberships)),
             None => others.push((email, memberships)),
         }
     }

@@ -213,8 +213,9 @@ pub fn connect(
 /// Opens the audit file for a run, telling the person what opening it did.
 pub fn open_audit(path: &std::path::Path, printer: &mut Printer) -> Result<Audit, Fatal> {
     let mut audit = Audit::open(path).map_err(Fatal::caused)?;
+    // Shown even with -q: a recovered journal or a file others could read is worth knowing.
     for note in audit.take_notes() {
-        printer.note(&note);
+        printer.warn(&note);
     }
     Ok(audit)
 }

@@ -272,6 +272,15 @@ pub enum Lookup {
     Failed(String),
 }
 
+/// Why a person with several users on the proxy is left alone: the proxy error's own words.
+fn several_users(email: Email, ids: &[UserId]) -> String {
+    crate::proxy::ProxyError::SeveralUsers {
+        email,
+        user_ids: ids.to_vec(),
+    }
+    .to_string()
+}
+
 /// A plan as `--dry-run --json` shows it: one object per person.
 #[derive(Debug, Serialize)]
 pub struct PlanView<'a> {

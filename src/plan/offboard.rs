@@ -57,14 +57,7 @@ pub fn offboard(
         }
         Lookup::Several(ids) => {
             plan.skip = Some(Skip::SeveralUsers);
-            plan.detail = Some(format!(
-                "{} users on the proxy have this email ({}); offboard none of them until the duplicates are resolved",
-                ids.len(),
-                ids.iter()
-                    .map(UserId::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            plan.detail = Some(super::several_users(plan.email.clone(), ids));
             return plan;
         }
         Lookup::Failed(reason) => {

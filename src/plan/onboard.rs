@@ -118,15 +118,7 @@ fn decide(
             }
             Lookup::Several(ids) => {
                 plan.skip = Some(Skip::SeveralUsers);
-                plan.detail = Some(format!(
-                    "{} users on the proxy have the email {} ({}); resolve the duplicates on the proxy first",
-                    ids.len(),
-                    person.email,
-                    ids.iter()
-                        .map(UserId::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                plan.detail = Some(super::several_users(person.email.clone(), ids));
                 return plan;
             }
             Lookup::Failed(reason) => {
