@@ -95,14 +95,14 @@ pub async fn lookups(
     if emails.is_empty() {
         return Ok(HashMap::new());
     }
-    let (first, pages) = retried(retry, || client.users_page(1))
+    let (first, pages) = retried(retry, || client.users_page_of(None, 1))
         .await
         .map_err(Stopped::Fatal)?;
     if pages as usize <= emails.len() {
         let rest: Vec<u64> = (2..=pages).collect();
         let more = read_all(client, shutdown, rest, |page| {
             let client = client.clone();
-            async move { retried(retry, || client.users_page(page)).await }
+            async move { retried(retry, || client.users_page_of(None, page)).await }
         })
         .await?;
         let rows = first

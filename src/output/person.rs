@@ -247,14 +247,6 @@ impl Printer {
 
     /// Ends the output and prints the summary on stderr.
     pub fn finish(&mut self, summary: &Summary, audit_path: &std::path::Path) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        if self.format == Format::Json {
-            let end = if self.json_started { "\n]" } else { "[]" };
-            writeln!(self.stdout, "{end}").ok();
-        }
-        self.flush();
         let notable = summary.failed > 0 || summary.stopped.is_some() || summary.interrupted;
         let existing = summary.invited - summary.created;
         let mut line = format!(
@@ -291,6 +283,6 @@ impl Printer {
             lines.push(format!("  {line}"));
         }
         lines.push(format!("Results saved to {}", audit_path.display()));
-        self.summary(&lines, notable);
+        self.finish_with(&lines, notable);
     }
 }

@@ -26,26 +26,12 @@ impl ProxyClient {
     /// `/user/list?user_email=` is a substring match, so the rows are filtered here.
     pub async fn find_users_by_email(&self, email: &Email) -> Result<Vec<UserRow>, ProxyError> {
         self.all_pages::<UserList>("user/list", ("user_email", email.as_str()), |row| {
+            // Compared as the list-all path compares (`known`): normalised like our emails.
             row.user_email
                 .as_deref()
-                .is_some_and(|stored| stored.trim().eq_ignore_ascii_case(email.as_str()))
+                .is_some_and(|stored| Email::unchecked(stored) == *email)
         })
         .await
-    }
-
-    /// One page of every user (`GET /user/list`, 100 a page): the rows and the page count.
-    pub async fn users_page(&self, page: u64) -> Result<(Vec<UserRow>, u64), ProxyError> {
-        let page_text = page.to_string();
-        let list: UserList = self
-            .send(
-                Method::GET,
-                "user/list",
-                &[("page", &page_text), ("page_size", "100")],
-                None,
-            )
-            .await?;
-        let pages = list.total_pages.unwrap_or(1).max(1);
-        Ok((list.users, pages))
     }
 
     /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.

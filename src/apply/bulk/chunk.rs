@@ -223,14 +223,19 @@ async fn look_up(
     requests: &mut u32,
 ) -> HashMap<Email, Lookup> {
     let count = &mut |_| *requests += 1;
-    let first = retry.run(|| client.users_page(1), &mut *count).await;
+    let first = retry
+        .run(|| client.users_page_of(None, 1), &mut *count)
+        .await;
     let Ok((rows, pages)) = first else {
         return HashMap::new();
     };
     if pages as usize <= emails.len() {
         let mut all = rows;
         for page in 2..=pages {
-            match retry.run(|| client.users_page(page), &mut *count).await {
+            match retry
+                .run(|| client.users_page_of(None, page), &mut *count)
+                .await
+            {
                 Ok((more, _)) => all.extend(more),
                 Err(_) => return HashMap::new(),
             }

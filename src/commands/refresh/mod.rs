@@ -63,7 +63,7 @@ impl Change {
             Change::Accepted
         } else if plan.has("record_user_deleted") {
             Change::UserDeleted
-        } else if plan.has("delete_invitation") && plan.skip.is_none() && !plan.has("invite") {
+        } else if plan.has("delete_invitation") && plan.skip.is_none() {
             Change::Untouched
         } else if let Some(Skip::LookupFailed) = plan.skip {
             Change::Failed {
