@@ -56,13 +56,7 @@ fn created_record(
     let now = Utc::now();
     let mut record = prior.unwrap_or_else(|| Record::new(person.email.clone(), now));
     record.set_user(user_id, origin, now);
-    record.user_role = Some(person.role);
-    if person.alias.is_some() {
-        record.user_alias = person.alias.clone();
-    }
-    if in_team {
-        record.team_id = Some(person.team.clone());
-    }
+    crate::apply::person::describe(&mut record, person, in_team);
     record
 }
 

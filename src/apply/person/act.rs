@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicU32;
 
 use chrono::Utc;
 
-use super::{Done, Executor, no_user, record_invitation};
+use super::{Done, Executor, describe, no_user, record_invitation};
 use crate::apply::pacer::Tally;
 use crate::apply::superseded;
 use crate::audit::record::{Record, UserOrigin};
@@ -78,11 +78,7 @@ impl Executor {
                 record.status = crate::audit::record::Status::Success;
                 record.error = None;
                 if let Some(person) = &plan.person {
-                    record.user_role = Some(person.role);
-                    if person.alias.is_some() {
-                        record.user_alias = person.alias.clone();
-                    }
-                    record.team_id = Some(person.team.clone());
+                    describe(record, person, true);
                 }
                 record.updated_at = now;
             }
@@ -99,11 +95,7 @@ impl Executor {
                 record.note_lost_invitations(lost, now);
                 let invitation = invitation?;
                 if let Some(person) = &plan.person {
-                    record.user_role = Some(person.role);
-                    if person.alias.is_some() {
-                        record.user_alias = person.alias.clone();
-                    }
-                    record.team_id = Some(person.team.clone());
+                    describe(record, person, true);
                 }
                 record_invitation(record, invitation, &self.links);
             }
@@ -180,8 +172,7 @@ impl Executor {
     fn set_user(&self, record: &mut Record, plan: &PersonPlan, id: UserId, origin: UserOrigin) {
         record.set_user(id, origin, Utc::now());
         if let Some(person) = &plan.person {
-            record.team_id = Some(person.team.clone());
-            record.user_role = Some(person.role);
+            describe(record, person, true);
         }
     }
 }

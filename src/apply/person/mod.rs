@@ -23,6 +23,7 @@ use crate::apply::drive::StopRun;
 use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::apply::superseded::Cleanup;
 use crate::audit::record::Record;
+use crate::input::Person;
 use crate::plan::{Action, PersonPlan, Skip};
 use crate::proxy::ProxyError;
 use crate::proxy::api::Invitation;
@@ -180,6 +181,18 @@ struct Done {
 
 fn no_user() -> ProxyError {
     ProxyError::Decode("the plan has no user to act on (a bug: please report it)".into())
+}
+
+/// Writes what the CSV says of a person on their record: role, alias (when given) and, with
+/// `team`, their first team.
+pub(crate) fn describe(record: &mut Record, person: &Person, team: bool) {
+    record.user_role = Some(person.role);
+    if person.alias.is_some() {
+        record.user_alias = person.alias.clone();
+    }
+    if team {
+        record.team_id = Some(person.team.clone());
+    }
 }
 
 /// Puts a new invitation and its link on a record (the previous one goes to its history).
