@@ -131,11 +131,14 @@ impl Applied {
     }
 }
 
-/// Carries out `plans` (each email once) for every command: each finished person is made
-/// durable in `audit`, then handed to `each` (which reports it).
-pub async fn apply<S, P: Notes>(
+/// Carries out a plan for each of `items` (each email once) for every command: `plan` makes
+/// an item's plan when the driver takes it, from the audit file as it is then. Each finished
+/// person is made durable in `audit`, then handed to `each` (which reports it).
+#[allow(clippy::too_many_arguments)]
+pub async fn apply<T, S, P: Notes>(
     executor: &Executor,
-    plans: impl IntoIterator<Item = PersonPlan>,
+    items: impl IntoIterator<Item = T>,
+    mut plan: impl FnMut(T, &Audit) -> PersonPlan,
     audit: &mut Audit,
     printer: &mut P,
     shutdown: &Shutdown,
@@ -153,9 +156,10 @@ pub async fn apply<S, P: Notes>(
             finish_first: false,
         },
         &mut ctx,
-        plans.into_iter().enumerate(),
+        items.into_iter().enumerate(),
         printer,
-        |(audit, _), (order, plan)| {
+        |(audit, _), (order, item)| {
+            let plan = plan(item, audit);
             let prior = audit.prior(&plan.email).cloned();
             let executor = executor.clone();
             async move { Ok((executor.apply(plan, prior).await?, order as u64)) }

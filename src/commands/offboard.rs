@@ -159,6 +159,7 @@ pub async fn offboard(
     let applied = apply::apply(
         &executor,
         acting,
+        |plan, _| plan,
         &mut audit,
         &mut printer,
         &shutdown,

@@ -16,7 +16,7 @@ use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person, Roster};
 use crate::known;
 use crate::output::Printer;
-use crate::plan::{self, OnboardOptions, PersonPlan, Skip};
+use crate::plan::{self, OnboardOptions, Onboarding, Pending, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
@@ -218,65 +218,71 @@ async fn onboard_people(
         ..options
     };
     let retry = config.retry_policy();
-    // The plans take the people over (a run of 100,000 holds each once); prune reads them after.
     let pruned = prune.then(|| people.clone());
-    let mut plans =
-        plan_people(&client, retry, &shutdown, people, &invalid, &audit, options).await?;
-    if let Some(people) = pruned {
-        crate::commands::offboard::add_prune_plans(
-            &client,
-            retry,
-            &shutdown,
-            &people,
-            &audit,
-            &mut plans,
-            &mut printer,
-        )
-        .await?;
-    }
-    if dry_run {
-        crate::mail::preview(
-            mailer.as_ref(),
-            &plans,
-            &audit,
-            &checked.links,
-            &mut printer,
-        );
-        printer.plans(&plans);
-        let fails = plans
-            .iter()
-            .filter(|p| p.skip.as_ref().is_some_and(Skip::is_failure))
-            .count();
-        return Ok(Exit::of(fails, false));
-    }
-    let removing: Vec<PersonPlan> = plans
-        .iter()
-        .filter(|p| p.actions.iter().any(crate::plan::Action::removes))
-        .cloned()
-        .collect();
-    if prune && removing.is_empty() {
-        printer.note("--prune: every team the CSV names has no member to remove");
-    }
-    if !removing.is_empty()
-        && !crate::commands::confirm::confirm(&mut printer, &removing, plans.len(), yes)?
-    {
-        return Err(Fatal::new("not confirmed: nothing was changed"));
+    let mut onboarding = look_up(&client, retry, &shutdown, &people, &audit, options).await?;
+    let mut items: Vec<Pending> = people.into_iter().map(Pending::Person).collect();
+    items.extend(invalid_plans(&invalid).map(Pending::from));
+    if dry_run || prune {
+        // A dry run shows every plan, and pruning adds removals to them: both plan everyone
+        // first. A plain run plans each person as the driver takes them.
+        let mut plans: Vec<PersonPlan> = items
+            .into_iter()
+            .map(|p| {
+                let record = audit.prior(p.email());
+                onboarding.plan(p, record)
+            })
+            .collect();
+        if let Some(people) = pruned {
+            crate::commands::offboard::add_prune_plans(
+                &client,
+                retry,
+                &shutdown,
+                &people,
+                &audit,
+                &mut plans,
+                &mut printer,
+            )
+            .await?;
+        }
+        if dry_run {
+            crate::mail::preview(
+                mailer.as_ref(),
+                &plans,
+                &audit,
+                &checked.links,
+                &mut printer,
+            );
+            printer.plans(&plans);
+            let fails = plans
+                .iter()
+                .filter(|p| p.skip.as_ref().is_some_and(Skip::is_failure))
+                .count();
+            return Ok(Exit::of(fails, false));
+        }
+        confirm_removals(&plans, yes, &mut printer)?;
+        items = plans.into_iter().map(Pending::from).collect();
     }
     let executor = Executor {
         client,
         links: checked.links,
         retry,
     };
-    let recipients: Vec<Email> = plans
-        .iter()
-        .filter(|p| p.has("email_link"))
-        .map(|p| p.email.clone())
-        .collect();
     let bulk = bulk == BulkMode::Auto
-        && plans.iter().any(apply::bulk::creates_user)
+        && items
+            .iter()
+            .any(|p| onboarding.creates_user(p, audit.prior(p.email())))
         && bulk_available(&executor.client).await;
-    printer.progress(plans.len() as u64);
-    let run_result = run(&executor, plans, bulk, &mut audit, &mut printer, &shutdown).await;
+    printer.progress(items.len() as u64);
+    let (run_result, recipients) = run(
+        &executor,
+        items,
+        onboarding,
+        bulk,
+        &mut audit,
+        &mut printer,
+        &shutdown,
+    )
+    .await;
     let mailed = crate::mail::after_run(
         mailer.as_ref(),
         &run_result,
@@ -299,17 +305,16 @@ async fn onboard_people(
     Ok(summary.exit(mailed.failed))
 }
 
-/// Decides every person's plan: from the audit file, and for people it does not know,
-/// from what the proxy says of their email.
-async fn plan_people(
+/// What every person is planned from besides their audit record: for people the audit file
+/// does not know (and rows with settings to compare), what the proxy says of their email.
+async fn look_up(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
-    people: Vec<Person>,
-    invalid: &[input::RowProblem],
+    people: &[Person],
     audit: &Audit,
     options: OnboardOptions,
-) -> Result<Vec<PersonPlan>, Fatal> {
+) -> Result<Onboarding, Fatal> {
     let now = Utc::now();
     let unknown: Vec<Email> = people
         .iter()
@@ -333,23 +338,17 @@ async fn plan_people(
     let rosters = known::rosters(client, retry, shutdown, role_teams.into_iter().collect())
         .await
         .map_err(stopped)?;
-    let mut lookups = lookups;
-    let mut people = people;
-    let mut plans: Vec<PersonPlan> = Vec::with_capacity(people.len() + invalid.len());
-    // Taken from the back and the roster shrunk as it goes, so a large roster and its plans
-    // are not both held whole (the plans are put back in input order after).
-    while let Some(person) = people.pop() {
-        let lookup = lookups.remove(&person.email).unwrap_or_default();
-        let prior = audit.prior(&person.email);
-        plans.push(plan::onboard(
-            person, prior, &lookup, &rosters, options, now,
-        ));
-        if people.len().is_multiple_of(4096) {
-            people.shrink_to_fit();
-        }
-    }
-    plans.reverse();
-    plans.extend(invalid.iter().filter_map(|problem| {
+    Ok(Onboarding {
+        lookups,
+        rosters,
+        options,
+        now,
+    })
+}
+
+/// The plans of the rows that failed validation (`--skip-invalid`): recorded as failed.
+fn invalid_plans(invalid: &[input::RowProblem]) -> impl Iterator<Item = PersonPlan> + '_ {
+    invalid.iter().filter_map(|problem| {
         let raw = problem.raw_email.as_deref()?;
         Some(plan::invalid(
             Email::unchecked(raw),
@@ -359,10 +358,26 @@ async fn plan_people(
                 problem.line, problem.field, problem.message
             ),
         ))
-    }));
-    Ok(plans)
+    })
 }
 
+/// Asks for confirmation of a plan's removals (`--prune`), if it has any.
+fn confirm_removals(plans: &[PersonPlan], yes: bool, printer: &mut Printer) -> Result<(), Fatal> {
+    let removing: Vec<PersonPlan> = plans
+        .iter()
+        .filter(|p| p.actions.iter().any(crate::plan::Action::removes))
+        .cloned()
+        .collect();
+    if removing.is_empty() {
+        printer.note("--prune: every team the CSV names has no member to remove");
+        return Ok(());
+    }
+    if crate::commands::confirm::confirm(printer, &removing, plans.len(), yes)? {
+        Ok(())
+    } else {
+        Err(Fatal::new("not confirmed: nothing was changed"))
+    }
+}
 /// Asks the proxy, once and without a write, whether it creates users in bulk.
 async fn bulk_available(client: &ProxyClient) -> bool {
     match client.bulk_support().await {
@@ -385,55 +400,73 @@ async fn bulk_available(client: &ProxyClient) -> bool {
     }
 }
 
-/// Carries out an onboarding run's plans and sums them up; with `bulk`, the users of plans
-/// that start with `create_user` are created in bulk.
+/// Carries out an onboarding run, planning each person as the driver takes them, and sums
+/// it up; with `bulk`, the users of plans that start with `create_user` are created in bulk.
+/// Also hands back who is to get their link by email, in input order.
 async fn run(
     executor: &Executor,
-    plans: Vec<PersonPlan>,
+    items: Vec<Pending>,
+    mut onboarding: Onboarding,
     bulk: bool,
     audit: &mut Audit,
     printer: &mut Printer,
     shutdown: &Shutdown,
-) -> Result<Summary, AuditError> {
-    let mut summary = Summary::default();
-    let each =
-        |summary: &mut Summary, result: &apply::person::PersonResult, printer: &mut Printer| {
-            summary.add(result);
-            printer.person(result);
-        };
+) -> (Result<Summary, AuditError>, Vec<Email>) {
+    let mut tally = (Summary::default(), Vec::new());
+    let each = |(summary, recipients): &mut (Summary, Vec<(u64, Email)>),
+                result: &apply::person::PersonResult,
+                printer: &mut Printer| {
+        summary.add(result);
+        if result.plan.has("email_link") {
+            recipients.push((result.plan.line, result.plan.email.clone()));
+        }
+        printer.person(result);
+    };
     let applied = if bulk {
         apply::bulk::apply_bulk(
             executor,
-            plans,
+            items,
+            &mut onboarding,
             audit,
             printer,
             shutdown,
-            &mut summary,
+            &mut tally,
             each,
-            |summary, chunk, printer| {
+            |(summary, _), chunk, printer| {
                 summary.requests += u64::from(chunk.requests);
                 if let Some(warning) = &chunk.warning {
                     printer.warn(warning);
                 }
             },
         )
-        .await?
+        .await
     } else {
         apply::apply(
             executor,
-            plans,
+            items,
+            |pending, audit| {
+                let record = audit.prior(pending.email());
+                onboarding.plan(pending, record)
+            },
             audit,
             printer,
             shutdown,
-            &mut summary,
+            &mut tally,
             each,
         )
-        .await?
+        .await
+    };
+    let (mut summary, mut recipients) = tally;
+    recipients.sort_by_key(|(line, _)| *line);
+    let recipients = recipients.into_iter().map(|(_, email)| email).collect();
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(e) => return (Err(e), recipients),
     };
     summary.interrupted = applied.interrupted;
     summary.stopped = applied.stopped;
     summary.not_started = applied.not_started;
     summary.seconds = applied.seconds;
     summary.peak_concurrency = applied.peak_concurrency;
-    Ok(summary)
+    (Ok(summary), recipients)
 }

@@ -146,6 +146,7 @@ async fn check(
     let applied = apply(
         &executor,
         plans,
+        |plan, _| plan,
         audit,
         printer,
         shutdown,

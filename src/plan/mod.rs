@@ -19,7 +19,7 @@ pub use reconcile::{FieldChange, Rosters};
 mod onboard;
 mod refresh;
 
-pub use onboard::{OnboardOptions, invalid, known_user, needs_lookup, onboard};
+pub use onboard::{OnboardOptions, Onboarding, invalid, known_user, needs_lookup, onboard};
 pub use refresh::{
     InvitationCheck, RefreshOptions, check, cleanup, is_open, pending_deletes, refresh, refresh_due,
 };
@@ -253,6 +253,40 @@ impl PersonPlan {
     /// True when the plan holds this action (by name).
     pub fn has(&self, name: &str) -> bool {
         self.actions.iter().any(|a| a.name() == name)
+    }
+
+    /// True when the plan starts by creating the person's user (what bulk creates do).
+    pub fn creates_user(&self) -> bool {
+        self.actions.first() == Some(&Action::CreateUser) && self.person.is_some()
+    }
+}
+
+/// Someone a run carries out a plan for: a person planned when the driver takes them (so a
+/// large run never holds every plan at once), or a plan made before the run (a pruning run's,
+/// an invalid row's).
+#[derive(Debug)]
+// Nearly everyone is a `Person`: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+pub enum Pending {
+    /// Planned when taken, from what is known then.
+    Person(Person),
+    /// Planned already.
+    Planned(Box<PersonPlan>),
+}
+
+impl Pending {
+    /// The person's email.
+    pub fn email(&self) -> &Email {
+        match self {
+            Pending::Person(person) => &person.email,
+            Pending::Planned(plan) => &plan.email,
+        }
+    }
+}
+
+impl From<PersonPlan> for Pending {
+    fn from(plan: PersonPlan) -> Self {
+        Pending::Planned(Box::new(plan))
     }
 }
 

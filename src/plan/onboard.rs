@@ -1,11 +1,13 @@
 //! The plan of an onboarding run (`onboard <CSV>`, `onboard invite`): create or adopt the
 //! user, see to their teams and settings, invite — or say why not.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::reconcile::{self, Rosters};
 use super::refresh::pending_deletes;
-use super::{Action, Lookup, PersonPlan, Skip};
+use super::{Action, Lookup, Pending, PersonPlan, Skip};
 use crate::audit::record::Record;
 use crate::input::Person;
 use crate::types::{Email, UserId};
@@ -49,6 +51,61 @@ fn onboard_skip(
         return Some(Skip::AlreadyAccepted);
     }
     (record.has_live_invitation(now) && !options.reinvite).then_some(Skip::AlreadyInvited)
+}
+
+/// What an onboarding run plans its people from, besides their audit records: each person
+/// is planned when the driver takes them, with the record as it is then (a run changes a
+/// person's record only by carrying out their own plan).
+#[derive(Debug)]
+pub struct Onboarding {
+    /// What the proxy said of the emails asked about.
+    pub lookups: HashMap<Email, Lookup>,
+    /// The rosters of the teams whose roles are compared.
+    pub rosters: Rosters,
+    /// The run's options.
+    pub options: OnboardOptions,
+    /// The run's clock.
+    pub now: DateTime<Utc>,
+}
+
+impl Onboarding {
+    /// The plan of someone the driver takes (their look-up is used up: each is planned once).
+    pub fn plan(&mut self, pending: Pending, record: Option<&Record>) -> PersonPlan {
+        match pending {
+            Pending::Planned(plan) => *plan,
+            Pending::Person(person) => {
+                let lookup = self.lookups.remove(&person.email).unwrap_or_default();
+                onboard(
+                    person,
+                    record,
+                    &lookup,
+                    &self.rosters,
+                    self.options,
+                    self.now,
+                )
+            }
+        }
+    }
+
+    /// True when their plan starts with `create_user`, found without planning them for good.
+    pub fn creates_user(&self, pending: &Pending, record: Option<&Record>) -> bool {
+        match pending {
+            Pending::Planned(plan) => plan.creates_user(),
+            Pending::Person(person) => {
+                let lookup = self.lookups.get(&person.email);
+                let lookup = lookup.unwrap_or(&Lookup::NotAsked);
+                let plan = decide(
+                    person,
+                    record,
+                    lookup,
+                    &self.rosters,
+                    self.options,
+                    self.now,
+                );
+                plan.actions.first() == Some(&Action::CreateUser)
+            }
+        }
+    }
 }
 
 /// The plan for one person of an onboarding run (`onboard <CSV>`, `onboard invite`).

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 
-use super::{ChunkReport, Members};
+use super::ChunkReport;
 use crate::apply::pacer::RetryPolicy;
 use crate::audit::record::{Record, UserOrigin};
 use crate::input::Person;
@@ -30,7 +30,7 @@ pub(super) enum Made {
 }
 
 /// Splits the bulk-created people into ceil(n / 500) chunks of near-equal size.
-pub(super) fn chunks(people: Vec<(u64, Person)>) -> Vec<Members> {
+pub(super) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
     let n = people.len();
     if n == 0 {
         return Vec::new();
@@ -250,21 +250,5 @@ async fn look_up(
 
 /// How many bulk rows a run sends, by chunk (for tests and the README).
 pub fn chunk_sizes(n: usize) -> Vec<usize> {
-    let people = (0..n as u64)
-        .map(|i| {
-            (
-                i,
-                Person {
-                    line: i,
-                    email: Email::unchecked(&format!("p{i}@x.example")),
-                    team: crate::types::TeamId::new("t"),
-                    role: crate::types::Role::InternalUser,
-                    alias: None,
-                    more_teams: Vec::new(),
-                    settings: Default::default(),
-                },
-            )
-        })
-        .collect();
-    chunks(people).iter().map(Vec::len).collect()
+    chunks((0..n).collect()).iter().map(Vec::len).collect()
 }

@@ -36,10 +36,8 @@ use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::superseded::Cleanup;
 use crate::audit::record::{Record, UserOrigin};
 use crate::audit::{Audit, AuditError};
-use crate::input::Person;
-use crate::plan::{Action, PersonPlan};
+use crate::plan::{Action, Onboarding, Pending, PersonPlan};
 use crate::shutdown::Shutdown;
-use crate::types::Email;
 pub use chunk::chunk_sizes;
 use chunk::{Made, chunks, create_chunk};
 
@@ -56,13 +54,22 @@ pub struct ChunkReport {
     pub warning: Option<String>,
 }
 
-/// A created chunk, shared by its people: each takes (removes) their entry, so the records
-/// are freed as the chunk is invited.
-type Chunk = Arc<std::sync::Mutex<HashMap<Email, Made>>>;
+/// A created chunk, shared by its people by input order: each takes their entry, and the
+/// last one frees the chunk's table (the driver holds every chunk to the end of the run).
+type Chunk = Arc<std::sync::Mutex<HashMap<u64, Box<Member>>>>;
+
+/// A person of a created chunk: their plan (made when the chunk started), their record as it
+/// was then, and what the chunk did for them.
+struct Member {
+    plan: PersonPlan,
+    prior: Option<Record>,
+    made: Made,
+}
 
 enum Job {
     Chunk(usize),
-    Person(u64, Box<PersonPlan>, Option<usize>),
+    /// A person by input order, and their chunk if they are bulk-created.
+    Person(u64, Option<usize>),
 }
 
 enum Finished {
@@ -73,65 +80,46 @@ enum Finished {
 type JobFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Finished, StopRun>> + Send>>;
 
-/// The people of one chunk: (input order, the person).
-type Members = Vec<(u64, Person)>;
+/// The input orders of one chunk's people.
+type Members = Vec<u64>;
 
-/// True when the plan's first step is creating the user (what bulk does instead).
-pub fn creates_user(plan: &PersonPlan) -> bool {
-    plan.actions.first() == Some(&Action::CreateUser) && plan.person.is_some()
-}
-
-/// The driver's queue: each chunk right before the first person of the chunk before it (the
-/// first chunk first), then the people in input order.
-fn queue(plans: Vec<PersonPlan>) -> (Vec<Job>, Vec<Members>) {
-    let bulk: Vec<(u64, Person)> = plans
+/// The driver's queue for `n` people of whom `members` (input orders, ascending) are
+/// bulk-created: each chunk right after the first person of the chunk before it (the first
+/// chunk right before its first person), and the people in input order.
+fn queue(members: Vec<u64>, n: usize) -> (Vec<Job>, Vec<Members>) {
+    let groups = chunks(members);
+    let mut next = groups
         .iter()
         .enumerate()
-        .filter(|(_, p)| creates_user(p))
-        .map(|(i, p)| (i as u64, p.person.clone().expect("checked")))
-        .collect();
-    let groups = chunks(bulk);
-    let mut chunk_of = HashMap::new();
-    let mut firsts = HashMap::new();
-    for (k, members) in groups.iter().enumerate() {
-        firsts.insert(members[0].0, k);
-        for (order, _) in members {
-            chunk_of.insert(*order, k);
-        }
-    }
-    // Built from the back, the plans' buffer shrunk as it goes, so the plans are not held
-    // twice (in the buffer and boxed in the jobs); then put in order.
-    let mut plans = plans;
-    let mut jobs = Vec::with_capacity(plans.len() + groups.len());
-    while let Some(plan) = plans.pop() {
-        let order = plans.len() as u64;
-        let chunk = chunk_of.get(&order).copied();
-        match firsts.get(&order) {
-            Some(&k) => {
-                if k + 1 < groups.len() {
-                    jobs.push(Job::Chunk(k + 1));
-                }
-                jobs.push(Job::Person(order, Box::new(plan), chunk));
-                if k == 0 {
+        .flat_map(|(k, g)| g.iter().enumerate().map(move |(j, &o)| (o, k, j == 0)))
+        .peekable();
+    let mut jobs = Vec::with_capacity(n + groups.len());
+    for order in 0..n as u64 {
+        match next.next_if(|&(o, ..)| o == order) {
+            Some((_, k, first)) => {
+                if first && k == 0 {
                     jobs.push(Job::Chunk(0));
                 }
+                jobs.push(Job::Person(order, Some(k)));
+                if first && k + 1 < groups.len() {
+                    jobs.push(Job::Chunk(k + 1));
+                }
             }
-            None => jobs.push(Job::Person(order, Box::new(plan), chunk)),
-        }
-        if plans.len().is_multiple_of(4096) {
-            plans.shrink_to_fit();
+            None => jobs.push(Job::Person(order, None)),
         }
     }
-    jobs.reverse();
     (jobs, groups)
 }
 
-/// Carries out onboarding plans like [`crate::apply::apply`], with the users of plans that
-/// start with `create_user` created in bulk. `chunk` sees each chunk's report.
+/// Carries out an onboarding run like [`crate::apply::apply`], with the users of plans that
+/// start with `create_user` created in bulk. Each person is planned when taken: a chunk's
+/// people when the chunk starts, from their records as they were before it. `chunk` sees
+/// each chunk's report.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply_bulk<S, P: Notes>(
     executor: &Executor,
-    plans: Vec<PersonPlan>,
+    items: Vec<Pending>,
+    onboarding: &mut Onboarding,
     audit: &mut Audit,
     printer: &mut P,
     shutdown: &Shutdown,
@@ -141,7 +129,14 @@ pub async fn apply_bulk<S, P: Notes>(
 ) -> Result<Applied, AuditError> {
     let started = Instant::now();
     let limiter = Arc::clone(executor.client.pacer().limiter());
-    let (jobs, groups) = queue(plans);
+    let members: Vec<u64> = (0..items.len() as u64)
+        .filter(|&i| {
+            let item = &items[i as usize];
+            onboarding.creates_user(item, audit.prior(item.email()))
+        })
+        .collect();
+    let (jobs, groups) = queue(members, items.len());
+    let mut slots: Vec<Option<Pending>> = items.into_iter().map(Some).collect();
     let published: Vec<watch::Sender<Option<Chunk>>> =
         groups.iter().map(|_| watch::channel(None).0).collect();
     let mut groups: Vec<Option<Members>> = groups.into_iter().map(Some).collect();
@@ -161,43 +156,66 @@ pub async fn apply_bulk<S, P: Notes>(
             let executor = executor.clone();
             match job {
                 Job::Chunk(k) => {
-                    let members = groups[k].take().unwrap_or_default();
-                    let entries: Vec<(u64, Person, Option<Record>)> = members
-                        .into_iter()
-                        .map(|(order, person)| {
-                            let prior = audit.prior(&person.email).cloned();
-                            (order, person, prior)
-                        })
-                        .collect();
+                    let mut plans = Vec::new();
+                    let mut entries = Vec::new();
+                    for order in groups[k].take().unwrap_or_default() {
+                        let Some(item) = slots[order as usize].take() else {
+                            continue;
+                        };
+                        let prior = audit.prior(item.email()).cloned();
+                        let plan = onboarding.plan(item, prior.as_ref());
+                        if let Some(person) = plan.person.as_ref().filter(|_| plan.creates_user()) {
+                            entries.push((order, person.clone(), prior.clone()));
+                        }
+                        plans.push((order, plan, prior));
+                    }
                     let disabled = Arc::clone(&disabled);
                     let job: JobFuture = Box::pin(async move {
-                        let (records, made, report) =
+                        let (records, mut made, report) =
                             create_chunk(&executor.client, executor.retry, &disabled, entries)
                                 .await;
-                        Ok(Finished::Chunk(
-                            k,
-                            records,
-                            Arc::new(std::sync::Mutex::new(made)),
-                            report,
-                        ))
+                        let members = plans
+                            .into_iter()
+                            .map(|(order, plan, prior)| {
+                                let made = made.remove(&plan.email).unwrap_or(Made::PerPerson);
+                                (order, Box::new(Member { plan, prior, made }))
+                            })
+                            .collect();
+                        let members = Arc::new(std::sync::Mutex::new(members));
+                        Ok(Finished::Chunk(k, records, members, report))
                     });
                     job
                 }
-                Job::Person(order, plan, k) => {
+                Job::Person(order, None) => {
+                    let item = slots[order as usize]
+                        .take()
+                        .expect("each person is taken once");
+                    let record = audit.prior(item.email());
+                    let plan = onboarding.plan(item, record);
                     let prior = audit.prior(&plan.email).cloned();
-                    let waiting = k.map(|k| published[k].subscribe());
                     let job: JobFuture = Box::pin(async move {
-                        let made = match waiting {
-                            None => None,
-                            Some(mut rx) => Some(match rx.wait_for(Option::is_some).await {
-                                Ok(chunk) => chunk
-                                    .as_ref()
-                                    .and_then(|c| c.lock().expect("chunk lock").remove(&plan.email))
-                                    .unwrap_or(Made::PerPerson),
-                                Err(_) => Made::PerPerson,
-                            }),
-                        };
-                        let result = person(&executor, *plan, prior, made).await?;
+                        let result = executor.apply(plan, prior).await?;
+                        Ok(Finished::Person(Box::new(result), order))
+                    });
+                    job
+                }
+                Job::Person(order, Some(k)) => {
+                    let mut waiting = published[k].subscribe();
+                    let job: JobFuture = Box::pin(async move {
+                        let member = waiting
+                            .wait_for(Option::is_some)
+                            .await
+                            .ok()
+                            .and_then(|chunk| {
+                                let mut chunk = chunk.as_ref()?.lock().expect("chunk lock");
+                                let member = chunk.remove(&order);
+                                if chunk.is_empty() {
+                                    chunk.shrink_to_fit();
+                                }
+                                member
+                            })
+                            .expect("a chunk is published with each of its people");
+                        let result = person(&executor, *member).await?;
                         Ok(Finished::Person(Box::new(result), order))
                     });
                     job
@@ -237,16 +255,12 @@ pub async fn apply_bulk<S, P: Notes>(
     Ok(Applied::of(ending, started, &limiter))
 }
 
-/// Carries out one person's plan once their chunk (if any) is done.
-async fn person(
-    executor: &Executor,
-    plan: PersonPlan,
-    prior: Option<Record>,
-    made: Option<Made>,
-) -> Result<PersonResult, StopRun> {
+/// Carries out a bulk-created person's plan once their chunk is done.
+async fn person(executor: &Executor, member: Member) -> Result<PersonResult, StopRun> {
+    let Member { plan, prior, made } = member;
     match made {
-        None | Some(Made::PerPerson) => executor.apply(plan, prior).await,
-        Some(Made::Created { record, in_team }) => {
+        Made::PerPerson => executor.apply(plan, prior).await,
+        Made::Created { record, in_team } => {
             // `create_user` is done: the rest of the plan, from the journaled record.
             let mut rest = plan.clone();
             rest.actions.remove(0);
@@ -265,7 +279,7 @@ async fn person(
             result.created = created;
             Ok(result)
         }
-        Some(Made::Failed { message, reason }) => {
+        Made::Failed { message, reason } => {
             let now = Utc::now();
             let mut record = prior.unwrap_or_else(|| Record::new(plan.email.clone(), now));
             record.set_failed(message, now);

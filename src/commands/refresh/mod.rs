@@ -265,6 +265,7 @@ async fn run(
     let applied = apply(
         executor,
         plans,
+        |plan, _| plan,
         audit,
         printer,
         shutdown,
