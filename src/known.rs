@@ -85,7 +85,8 @@ where
 }
 
 /// Looks up each email on the proxy: by listing every user when that takes fewer requests
-/// than one look-up per email, else one exact-email look-up each.
+/// than one look-up per email, else one exact-email look-up each. An email no user has is
+/// left out of the answer (so 100,000 new people cost no entry each).
 pub async fn lookups(
     client: &ProxyClient,
     retry: RetryPolicy,
@@ -122,7 +123,11 @@ pub async fn lookups(
         }
     })
     .await?;
-    Ok(emails.into_iter().zip(answers).collect())
+    Ok(emails
+        .into_iter()
+        .zip(answers)
+        .filter(|(_, lookup)| !matches!(lookup, Lookup::Absent))
+        .collect())
 }
 
 /// Reads the roster (members and their team roles) of each team, for rows with a
@@ -229,19 +234,21 @@ pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
 }
 
 /// Matches listed users to the wanted emails (trimmed, case-insensitive, as the proxy does).
+/// Only emails some user has are in the answer: it grows with the users found, not with
+/// the emails asked about.
 pub(crate) fn by_email(
     rows: impl Iterator<Item = UserRow>,
-    emails: Vec<Email>,
+    mut emails: Vec<Email>,
 ) -> HashMap<Email, Lookup> {
-    let mut found: HashMap<Email, Vec<UserRow>> =
-        emails.into_iter().map(|e| (e, Vec::new())).collect();
+    emails.sort_unstable();
+    let mut found: HashMap<Email, Vec<UserRow>> = HashMap::new();
     for row in rows {
         let Some(stored) = row.user_email.as_deref() else {
             continue;
         };
         let key = Email::unchecked(stored);
-        if let Some(list) = found.get_mut(&key) {
-            list.push(row);
+        if emails.binary_search(&key).is_ok() {
+            found.entry(key).or_default().push(row);
         }
     }
     found

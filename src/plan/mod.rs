@@ -293,7 +293,8 @@ impl From<PersonPlan> for Pending {
 /// What the proxy said of a person's email (asked only when the audit file has no user).
 #[derive(Clone, Debug, Default)]
 pub enum Lookup {
-    /// Not asked: the audit file knows the user.
+    /// Nothing read: not asked (the audit file knows the user), or asked and no user has it
+    /// (a run's look-ups keep only the emails that have users). Planned as [`Lookup::Absent`].
     #[default]
     NotAsked,
     /// No user has this email.

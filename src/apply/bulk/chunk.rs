@@ -234,7 +234,11 @@ async fn look_up(
                 Err(_) => return HashMap::new(),
             }
         }
-        return known::by_email(all.into_iter(), emails.to_vec());
+        let mut found = known::by_email(all.into_iter(), emails.to_vec());
+        for email in emails {
+            found.entry(email.clone()).or_insert(Lookup::Absent);
+        }
+        return found;
     }
     let mut found = HashMap::new();
     for email in emails {
