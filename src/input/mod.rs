@@ -6,11 +6,10 @@ mod row;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::settings::Settings;
+use crate::settings::CompactSettings;
 use crate::types::{Email, Role, TeamId};
 use columns::{Columns, cell_names, header};
 use row::row;
@@ -34,7 +33,7 @@ pub struct Person {
     /// The teams after the first (a `teams` cell may name several), in order.
     pub more_teams: Vec<TeamId>,
     /// What else the row manages (empty cells: not managed).
-    pub settings: Settings,
+    pub settings: CompactSettings,
 }
 
 impl Person {
@@ -171,10 +170,13 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    let mut roster = Roster::default();
+    // At most a person a line: room for all at once, so a large file is not held twice
+    // while its people grow.
+    let mut roster = Roster {
+        people: Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count() + 1),
+        ..Roster::default()
+    };
     let mut columns: Option<Columns> = None;
-    let mut seen: HashMap<Email, usize> = HashMap::new();
-    let mut duplicate_index: HashMap<Email, usize> = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::default();
     let mut header_names: Option<Vec<String>> = None;
@@ -221,21 +223,6 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
                 continue;
             }
         };
-        if let Some(&first) = seen.get(&person.email) {
-            let first_line = roster.people[first].line;
-            let index = *duplicate_index
-                .entry(person.email.clone())
-                .or_insert_with(|| {
-                    roster.duplicates.push(Duplicate {
-                        email: person.email.clone(),
-                        lines: vec![first_line],
-                    });
-                    roster.duplicates.len() - 1
-                });
-            roster.duplicates[index].lines.push(line);
-            continue;
-        }
-        seen.insert(person.email.clone(), roster.people.len());
         roster.people.push(person);
     }
     if columns.is_none() {
@@ -252,9 +239,36 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
             lines.join(", ")
         ));
     }
+    roster.duplicates = dedupe(&mut roster.people);
     // A large roster is held for the whole run: no spare room.
     roster.people.shrink_to_fit();
     Ok(roster)
+}
+
+/// Keeps the first row of each email and says which were repeated (in the order their first
+/// repeat comes). Found by sorting, so a large file needs no table of its emails.
+fn dedupe(people: &mut Vec<Person>) -> Vec<Duplicate> {
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_unstable_by(|&a, &b| people[a].email.cmp(&people[b].email).then(a.cmp(&b)));
+    let mut dropped = vec![false; people.len()];
+    let mut duplicates = Vec::new();
+    for group in order.chunk_by(|&a, &b| people[a].email == people[b].email) {
+        if let [first, repeats @ ..] = group
+            && !repeats.is_empty()
+        {
+            repeats.iter().for_each(|&i| dropped[i] = true);
+            let lines = group.iter().map(|&i| people[i].line).collect();
+            let email = people[*first].email.clone();
+            duplicates.push((repeats[0], Duplicate { email, lines }));
+        }
+    }
+    duplicates.sort_unstable_by_key(|(repeat, _)| *repeat);
+    let mut index = 0;
+    people.retain(|_| {
+        index += 1;
+        !dropped[index - 1]
+    });
+    duplicates.into_iter().map(|(_, d)| d).collect()
 }
 
 /// Turns byte offsets into 1-based line numbers (the csv crate's own count lags on CRLF).

@@ -14,7 +14,7 @@ pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> 
     };
     if path == Path::new("-") {
         let name = Path::new("<stdin>");
-        let bytes = read_capped(std::io::stdin().lock(), MAX_CSV_BYTES)
+        let bytes = read_capped(std::io::stdin().lock(), MAX_CSV_BYTES, 0)
             .map_err(|source| InputError::Io {
                 path: name.to_path_buf(),
                 source,
@@ -34,16 +34,22 @@ pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> 
     };
     regular(std::fs::metadata(path).map_err(io)?)?;
     let file = std::fs::File::open(path).map_err(io)?;
-    regular(file.metadata().map_err(io)?)?;
-    let bytes = read_capped(file, MAX_CSV_BYTES)
+    let meta = file.metadata().map_err(io)?;
+    let size = meta.len();
+    regular(meta)?;
+    let bytes = read_capped(file, MAX_CSV_BYTES, size)
         .map_err(io)?
         .ok_or_else(|| InputError::TooLarge(path.to_path_buf()))?;
     parse_csv(path, &bytes, defaults)
 }
 
-/// Reads at most `cap` bytes; `None` when there is more.
-pub(super) fn read_capped(reader: impl Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut bytes = Vec::new();
+/// Reads at most `cap` bytes (`size`: how many are expected); `None` when there is more.
+pub(super) fn read_capped(
+    reader: impl Read,
+    cap: u64,
+    size: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::with_capacity(size.min(cap) as usize + 1);
     reader.take(cap + 1).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= cap).then_some(bytes))
 }

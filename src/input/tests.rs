@@ -46,6 +46,27 @@ fn duplicates_are_merged_case_insensitively() {
 }
 
 #[test]
+fn duplicates_keep_the_first_row_and_are_listed_as_their_first_repeat_comes() {
+    let text = "user_email\na@x.com\nb@x.com\nB@x.com\na@x.com\nc@x.com\nb@x.com\n";
+    let roster = parse(text, Some("t")).unwrap();
+    let kept: Vec<(&str, u64)> = roster
+        .people
+        .iter()
+        .map(|p| (p.email.as_str(), p.line))
+        .collect();
+    assert_eq!(kept, [("a@x.com", 2), ("b@x.com", 3), ("c@x.com", 6)]);
+    let listed: Vec<(&str, &[u64])> = roster
+        .duplicates
+        .iter()
+        .map(|d| (d.email.as_str(), d.lines.as_slice()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("b@x.com", &[3, 4, 7][..]), ("a@x.com", &[2, 5][..])]
+    );
+}
+
+#[test]
 fn plain_list_of_emails_with_team() {
     let roster = parse("alice@company.com\nbob@company.com\n", Some("t")).unwrap();
     assert_eq!(roster.people.len(), 2);
@@ -144,9 +165,12 @@ fn idn_spellings_are_one_person() {
 
 #[test]
 fn reads_are_capped() {
-    assert_eq!(read_capped(&b"abc"[..], 3).unwrap(), Some(b"abc".to_vec()));
-    assert_eq!(read_capped(&b"abcd"[..], 3).unwrap(), None);
-    assert_eq!(read_capped(std::io::repeat(0), 1024).unwrap(), None);
+    assert_eq!(
+        read_capped(&b"abc"[..], 3, 3).unwrap(),
+        Some(b"abc".to_vec())
+    );
+    assert_eq!(read_capped(&b"abcd"[..], 3, 0).unwrap(), None);
+    assert_eq!(read_capped(std::io::repeat(0), 1024, 0).unwrap(), None);
 }
 
 #[test]
