@@ -18,7 +18,6 @@ use crate::known;
 use crate::output::Printer;
 use crate::plan::{self, OnboardOptions, Onboarding, Pending, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
-use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::types::BulkMode;
 use crate::types::{Email, Role, TeamId, no_control};
@@ -100,7 +99,7 @@ pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Re
         role: args.role.unwrap_or(Role::InternalUser),
         alias: args.alias.clone(),
         more_teams: Vec::new(),
-        settings: Settings::default(),
+        settings: Default::default(),
     };
     let options = OnboardOptions {
         reinvite: args.reinvite,

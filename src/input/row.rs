@@ -106,6 +106,6 @@ pub(super) fn row(
         role,
         alias: cell(cols.alias).map(str::to_string),
         more_teams: teams,
-        settings,
+        settings: settings.into(),
     })
 }

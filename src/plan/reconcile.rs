@@ -210,7 +210,7 @@ mod tests {
             role: Role::InternalUser,
             alias: None,
             more_teams: vec![TeamId::new("t2")],
-            settings,
+            settings: settings.into(),
         }
     }
 
