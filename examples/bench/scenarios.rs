@@ -196,7 +196,8 @@ pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
     })
 }
 
-/// Regime 3: the default, and `--concurrency 64` for reference (no limiter in the way).
+/// Regime 3: the default, `--concurrency 64` for reference (no limiter in the way), and the
+/// per-person path (`--bulk never`).
 pub struct ScaleResults {
     /// Teams the people were spread over.
     pub teams: usize,
@@ -204,6 +205,8 @@ pub struct ScaleResults {
     pub default: Measured,
     /// `onboard --concurrency 64`.
     pub c64: Measured,
+    /// `onboard --bulk never`.
+    pub per_person: Measured,
 }
 
 /// Runs regime 3: many people, no added latency.
@@ -230,10 +233,15 @@ pub fn scale(ctx: &Ctx, sizes: &Sizes) -> Result<ScaleResults> {
             Client::Onboard(&["--concurrency", "64"]),
         ),
     )?;
+    let per_person = one_run(
+        ctx,
+        &spec.with("scale --bulk never", Client::Onboard(&["--bulk", "never"])),
+    )?;
     Ok(ScaleResults {
         teams: teams.len(),
         default,
         c64,
+        per_person,
     })
 }
 

@@ -2,8 +2,9 @@
 //!
 //! A command turns what it wants (CSV rows, one email, the audit file) and what is known (the
 //! audit record, reads from the proxy) into one [`PersonPlan`] per person. `--dry-run` prints
-//! the plans; a run hands the same plans to the driver, which carries out exactly their
-//! actions. The functions here are pure: no I/O, no clock of their own.
+//! the plans; a run makes the same plans (an onboarding run as the driver takes each person,
+//! see [`Pending`]) and the driver carries out exactly their actions. The functions here are
+//! pure: no I/O, no clock of their own.
 
 pub mod reconcile;
 
