@@ -55,6 +55,17 @@ impl Shutdown {
         }
     }
 
+    /// A shutdown whose signals a test sends (the count of signals so far).
+    #[cfg(test)]
+    pub(crate) fn manual() -> (watch::Sender<u32>, Self) {
+        let (tx, rx) = watch::channel(0u32);
+        let shutdown = Shutdown {
+            signals: rx,
+            hurry: Arc::default(),
+        };
+        (tx, shutdown)
+    }
+
     /// True once a stop was asked for.
     pub fn is_requested(&self) -> bool {
         *self.signals.borrow() >= 1

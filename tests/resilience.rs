@@ -592,12 +592,19 @@ fn a_person_stopped_after_the_grace_keeps_the_user_made_so_far() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(env.emulator.users_with_email("h0@company.com").len(), 1);
     terminate(&child);
+    let started = Instant::now();
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(130),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    // The retry waits for the retry-after in the pacer, which the stop ends: not 13 s more.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "ended {:?} after SIGTERM",
+        started.elapsed()
     );
     let user = &env.emulator.users_with_email("h0@company.com")[0];
     let record = env.record("h0@company.com");

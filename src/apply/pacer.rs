@@ -128,21 +128,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait before retry number `attempt` (1-based): exponential with full jitter,
-    /// never shorter than the proxy's `retry-after`.
-    pub fn delay(&self, attempt: u32, error: &ProxyError) -> Duration {
+    /// The wait before retry number `attempt` (1-based): exponential with full jitter. A
+    /// `retry-after` is not waited here: the pacer holds every request for it
+    /// ([`Pacer::observe`]), a wait that a stop signal ends at once.
+    pub fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self
             .base
             .saturating_mul(1u32 << attempt.min(16).saturating_sub(1))
             .min(self.max);
-        let jittered = ceiling.mul_f64(0.5 + fastrand::f64() * 0.5);
-        match error {
-            ProxyError::Unavailable {
-                retry_after: Some(after),
-                ..
-            } => jittered.max(*after),
-            _ => jittered,
-        }
+        ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 
     /// Runs a request that is safe to repeat, retrying what may succeed next time.
@@ -164,7 +158,7 @@ impl RetryPolicy {
             match result {
                 Err(e) if e.is_retryable() && attempt < self.retries => {
                     attempt += 1;
-                    let wait = self.delay(attempt, &e);
+                    let wait = self.backoff(attempt);
                     tracing::info!(
                         "retry {attempt}/{} in {wait:.1?}: {}",
                         self.retries,
@@ -418,17 +412,33 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_honours_retry_after() {
+    fn backoff_grows() {
         let policy = RetryPolicy::default();
-        let plain = ProxyError::Ambiguous("x".into());
-        assert!(policy.delay(1, &plain) <= Duration::from_millis(200));
-        assert!(policy.delay(5, &plain) >= Duration::from_millis(1600));
+        assert!(policy.backoff(1) <= Duration::from_millis(200));
+        assert!(policy.backoff(5) >= Duration::from_millis(1600));
+        assert!(policy.backoff(30) <= policy.max);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_holds_every_request_and_a_stop_ends_the_wait() {
+        let pacer = Pacer::new(Arc::new(Limiter::fixed(1)), None);
+        let (signals, shutdown) = crate::shutdown::Shutdown::manual();
+        pacer.stop_on(shutdown);
         let after = ProxyError::Unavailable {
             status: 503,
             message: String::new(),
-            retry_after: Some(Duration::from_secs(3)),
+            retry_after: Some(Duration::from_secs(30)),
         };
-        assert!(policy.delay(1, &after) >= Duration::from_secs(3));
+        pacer.observe(Duration::ZERO, Some(&after));
+        let started = Instant::now();
+        let waiting = tokio::time::timeout(Duration::from_millis(300), pacer.ready()).await;
+        assert!(waiting.is_err(), "held by the retry-after");
+        signals.send_replace(1);
+        assert!(matches!(pacer.ready().await, Err(ProxyError::Interrupted)));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "not held after the stop"
+        );
     }
 
     #[tokio::test]

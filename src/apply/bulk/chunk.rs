@@ -193,7 +193,7 @@ pub(super) async fn create_chunk(
             );
             break;
         }
-        let wait = retry.delay(attempt, &error);
+        let wait = retry.backoff(attempt);
         tracing::info!(
             "bulk create: retry {attempt}/{} in {wait:.1?}: {}",
             retry.retries,

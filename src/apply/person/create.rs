@@ -75,7 +75,7 @@ impl Executor {
             if attempt > self.retry.retries {
                 return Err(error);
             }
-            tokio::time::sleep(self.retry.delay(attempt, &error)).await;
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
         }
     }
 
