@@ -63,9 +63,14 @@ impl Fatal {
 
     /// The run was stopped by a signal before it started any write.
     pub fn interrupted() -> Self {
+        Fatal::stopped("interrupted during pre-flight: nothing was sent or written")
+    }
+
+    /// A stop signal ended the command before it changed anything (exit 130).
+    pub fn stopped(message: impl Into<String>) -> Self {
         Fatal {
             exit: Exit::Interrupted,
-            ..Fatal::new("interrupted during pre-flight: nothing was sent or written")
+            ..Fatal::new(message)
         }
     }
 

@@ -567,6 +567,72 @@ fn on_a_terminal(env: &Env, args: &str, answer: &str) -> (Option<i32>, String) {
 
 #[cfg(unix)]
 #[test]
+fn ctrl_c_at_the_prompt_ends_the_run_at_once_and_changes_nothing() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let env = Env::default_proxy();
+    onboard(&env, "a.csv", DEV_TEST, &["ann@company.com"]);
+    env.emulator.reset_stats();
+    let command = format!("{} offboard ann@company.com", env!("CARGO_BIN_EXE_onboard"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env.dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.dir.path())
+        .env("NO_COLOR", "1")
+        .env("LITELLM_PROXY_URL", env.emulator.url())
+        .env("LITELLM_MASTER_KEY", KEY)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut out = child.stdout.take().unwrap();
+    let shown = std::sync::Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n @ 1..) = out.read(&mut buf) {
+            shown
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !screen.lock().unwrap().contains("Proceed? [y/N]") {
+        assert!(
+            Instant::now() < deadline,
+            "no prompt: {}",
+            screen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Ctrl-C on the terminal: its line discipline sends SIGINT to the command.
+    let mut keys = child.stdin.take().unwrap();
+    keys.write_all(b"\x03").unwrap();
+    let pressed = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if pressed.elapsed() > Duration::from_secs(5) {
+            child.kill().unwrap();
+            panic!("still waiting for an answer 5 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(keys);
+    let screen = screen.lock().unwrap().clone();
+    assert_eq!(code, Some(130), "{screen}");
+    assert!(screen.contains("nothing was changed"), "{screen}");
+    assert_eq!(writes(&env), 0);
+    assert!(exists(&env, "ann@company.com"));
+}
+
+#[cfg(unix)]
+#[test]
 fn on_a_terminal_the_plan_is_shown_and_only_a_yes_removes() {
     let env = Env::default_proxy();
     onboard(&env, "a.csv", DEV_TEST, &["ann@company.com"]);

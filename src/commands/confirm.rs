@@ -2,13 +2,14 @@
 //! line) and the go-ahead (the confirmation prompt, also asked by `onboard --prune`).
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use crate::error::Fatal;
 use crate::input::{self, Defaults};
 use crate::output::Printer;
 use crate::plan::PersonPlan;
+use crate::shutdown::Shutdown;
 use crate::types::{Email, TeamId, escape};
 
 /// The people named on the command line: emails, and CSV files of emails (their other
@@ -57,12 +58,14 @@ pub(super) fn targets(targets: &[String], printer: &mut Printer) -> Result<Vec<E
 }
 
 /// Shows the plans that remove something and asks "Proceed? [y/N]" on a terminal (stdin and
-/// stderr); without one, `--yes` is needed. False when the answer was not yes.
-pub fn confirm(
+/// stderr); without one, `--yes` is needed. False when the answer was not yes. A stop signal
+/// while it waits for the answer ends the command (exit 130), nothing changed.
+pub async fn confirm(
     printer: &mut Printer,
     plans: &[PersonPlan],
     total: usize,
     yes: bool,
+    shutdown: &Shutdown,
 ) -> Result<bool, Fatal> {
     let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !yes || !printer.is_quiet() {
@@ -77,8 +80,25 @@ pub fn confirm(
         )
         .hint("pass --yes to go ahead without asking, or --dry-run to see the plan only"));
     }
-    let answer = printer
-        .ask("Proceed? [y/N]")
-        .map_err(|e| Fatal::new(format!("cannot read the answer: {e}")))?;
+    let unreadable = |e: std::io::Error| Fatal::new(format!("cannot read the answer: {e}"));
+    printer.prompt("Proceed? [y/N]").map_err(unreadable)?;
+    let answer = shutdown
+        .unless_requested(read_line())
+        .await
+        .ok_or_else(|| Fatal::stopped("interrupted at the confirmation: nothing was changed"))?
+        .map_err(unreadable)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Reads a line of stdin on a thread of its own, so that a stop signal need not wait for
+/// the Enter key (the thread ends with the process).
+async fn read_line() -> std::io::Result<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line).map(|_| line);
+        let _ = tx.send(read);
+    });
+    rx.await
+        .unwrap_or_else(|_| Err(std::io::Error::other("the terminal reader stopped")))
 }

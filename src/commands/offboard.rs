@@ -146,7 +146,7 @@ pub async fn offboard(
         );
         return Ok(Exit::of(failed_skips + refused, false));
     }
-    if !confirm(&mut printer, &acting, plans.len(), args.yes)? {
+    if !confirm(&mut printer, &acting, plans.len(), args.yes, &shutdown).await? {
         return Err(Fatal::new("not confirmed: nothing was changed"));
     }
     let executor = Executor {

@@ -7,7 +7,7 @@
 mod person;
 mod plan;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -163,18 +163,15 @@ impl Printer {
         }
     }
 
-    /// Asks the person at the terminal a question on stderr and reads their answer (a line).
-    pub fn ask(&mut self, question: &str) -> std::io::Result<String> {
+    /// Asks the person at the terminal a question on stderr (the caller reads the answer).
+    pub fn prompt(&mut self, question: &str) -> std::io::Result<()> {
         self.flush();
         if let Some(bar) = &self.bar {
             bar.suspend(|| eprint!("{question} "));
         } else {
             eprint!("{question} ");
         }
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        Ok(answer)
+        std::io::stderr().flush()
     }
 
     /// Flushes stdout.

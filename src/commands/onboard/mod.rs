@@ -254,7 +254,7 @@ async fn onboard_people(
                 .count();
             return Ok(Exit::of(fails, false));
         }
-        confirm_removals(&plans, yes, &mut printer)?;
+        confirm_removals(&plans, yes, &mut printer, &shutdown).await?;
         items = plans.into_iter().map(Pending::from).collect();
     }
     let executor = Executor {
@@ -316,7 +316,12 @@ fn invalid_plans(invalid: &[input::RowProblem]) -> impl Iterator<Item = PersonPl
 }
 
 /// Asks for confirmation of a plan's removals (`--prune`), if it has any.
-fn confirm_removals(plans: &[PersonPlan], yes: bool, printer: &mut Printer) -> Result<(), Fatal> {
+async fn confirm_removals(
+    plans: &[PersonPlan],
+    yes: bool,
+    printer: &mut Printer,
+    shutdown: &Shutdown,
+) -> Result<(), Fatal> {
     let removing: Vec<PersonPlan> = plans
         .iter()
         .filter(|p| p.actions.iter().any(crate::plan::Action::removes))
@@ -326,7 +331,7 @@ fn confirm_removals(plans: &[PersonPlan], yes: bool, printer: &mut Printer) -> R
         printer.note("--prune: every team the CSV names has no member to remove");
         return Ok(());
     }
-    if crate::commands::confirm::confirm(printer, &removing, plans.len(), yes)? {
+    if crate::commands::confirm::confirm(printer, &removing, plans.len(), yes, shutdown).await? {
         Ok(())
     } else {
         Err(Fatal::new("not confirmed: nothing was changed"))
