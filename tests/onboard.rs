@@ -277,3 +277,47 @@ fn proxy_under_a_path_prefix() {
         "{link}"
     );
 }
+
+#[test]
+fn with_more_users_on_the_proxy_than_people_each_email_is_looked_up_alone() {
+    let env = Env::default_proxy();
+    // 400 users: listing them all takes 4 pages of 100, looking up two emails takes 2 reads.
+    for i in 0..399 {
+        env.emulator.add_user(&format!("other{i}@company.com"), &[]);
+    }
+    let known = env.emulator.add_user("Known@Company.com", &[DEV_TEST]);
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id\nknown@company.com,{DEV_TEST}\nnew@company.com,{DEV_TEST}\n"),
+    );
+    let dry = env
+        .onboard()
+        .args([csv.to_str().unwrap(), "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let plans: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(plans[0]["actions"][0], "adopt_user", "{plans}");
+    assert_eq!(plans[0]["user_id"], known.as_str());
+    assert_eq!(plans[1]["actions"][0], "create_user", "{plans}");
+    env.emulator.reset_stats();
+    env.onboard().arg(&csv).assert().code(0);
+    let stats = env.emulator.stats();
+    // Pre-flight's key check, the first page (it says how many there are), one read per email.
+    assert_eq!(
+        stats.count("/user/list"),
+        1 + 1 + 2,
+        "{:?}",
+        stats.per_route
+    );
+    let record = env.record("known@company.com");
+    assert_eq!(
+        record["user_id"],
+        known.as_str(),
+        "the existing user is adopted"
+    );
+    assert_eq!(record["user"], "existing");
+    assert_eq!(env.emulator.users_with_email("known@company.com").len(), 1);
+    assert_eq!(env.emulator.users_with_email("new@company.com").len(), 1);
+    assert_eq!(env.record("new@company.com")["user"], "created");
+    assert_eq!(env.emulator.user_count(), 402);
+}
