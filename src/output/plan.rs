@@ -5,9 +5,9 @@ use std::io::Write;
 use super::{Format, Printer, when};
 use crate::plan::{Action, PersonPlan, PlanView};
 
-/// A line a plan (people whose plan does nothing are left out when `plans` is long) and the
+/// Hands `emit` a line a plan (and one per change it makes), as they come, and returns the
 /// counts of actions and skips.
-fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
+fn plan_lines(plans: &[PersonPlan], mut emit: impl FnMut(&str)) -> String {
     // Counts in the order each name first appears (the input's order): actions, then skips.
     let mut actions: Vec<(&str, usize)> = Vec::new();
     let mut skips: Vec<(&str, usize)> = Vec::new();
@@ -18,7 +18,6 @@ fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
         Some((_, count)) => *count += 1,
         None => counts.push((name, 1)),
     };
-    let mut lines = Vec::new();
     for plan in plans {
         for action in &plan.actions {
             bump(&mut actions, action.name());
@@ -44,12 +43,10 @@ fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
             }
             line.push(')');
         }
-        lines.push(line);
-        lines.extend(
-            changes(plan)
-                .iter()
-                .map(|change| format!("    {}: {change}", plan.email)),
-        );
+        emit(&line);
+        for change in changes(plan) {
+            emit(&format!("    {}: {change}", plan.email));
+        }
     }
     let list = |counts: &[(&str, usize)]| {
         counts
@@ -66,7 +63,16 @@ fn plan_lines(plans: &[PersonPlan]) -> (Vec<String>, String) {
     if !skips.is_empty() {
         listed.push_str(&format!("; skipped: {}", list(&skips)));
     }
-    (lines, listed)
+    listed
+}
+
+/// Plans as one JSON array, each serialised as it is written (not held whole as text).
+struct Views<'a>(&'a [PersonPlan]);
+
+impl serde::Serialize for Views<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(PlanView::from))
+    }
 }
 
 impl Printer {
@@ -74,18 +80,17 @@ impl Printer {
     /// person on stdout and a count on stderr.
     pub fn plans(&mut self, plans: &[PersonPlan]) {
         if self.format == Format::Json {
-            let views: Vec<PlanView> = plans.iter().map(PlanView::from).collect();
-            let text = serde_json::to_string_pretty(&views).unwrap_or_else(|_| "[]".into());
-            writeln!(self.stdout, "{text}").ok();
+            serde_json::to_writer_pretty(&mut self.stdout, &Views(plans)).ok();
+            writeln!(self.stdout).ok();
             self.flush();
             return;
         }
-        let (lines, counts) = plan_lines(plans);
-        if !self.quiet {
-            for line in &lines {
+        let quiet = self.quiet;
+        let counts = plan_lines(plans, |line| {
+            if !quiet {
                 self.out(line);
             }
-        }
+        });
         self.flush();
         self.note(&format!(
             "dry run, nothing was written: {} people: {counts}",
@@ -96,10 +101,7 @@ impl Printer {
     /// Prints the plans a run is about to carry out, on stderr (stdout stays for results),
     /// before it asks for confirmation.
     pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
-        let (lines, counts) = plan_lines(plans);
-        for line in &lines {
-            self.err(&format!("  {line}"));
-        }
+        let counts = plan_lines(plans, |line| self.err(&format!("  {line}")));
         self.err(&format!("onboard: the plan: {total} people: {counts}"));
     }
 }
