@@ -321,3 +321,28 @@ fn with_more_users_on_the_proxy_than_people_each_email_is_looked_up_alone() {
     assert_eq!(env.record("new@company.com")["user"], "created");
     assert_eq!(env.emulator.user_count(), 402);
 }
+
+#[test]
+fn answers_that_carry_a_large_team_are_read() {
+    let env = Env::default_proxy();
+    // 45,000 members: /team/info answers about 300 bytes each, /user/info of a member (the
+    // key's default_user_id is one) about 100 within its teams: both over 4 MiB.
+    for i in 0..45_000 {
+        env.emulator
+            .add_user(&format!("member{i}@company.com"), &[DEV_TEST]);
+    }
+    let csv = env.write(
+        "users.csv",
+        &format!("user_email,team_id,team_role\nnew@company.com,{DEV_TEST},user\n"),
+    );
+    let run = env.onboard().arg(&csv).output().unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let record = env.record("new@company.com");
+    assert_eq!(record["user"], "created");
+    assert!(record["invitation_id"].is_string());
+}

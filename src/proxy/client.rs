@@ -15,6 +15,19 @@ use crate::types::MasterKey;
 /// 100 users is about 100 KiB); past this the request fails instead of buffering the body.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The largest answer read from an endpoint that carries whole teams: `/team/info`,
+/// `/user/info` (the user's teams) and `/v2/team/list`. Each lists every member of a team
+/// (about 300 bytes each), so a team of 100,000 is some 30 MiB; this allows about 400,000.
+pub const MAX_TEAMS_BODY_BYTES: usize = 128 * 1024 * 1024;
+
+/// The largest answer read from `path`.
+fn body_cap(path: &str) -> usize {
+    match path {
+        "team/info" | "user/info" | "v2/team/list" => MAX_TEAMS_BODY_BYTES,
+        _ => MAX_BODY_BYTES,
+    }
+}
+
 /// How much of an unreadable answer is quoted in the error (after the key is scrubbed).
 const QUOTED_BODY_CHARS: usize = 200;
 
@@ -182,32 +195,33 @@ impl ProxyClient {
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|secs| secs.is_finite() && *secs >= 0.0)
             .map(|secs| Duration::from_secs_f64(secs.min(300.0)));
+        let cap = body_cap(path);
         let too_large = || {
             ProxyError::Decode(format!(
                 "{path}: HTTP {status}: the answer is larger than {} MiB; not reading it",
-                MAX_BODY_BYTES / (1024 * 1024)
+                cap / (1024 * 1024)
             ))
         };
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-        {
+        let length = response.content_length();
+        if length.is_some_and(|len| len > cap as u64) {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| self.transport_error(e))?
         {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > cap {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        let text = String::from_utf8_lossy(&body);
+        // Not copied when it is UTF-8, as it nearly always is (a team's answer can be large).
+        let text = String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if status.is_success() {
-            Ok((status, text.into_owned()))
+            Ok((status, text))
         } else {
             Err(ProxyError::from_response(
                 status.as_u16(),

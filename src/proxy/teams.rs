@@ -27,26 +27,12 @@ impl ProxyClient {
 
     /// `GET /team/info`: the team's members and their roles (`members_with_roles`).
     pub async fn team_roster(&self, team: &TeamId) -> Result<Vec<(UserId, String)>, ProxyError> {
-        let info: serde_json::Value = self
-            .send(
-                Method::GET,
-                "team/info",
-                &[("team_id", team.as_str())],
-                None,
-            )
-            .await?;
-        let members = info
-            .pointer("/team_info/members_with_roles")
-            .and_then(serde_json::Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        Ok(members
-            .iter()
-            .filter_map(|m| {
-                let id = m.get("user_id")?.as_str()?;
-                let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("user");
-                Some((UserId::new(id), role.to_string()))
-            })
+        Ok(self
+            .team_members(team)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Some((m.user_id?, m.role.unwrap_or_else(|| "user".into()))))
             .collect())
     }
 
@@ -71,11 +57,17 @@ impl ProxyClient {
 
     /// `GET /team/info`: `None` when the team does not exist.
     pub async fn team(&self, team: &TeamId) -> Result<Option<Team>, ProxyError> {
+        // Only the alias is read: the members in the answer are skipped, not parsed.
         #[derive(Deserialize)]
         struct Info {
             team_id: TeamId,
             #[serde(default)]
-            team_info: Option<serde_json::Value>,
+            team_info: Option<Alias>,
+        }
+        #[derive(Deserialize)]
+        struct Alias {
+            #[serde(default)]
+            team_alias: Option<String>,
         }
         match self
             .send::<Info>(
@@ -87,12 +79,7 @@ impl ProxyClient {
             .await
         {
             Ok(info) => Ok(Some(Team {
-                team_alias: info
-                    .team_info
-                    .as_ref()
-                    .and_then(|t| t.get("team_alias"))
-                    .and_then(|a| a.as_str())
-                    .map(str::to_string),
+                team_alias: info.team_info.and_then(|t| t.team_alias),
                 team_id: info.team_id,
             })),
             Err(ProxyError::NotFound(_)) => Ok(None),

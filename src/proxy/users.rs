@@ -92,8 +92,14 @@ impl ProxyClient {
 
     /// `GET /user/info`: `false` when the user is missing (404 on 1.109, null `user_info` on 1.80).
     pub async fn user_exists(&self, user_id: &UserId) -> Result<bool, ProxyError> {
+        // The answer carries the user's teams whole, members and all: skipped, not parsed.
+        #[derive(serde::Deserialize)]
+        struct Info {
+            #[serde(default)]
+            user_info: Option<serde::de::IgnoredAny>,
+        }
         match self
-            .send::<serde_json::Value>(
+            .send::<Info>(
                 Method::GET,
                 "user/info",
                 &[("user_id", user_id.as_str())],
@@ -101,7 +107,7 @@ impl ProxyClient {
             )
             .await
         {
-            Ok(body) => Ok(!body.get("user_info").is_none_or(serde_json::Value::is_null)),
+            Ok(info) => Ok(info.user_info.is_some()),
             Err(ProxyError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
         }
