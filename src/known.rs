@@ -49,6 +49,11 @@ where
             if shutdown.is_requested() {
                 return Err(Stopped::Interrupted);
             }
+            // Answers not yet taken count against the limit too (see `drive`).
+            if tasks.len() >= crate::apply::drive::room(&limiter) {
+                next = Some((i, item));
+                break;
+            }
             let permit = match limiter.try_acquire() {
                 Some(permit) => permit,
                 // Nothing of ours in flight to free a permit: wait for one (held elsewhere).

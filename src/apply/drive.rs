@@ -147,7 +147,9 @@ where
     Ok(ending)
 }
 
-/// Starts jobs while the limiter has room (and no stop was asked for).
+/// Starts jobs while the limiter has room (and no stop was asked for). Jobs finished but not
+/// yet handed back count too: a job that sends nothing (a plan with nothing to do) frees its
+/// permit at once, and 100,000 of them would otherwise all wait at once to be handed back.
 fn fill<C, T, R, Fut>(
     tasks: &mut JoinSet<Result<R, StopRun>>,
     queue: &mut std::iter::Peekable<impl Iterator<Item = T>>,
@@ -159,7 +161,7 @@ fn fill<C, T, R, Fut>(
     R: Send + 'static,
     Fut: Future<Output = Result<R, StopRun>> + Send + 'static,
 {
-    while !stopping && queue.peek().is_some() {
+    while !stopping && queue.peek().is_some() && tasks.len() < room(limiter) {
         let Some(permit) = limiter.try_acquire() else {
             break;
         };
@@ -170,6 +172,11 @@ fn fill<C, T, R, Fut>(
             result
         });
     }
+}
+
+/// How many jobs may be started and not yet handed back: the limiter's limit.
+pub(crate) fn room(limiter: &Limiter) -> usize {
+    limiter.limit().floor().max(1.0) as usize
 }
 
 /// Runs blocking work (a journal sync) without stalling the other tasks of a multi-thread
