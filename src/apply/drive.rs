@@ -233,6 +233,40 @@ mod tests {
         Arc::try_unwrap(log).unwrap().into_inner().unwrap()
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_that_finish_at_once_are_not_all_started_before_any_is_handed_back() {
+        let limiter = Arc::new(Limiter::fixed(4));
+        let shutdown = Shutdown::never();
+        let mut printer = Quiet;
+        // (started and not yet handed back, the most of them at once)
+        let mut ctx = (0usize, 0usize);
+        drive(
+            Lanes {
+                limiter: &limiter,
+                shutdown: &shutdown,
+                what: "jobs",
+                finish_first: false,
+            },
+            &mut ctx,
+            0..5_000u32,
+            &mut printer,
+            |(open, most), i| {
+                *open += 1;
+                *most = (*most).max(*open);
+                async move { Ok(i) }
+            },
+            |(open, _), batch, _| {
+                *open -= batch.len();
+                Ok::<_, ()>(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(ctx.0, 0);
+        // At most the limit in the lanes, plus a batch taken out and not yet handed back.
+        assert!(ctx.1 <= 2 * 4, "{} jobs were out at once", ctx.1);
+    }
+
     #[tokio::test]
     async fn finish_first_records_each_job_before_the_next_starts() {
         assert_eq!(
