@@ -94,17 +94,41 @@ impl serde::Serialize for Everyone<'_> {
     }
 }
 
-/// Reads the JSON file (missing or blank is an empty list).
+/// Reads the JSON file (missing or blank is an empty list). Parsed as it is read, so a file
+/// of 100,000 people (some 60 MiB) is not held as text beside its records.
 pub(super) fn load(path: &Path) -> Result<Vec<Record>, AuditError> {
-    match std::fs::read(path) {
-        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Vec::new()),
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AuditError::Corrupt {
+    use std::io::BufRead;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(path)(e)),
+    };
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    // Blank (whitespace only) is an empty list.
+    loop {
+        let buffer = reader.fill_buf().map_err(io_error(path))?;
+        if buffer.is_empty() {
+            return Ok(Vec::new());
+        }
+        let blank = buffer
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace())
+            .count();
+        let more = blank < buffer.len();
+        reader.consume(blank);
+        if more {
+            break;
+        }
+    }
+    serde_json::from_reader(reader).map_err(|e| {
+        if e.is_io() {
+            return io_error(path)(e.into());
+        }
+        AuditError::Corrupt {
             path: path.to_path_buf(),
             message: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io_error(path)(e)),
-    }
+        }
+    })
 }
 
 /// The audit path must hold a regular file, or nothing. A device (`/dev/null`), FIFO,
@@ -224,5 +248,24 @@ mod tests {
             Err(AuditError::Corrupt { .. })
         ));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[{not json");
+    }
+
+    #[test]
+    fn a_blank_file_is_an_empty_list_and_trailing_text_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        for blank in ["", "\n", "  \r\n\t "] {
+            std::fs::write(&path, blank).unwrap();
+            assert!(load(&path).unwrap().is_empty(), "{blank:?}");
+        }
+        std::fs::write(&path, "\n [ ] \n").unwrap();
+        assert!(load(&path).unwrap().is_empty());
+        for bad in ["[] []", "[", "  x"] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                matches!(load(&path), Err(AuditError::Corrupt { .. })),
+                "{bad:?}"
+            );
+        }
     }
 }
