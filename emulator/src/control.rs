@@ -28,7 +28,7 @@ impl App {
     }
 
     pub fn invitations(&self) -> Vec<InvitationRecord> {
-        self.db().invitations.clone()
+        self.db().invitations().cloned().collect()
     }
 
     pub fn teams(&self) -> Vec<TeamRecord> {
@@ -151,7 +151,7 @@ async fn invitations(State(app): State<Arc<App>>) -> HResult {
 async fn counts(State(app): State<Arc<App>>) -> HResult {
     let (users, teams, invitations) = {
         let db = app.db();
-        (db.users.len(), db.teams.len(), db.invitations.len())
+        (db.users.len(), db.teams.len(), db.invitations().count())
     };
     ok(json!({"users": users, "teams": teams, "invitations": invitations}))
 }

@@ -327,7 +327,10 @@ pub(crate) struct Db {
     pub users: HashMap<String, User>,
     emails: HashMap<String, Vec<String>>,
     pub teams: HashMap<String, Team>,
-    pub invitations: Vec<InvitationRecord>,
+    /// Oldest first; a deleted one leaves an empty slot, so the others keep their place.
+    invitations: Vec<Option<InvitationRecord>>,
+    /// Where each invitation is in `invitations`, by id (a run of 100,000 asks by id).
+    invitation_index: HashMap<String, usize>,
     /// Invitations ever created per user id.
     pub invitations_total: HashMap<String, u64>,
     pub onboarding_tokens: HashMap<String, OnboardingToken>,
@@ -429,8 +432,14 @@ impl Db {
         }
         self.remove_email_index(user_id);
         self.users.remove(user_id);
-        self.invitations
-            .retain(|i| i.user_id != user_id && i.created_by != user_id && i.updated_by != user_id);
+        let gone: Vec<String> = self
+            .invitations()
+            .filter(|i| i.user_id == user_id || i.created_by == user_id || i.updated_by == user_id)
+            .map(|i| i.id.clone())
+            .collect();
+        for id in gone {
+            self.remove_invitation(&id);
+        }
         for team in self.teams.values_mut() {
             team.remove_from_roster(user_id);
             team.drop_membership(user_id);
@@ -538,8 +547,7 @@ impl Db {
     /// Invitation counts of one user at `now`.
     pub fn invitation_counts(&self, user_id: &str, now: DateTime<Utc>) -> InvitationCounts {
         let rows: Vec<&InvitationRecord> = self
-            .invitations
-            .iter()
+            .invitations()
             .filter(|i| i.user_id == user_id)
             .collect();
         InvitationCounts {
@@ -576,11 +584,31 @@ impl Db {
     }
 
     pub fn invitation(&self, id: &str) -> Option<&InvitationRecord> {
-        self.invitations.iter().find(|i| i.id == id)
+        let at = *self.invitation_index.get(id)?;
+        self.invitations[at].as_ref()
     }
 
     pub fn invitation_mut(&mut self, id: &str) -> Option<&mut InvitationRecord> {
-        self.invitations.iter_mut().find(|i| i.id == id)
+        let at = *self.invitation_index.get(id)?;
+        self.invitations[at].as_mut()
+    }
+
+    /// Every invitation, oldest first.
+    pub fn invitations(&self) -> impl Iterator<Item = &InvitationRecord> {
+        self.invitations.iter().flatten()
+    }
+
+    /// Stores a new invitation.
+    pub fn add_invitation(&mut self, invitation: InvitationRecord) {
+        self.invitation_index
+            .insert(invitation.id.clone(), self.invitations.len());
+        self.invitations.push(Some(invitation));
+    }
+
+    /// Deletes an invitation; `None` when there is none with this id.
+    pub fn remove_invitation(&mut self, id: &str) -> Option<InvitationRecord> {
+        let at = self.invitation_index.remove(id)?;
+        self.invitations[at].take()
     }
 }
 

@@ -50,7 +50,7 @@ pub(crate) fn create_invitation(
         updated_at: now,
         updated_by: created_by.to_string(),
     };
-    db.invitations.push(inv.clone());
+    db.add_invitation(inv.clone());
     *db.invitations_total.entry(user_id.to_string()).or_default() += 1;
     Some(inv)
 }
@@ -118,10 +118,9 @@ pub(crate) async fn invitation_delete(
         return Err(detail_error(StatusCode::BAD_REQUEST, &admin_only(&caller)));
     }
     let mut db = app.db();
-    let Some(pos) = db.invitations.iter().position(|i| i.id == id) else {
+    let Some(inv) = db.remove_invitation(&id) else {
         return Err(detail_error(StatusCode::BAD_REQUEST, NOT_IN_DB));
     };
-    let inv = db.invitations.remove(pos);
     db.onboarding_tokens.retain(|_, t| t.invitation_id != id);
     ok(invitation(&inv))
 }
