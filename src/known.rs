@@ -14,7 +14,7 @@ use crate::proxy::ProxyError;
 use crate::proxy::api::UserRow;
 use crate::proxy::client::ProxyClient;
 use crate::shutdown::Shutdown;
-use crate::types::{Email, TeamId};
+use crate::types::{Email, InvitationId, TeamId, UserId};
 
 /// Why the reads stopped before every answer was in.
 #[derive(Debug)]
@@ -156,36 +156,29 @@ pub async fn rosters(
 }
 
 /// Asks `/invitation/info` about every open record of the audit file (`refresh`, `status --check`).
-pub async fn open_invitations(
+/// The records are the audit file's own: only their invitation ids are copied for the reads.
+pub async fn open_invitations<'a>(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
-    audit: &crate::audit::Audit,
-) -> Result<Vec<(Record, InvitationCheck)>, Stopped> {
-    let open: Vec<Record> = audit
+    audit: &'a crate::audit::Audit,
+) -> Result<Vec<(&'a Record, InvitationCheck)>, Stopped> {
+    let open: Vec<&Record> = audit
         .records()
         .iter()
         .filter(|r| crate::plan::is_open(r))
-        .cloned()
         .collect();
-    invitations(client, retry, shutdown, open).await
-}
-
-/// Asks `/invitation/info` about each open record.
-pub async fn invitations(
-    client: &ProxyClient,
-    retry: RetryPolicy,
-    shutdown: &Shutdown,
-    records: Vec<Record>,
-) -> Result<Vec<(Record, InvitationCheck)>, Stopped> {
-    read_all(client, shutdown, records, |record| {
+    let ids: Vec<InvitationId> = open
+        .iter()
+        .map(|r| r.invitation_id.clone().expect("only open records"))
+        .collect();
+    let checks = read_all(client, shutdown, ids, |id| {
         let client = client.clone();
         async move {
-            let id = record.invitation_id.clone().expect("only open records");
             let mut tally = Tally::default();
             let answer = tally.call(&retry, || client.invitation_info(&id)).await;
             tally.sample(client.pacer().limiter());
-            let check = match answer {
+            Ok(match answer {
                 Ok(info) if info.is_accepted => InvitationCheck::Accepted {
                     at: info.accepted_at.unwrap_or_else(chrono::Utc::now),
                 },
@@ -195,27 +188,26 @@ pub async fn invitations(
                 Err(ProxyError::NotFound(_)) => InvitationCheck::Gone,
                 Err(e) if e.is_auth() => return Err(e),
                 Err(e) => InvitationCheck::Failed(e.to_string()),
-            };
-            Ok((record, check))
+            })
         }
     })
-    .await
+    .await?;
+    Ok(open.into_iter().zip(checks).collect())
 }
 
-/// Asks `/user/info` whether each user still exists (`None` when the read failed).
+/// Asks `/user/info` whether each user still exists (an error's text when the read failed).
 pub async fn users_exist(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
-    records: Vec<Record>,
-) -> Result<Vec<(Record, Result<bool, String>)>, Stopped> {
-    read_all(client, shutdown, records, |record| {
+    users: Vec<UserId>,
+) -> Result<Vec<Result<bool, String>>, Stopped> {
+    read_all(client, shutdown, users, |id| {
         let client = client.clone();
         async move {
-            let id = record.user_id.clone().expect("only open records");
             match retried(retry, || client.user_exists(&id)).await {
                 Err(e) if e.is_auth() => Err(e),
-                answer => Ok((record, answer.map_err(|e| e.to_string()))),
+                answer => Ok(answer.map_err(|e| e.to_string())),
             }
         }
     })

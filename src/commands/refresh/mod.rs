@@ -207,18 +207,20 @@ async fn plan_refresh(
         .await
         .map_err(stopped)?;
     let now = Utc::now();
-    let due: Vec<Record> = checks
+    let due: Vec<&Record> = checks
         .iter()
         .filter(|(_, check)| plan::refresh_due(check, options.within, now))
-        .map(|(record, _)| record.clone())
+        .map(|(record, _)| *record)
         .collect();
-    let exists: HashMap<Email, Result<bool, String>> =
-        known::users_exist(client, retry, shutdown, due)
-            .await
-            .map_err(stopped)?
-            .into_iter()
-            .map(|(record, exists)| (record.email, exists))
-            .collect();
+    let users = due
+        .iter()
+        .map(|r| r.user_id.clone().expect("open records have a user"))
+        .collect();
+    let answers = known::users_exist(client, retry, shutdown, users)
+        .await
+        .map_err(stopped)?;
+    let exists: HashMap<&Email, Result<bool, String>> =
+        due.iter().map(|r| &r.email).zip(answers).collect();
     let cleanups = audit
         .records()
         .iter()
