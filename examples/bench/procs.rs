@@ -302,18 +302,36 @@ pub fn run_onboard(
     extra: &[&str],
 ) -> Result<(Usage, String)> {
     let results = dir.join(format!("{tag}.json"));
-    let stderr_path = dir.join(format!("{tag}.stderr"));
-    let stderr = File::create(&stderr_path)?;
+    let mut args = vec![csv.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    run_onboard_args(
+        paths,
+        url,
+        &results,
+        &dir.join(format!("{tag}.stderr")),
+        &args,
+    )
+}
+
+/// Runs `onboard ARGS --results RESULTS` against the emulator at `url`, its stderr to
+/// `stderr_path`: how it ran, and what it said.
+pub fn run_onboard_args(
+    paths: &Paths,
+    url: &str,
+    results: &Path,
+    stderr_path: &Path,
+    args: &[&std::ffi::OsStr],
+) -> Result<(Usage, String)> {
+    let stderr = File::create(stderr_path)?;
     let mut command = Command::new(&paths.onboard);
     for var in ONBOARD_ENV {
         command.env_remove(var);
     }
     let started = Instant::now();
     let child = command
-        .arg(csv)
+        .args(args)
         .arg("--results")
-        .arg(&results)
-        .args(extra)
+        .arg(results)
         .env("LITELLM_PROXY_URL", url)
         .env("LITELLM_MASTER_KEY", MASTER_KEY)
         .stdin(Stdio::null())
@@ -322,7 +340,7 @@ pub fn run_onboard(
         .spawn()
         .with_context(|| format!("cannot start {}", paths.onboard.display()))?;
     let usage = wait_usage(child, started)?;
-    let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let said = std::fs::read_to_string(stderr_path).unwrap_or_default();
     Ok((usage, said))
 }
 

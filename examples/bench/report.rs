@@ -224,6 +224,19 @@ pub fn scale(r: &ScaleResults) {
         );
     }
     problems([&r.default, &r.c64]);
+    println!(
+        "   then, over the default run's audit file on the same emulator (as cron runs them):"
+    );
+    for again in &r.again {
+        println!(
+            "   {:<24} {:>8.2} s  CPU {:>6.2} s  peak RSS {:>7.1} MiB  exit {:?}",
+            again.label,
+            again.usage.wall.as_secs_f64(),
+            again.usage.cpu().as_secs_f64(),
+            again.usage.max_rss_kib as f64 / 1024.0,
+            again.usage.code
+        );
+    }
 }
 
 fn verdict(ok: Option<bool>, valid: bool) -> &'static str {

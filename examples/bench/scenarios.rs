@@ -196,6 +196,23 @@ pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
     })
 }
 
+/// One command run again over a scale run's audit file, on the same emulator.
+pub struct Again {
+    /// What was run.
+    pub label: &'static str,
+    /// How it ran.
+    pub usage: procs::Usage,
+}
+
+/// What cron runs after a large onboarding, over its audit file and on the same proxy: the
+/// CSV again (everyone already invited), `refresh` (every invitation checked, none due) and
+/// `status --check`.
+const AGAIN: [(&str, &[&str]); 3] = [
+    ("re-run of the CSV", &[]),
+    ("refresh", &["refresh"]),
+    ("status --check", &["status", "--check"]),
+];
+
 /// Regime 3: the default, `--concurrency 64` for reference (no limiter in the way), and the
 /// per-person path (`--bulk never`).
 pub struct ScaleResults {
@@ -207,6 +224,8 @@ pub struct ScaleResults {
     pub c64: Measured,
     /// `onboard --bulk never`.
     pub per_person: Measured,
+    /// The cron commands after a default run.
+    pub again: Vec<Again>,
 }
 
 /// Runs regime 3: many people, no added latency.
@@ -237,12 +256,44 @@ pub fn scale(ctx: &Ctx, sizes: &Sizes) -> Result<ScaleResults> {
         ctx,
         &spec.with("scale --bulk never", Client::Onboard(&["--bulk", "never"])),
     )?;
+    let again = scale_again(ctx, &csv, n)?;
     Ok(ScaleResults {
         teams: teams.len(),
         default,
         c64,
         per_person,
+        again,
     })
+}
+
+/// Onboards the CSV, then runs each of [`AGAIN`] over its audit file on the same emulator.
+fn scale_again(ctx: &Ctx, csv: &std::path::Path, n: usize) -> Result<Vec<Again>> {
+    eprintln!(
+        "bench: [{:>6.1} s] scale, then re-run, refresh and status --check (N = {n}) …",
+        ctx.started.elapsed().as_secs_f64()
+    );
+    let mut emu = procs::Emulator::start(&ctx.paths, &[])?;
+    let results = ctx.dir.join("again.json");
+    let stderr = ctx.dir.join("again.stderr");
+    let first = [csv.as_os_str()];
+    let (usage, said) = procs::run_onboard_args(&ctx.paths, &emu.url, &results, &stderr, &first)?;
+    anyhow::ensure!(usage.code == Some(0), "the first run failed: {said}");
+    let mut again = Vec::new();
+    for (label, args) in AGAIN {
+        let mut argv: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        if args.is_empty() {
+            argv.push(csv.as_os_str());
+        }
+        let (usage, said) =
+            procs::run_onboard_args(&ctx.paths, &emu.url, &results, &stderr, &argv)?;
+        if usage.code != Some(0) {
+            eprintln!("bench: WARNING {label}: exit {:?}: {said}", usage.code);
+        }
+        again.push(Again { label, usage });
+    }
+    emu.ensure_alive()?;
+    emu.stop()?;
+    Ok(again)
 }
 
 /// Regime 4: creating users in bulk on the capacity-limited emulator, side by side with the
