@@ -2,10 +2,11 @@
 //!
 //! The people whose plan starts with `create_user` are split into chunks of at most
 //! [`MAX_BULK_ROWS`]. Chunks and people go through the one driver: a chunk is a job of its
-//! own, queued just before the first person of the chunk before it, so the next chunk is
-//! created while the current one is being invited. A person of a chunk waits until the chunk
-//! is created **and journaled** (user id, no invitation), then carries out the rest of the
-//! plan; a kill at any point leaves records a re-run only invites.
+//! own, queued just after the first person of the chunk before it, so the next chunk is
+//! created while the current one is being invited. A chunk plans its people when it starts;
+//! each of them waits until the chunk is created **and journaled** (user id, no invitation),
+//! then carries out the rest of the plan; a kill at any point leaves records a re-run only
+//! invites.
 //!
 //! Safety rules of the chunk job:
 //! - a row that failed because its email exists (the proxy makes up a `user_id` for it, which
