@@ -534,12 +534,12 @@ fn an_offboarded_person_can_be_onboarded_again_and_the_run_reads_well() {
     assert_eq!(rows[0]["state"], "pending");
 }
 
-/// Runs `onboard ARGS` on a pseudo-terminal (util-linux `script`), answering `answer`.
+/// Starts `onboard ARGS` on a pseudo-terminal (util-linux `script`): what is written to its
+/// stdin is typed on the terminal, its stdout is the screen.
 #[cfg(unix)]
-fn on_a_terminal(env: &Env, args: &str, answer: &str) -> (Option<i32>, String) {
-    use std::io::Write;
+fn start_on_a_terminal(env: &Env, args: &str) -> std::process::Child {
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_onboard"));
-    let mut child = std::process::Command::new("script")
+    std::process::Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .current_dir(env.dir.path())
         .env_clear()
@@ -550,9 +550,16 @@ fn on_a_terminal(env: &Env, args: &str, answer: &str) -> (Option<i32>, String) {
         .env("LITELLM_MASTER_KEY", KEY)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
         .spawn()
-        .expect("util-linux `script` runs the command on a pseudo-terminal");
+        .expect("util-linux `script` runs the command on a pseudo-terminal")
+}
+
+/// Runs `onboard ARGS` on a pseudo-terminal, answering `answer`.
+#[cfg(unix)]
+fn on_a_terminal(env: &Env, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = start_on_a_terminal(env, args);
     // The answer waits in the terminal's input until the prompt reads it.
     child
         .stdin
@@ -573,21 +580,7 @@ fn ctrl_c_at_the_prompt_ends_the_run_at_once_and_changes_nothing() {
     let env = Env::default_proxy();
     onboard(&env, "a.csv", DEV_TEST, &["ann@company.com"]);
     env.emulator.reset_stats();
-    let command = format!("{} offboard ann@company.com", env!("CARGO_BIN_EXE_onboard"));
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &command, "/dev/null"])
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", env.dir.path())
-        .env("NO_COLOR", "1")
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    let mut child = start_on_a_terminal(&env, "offboard ann@company.com");
     let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let mut out = child.stdout.take().unwrap();
     let shown = std::sync::Arc::clone(&screen);
