@@ -191,9 +191,8 @@ pub async fn apply_bulk<S, P: Notes>(
                     let item = slots[order as usize]
                         .take()
                         .expect("each person is taken once");
-                    let record = audit.prior(item.email());
-                    let plan = onboarding.plan(item, record);
-                    let prior = audit.prior(&plan.email).cloned();
+                    let prior = audit.prior(item.email()).cloned();
+                    let plan = onboarding.plan(item, prior.as_ref());
                     let job: JobFuture = Box::pin(async move {
                         let result = executor.apply(plan, prior).await?;
                         Ok(Finished::Person(Box::new(result), order))
