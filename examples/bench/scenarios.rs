@@ -156,16 +156,21 @@ impl ProxyResults {
     }
 }
 
-/// Runs regime 2.
-pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
-    let n = sizes.proxy_n;
-    let csv = write_csv(&ctx.dir, n, &team_ids(1))?;
-    let args = vec![
+/// The flags of the capacity-limited emulator (regimes 2 and 4).
+fn capacity_args(sizes: &Sizes) -> Vec<String> {
+    vec![
         "--capacity".to_string(),
         sizes.capacity.to_string(),
         "--service-scale".to_string(),
         sizes.service_scale.to_string(),
-    ];
+    ]
+}
+
+/// Runs regime 2.
+pub fn proxy_bound(ctx: &Ctx, sizes: &Sizes) -> Result<ProxyResults> {
+    let n = sizes.proxy_n;
+    let csv = write_csv(&ctx.dir, n, &team_ids(1))?;
+    let args = capacity_args(sizes);
     let spec = Spec {
         label: "",
         emu_args: &args,
@@ -322,12 +327,7 @@ const INVITE_SERVICE_MS: f64 = 9.0;
 pub fn bulk(ctx: &Ctx, sizes: &Sizes) -> Result<BulkResults> {
     let n = sizes.bulk_n;
     let csv = write_csv(&ctx.dir, n, &team_ids(1))?;
-    let args = vec![
-        "--capacity".to_string(),
-        sizes.capacity.to_string(),
-        "--service-scale".to_string(),
-        sizes.service_scale.to_string(),
-    ];
+    let args = capacity_args(sizes);
     let spec = Spec {
         label: "",
         emu_args: &args,
