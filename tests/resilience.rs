@@ -515,6 +515,26 @@ fn terminate(child: &Child) {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
 }
 
+/// Sends SIGTERM and checks that `onboard` ends with exit 130 within `within` (`what` names
+/// the run in a failure).
+#[cfg(unix)]
+fn terminate_and_expect_130(child: Child, within: Duration, what: &str) {
+    terminate(&child);
+    let started = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        started.elapsed() < within,
+        "{what}: ended {:?} after SIGTERM",
+        started.elapsed()
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_during_pre_flight_stops_before_anyone_starts() {
@@ -525,19 +545,7 @@ fn sigterm_during_pre_flight_stops_before_anyone_starts() {
     let child = spawn_onboard(&env, &csv, &[]);
     std::thread::sleep(Duration::from_millis(1000));
     assert!(env.emulator.stats().total_requests >= 1, "in pre-flight");
-    terminate(&child);
-    let started = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "stopped at once"
-    );
+    terminate_and_expect_130(child, Duration::from_secs(2), "pre-flight");
     std::thread::sleep(Duration::from_millis(1000)); // anything still on its way arrives
     let stats = env.emulator.stats();
     assert_eq!(stats.write_requests, 0, "nothing written on the proxy");
@@ -553,20 +561,7 @@ fn sigterm_is_honoured_while_the_rate_cap_waits() {
     // One request every 20 s: the run would take minutes.
     let child = spawn_onboard(&env, &csv, &["--rate", "0.05"]);
     std::thread::sleep(Duration::from_millis(1000));
-    terminate(&child);
-    let started = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "ended {:?} after SIGTERM",
-        started.elapsed()
-    );
+    terminate_and_expect_130(child, Duration::from_secs(2), "rate cap");
     assert_eq!(env.emulator.stats().write_requests, 0);
 }
 
@@ -591,21 +586,8 @@ fn a_person_stopped_after_the_grace_keeps_the_user_made_so_far() {
     });
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(env.emulator.users_with_email("h0@company.com").len(), 1);
-    terminate(&child);
-    let started = Instant::now();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     // The retry waits for the retry-after in the pacer, which the stop ends: not 13 s more.
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "ended {:?} after SIGTERM",
-        started.elapsed()
-    );
+    terminate_and_expect_130(child, Duration::from_secs(5), "retry-after");
     let user = &env.emulator.users_with_email("h0@company.com")[0];
     let record = env.record("h0@company.com");
     assert_eq!(
@@ -648,19 +630,7 @@ fn sigterm_stops_status_check_and_offboard_in_their_reads() {
             env.emulator.stats().total_requests >= 1,
             "{args:?}: reading"
         );
-        terminate(&child);
-        let started = Instant::now();
-        let output = child.wait_with_output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(130),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{args:?}: stopped at once"
-        );
+        terminate_and_expect_130(child, Duration::from_secs(2), &format!("{args:?}"));
         std::thread::sleep(Duration::from_millis(1000));
         assert_eq!(
             env.emulator.stats().write_requests,
