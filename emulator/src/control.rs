@@ -74,6 +74,25 @@ impl App {
         id
     }
 
+    /// Create users directly as one bulk request does: they share one `created_at`, so the
+    /// proxy's default order returns them in a new order on every page.
+    pub fn add_users_at_once(&self, emails: &[String], teams: &[String]) -> Vec<String> {
+        let now = self.now();
+        let mut db = self.db();
+        emails
+            .iter()
+            .map(|email| {
+                let id = uuid::Uuid::new_v4().to_string();
+                let user = User::new(&id, Some(email.clone()), Some("internal_user".into()), now);
+                db.insert_user(user);
+                for t in teams {
+                    db.add_member(t, &id, "user", now);
+                }
+                id
+            })
+            .collect()
+    }
+
     /// Create (or rename) a team directly.
     pub fn add_team(&self, team_id: &str, alias: &str) {
         let now = self.now();

@@ -210,6 +210,14 @@ impl Emulator {
         self.app.add_user(email, &teams)
     }
 
+    /// Create users directly as one bulk request does (not counted): they share one
+    /// `created_at`, so the default `/user/list` order shuffles them on every page. Returns
+    /// their user_ids.
+    pub fn add_users_at_once(&self, emails: &[String], teams: &[&str]) -> Vec<String> {
+        let teams: Vec<String> = teams.iter().map(|t| t.to_string()).collect();
+        self.app.add_users_at_once(emails, &teams)
+    }
+
     /// Create a team directly (or rename an existing one).
     pub fn add_team(&self, team_id: &str, alias: &str) {
         self.app.add_team(team_id, alias);

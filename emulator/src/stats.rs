@@ -25,6 +25,9 @@ pub struct Stats {
     pub total_requests: u64,
     /// POST requests received (any route).
     pub write_requests: u64,
+    /// Requests other than POSTs received before the first POST (since the last reset): what
+    /// a run reads before it changes anything.
+    pub reads_before_first_write: u64,
     /// Requests per path (without the server root prefix), e.g. `"/user/new"`.
     pub per_route: BTreeMap<String, u64>,
     /// Responses per HTTP status, e.g. `"409"` (dropped connections are not counted).
@@ -91,6 +94,8 @@ impl StatsTracker {
             s.total_requests += 1;
             if is_write {
                 s.write_requests += 1;
+            } else if s.write_requests == 0 {
+                s.reads_before_first_write += 1;
             }
             *s.per_route.entry(path.to_string()).or_default() += 1;
             s.in_flight += 1;

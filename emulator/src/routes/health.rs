@@ -30,6 +30,27 @@ pub(crate) async fn readiness(State(app): State<Arc<App>>) -> HResult {
     }))
 }
 
+/// `GET /health/readiness/details` (file 29, with the master key): the full readiness answer,
+/// naming the version.
+pub(crate) async fn readiness_details(
+    State(app): State<Arc<App>>,
+    headers: axum::http::HeaderMap,
+) -> HResult {
+    crate::auth::authenticate(&app, &headers)?;
+    ok(json!({
+        "status": "healthy",
+        "db": "connected",
+        "cache": null,
+        "litellm_version": app.version().litellm_version(),
+        "success_callbacks": [],
+        "use_aiohttp_transport": true,
+        "log_level": "WARNING",
+        "is_detailed_debug": false,
+        "show_no_redis_warning": false,
+        "show_env_credential_login_warning": true,
+    }))
+}
+
 /// `GET /.well-known/litellm-ui-config`.
 pub(crate) async fn ui_config(State(app): State<Arc<App>>) -> HResult {
     let cfg = &app.cfg;
@@ -84,6 +105,7 @@ pub(crate) async fn openapi(State(app): State<Arc<App>>) -> HResult {
     if v.is_new() {
         add("/v2/user/info", "get");
         add("/management/v1/users/bulk", "post");
+        add("/management/v1/users/bulk_delete", "post");
     }
     ok(json!({
         "openapi": "3.1.0",

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::errors::{method_not_allowed, route_not_found};
 
 pub(crate) mod bulk;
+mod bulk_delete;
 mod health;
 pub(crate) mod invitations;
 mod lifecycle;
@@ -28,6 +29,11 @@ pub(crate) fn api() -> Router<Arc<App>> {
         .route("/user/delete", post(users::user_delete))
         .route("/user/update", post(lifecycle::user_update))
         .route("/management/v1/users/bulk", post(bulk::bulk_new_users))
+        .route(
+            "/management/v1/users/bulk_delete",
+            post(bulk_delete::bulk_delete),
+        )
+        .route("/health/readiness/details", get(health::readiness_details))
         .route("/invitation/new", post(invitations::invitation_new))
         .route("/invitation/info", get(invitations::invitation_info))
         .route("/invitation/delete", post(invitations::invitation_delete))

@@ -148,15 +148,29 @@ fn contains_ci(hay: Option<&str>, needle: &str) -> bool {
     hay.is_some_and(|h| h.to_lowercase().contains(&needle.to_lowercase()))
 }
 
-fn sort_key(u: &User, col: &str) -> (String, u64) {
-    let s = match col {
-        "user_id" => u.user_id.clone(),
-        "user_email" => u.user_email.clone().unwrap_or_default(),
-        "user_alias" => u.user_alias.clone().unwrap_or_default(),
-        "user_role" => u.user_role.clone().unwrap_or_default(),
-        _ => String::new(),
-    };
-    (s, u.seq)
+/// A user's value in a text sort column (borrowed: sorting 100,000 users per page allocates
+/// nothing).
+fn text_key<'a>(u: &'a User, col: &str) -> &'a str {
+    match col {
+        "user_id" => &u.user_id,
+        "user_email" => u.user_email.as_deref().unwrap_or_default(),
+        "user_alias" => u.user_alias.as_deref().unwrap_or_default(),
+        "user_role" => u.user_role.as_deref().unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// Where a user falls among its ties in one request: PostgreSQL returns rows that share a
+/// sort value in any order, and a new order for each page (`scale/user_list_paging.json`).
+fn tie_rank(u: &User, nonce: u64) -> u64 {
+    // splitmix64 of the user's sequence number and the request's nonce.
+    let mut z = u
+        .seq
+        .wrapping_add(nonce)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// `GET /user/list`: filters, sorting and pagination like `get_users`.
@@ -227,10 +241,20 @@ pub(crate) async fn user_list(
                 })
         })
         .collect();
+    // Ties (users made by one bulk request share `created_at`; nobody here has spend) come
+    // in a new order on every request, as on the real proxy; text columns tie-break by row.
+    let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
     match sort_by.as_deref() {
-        None => users.sort_by_key(|u| std::cmp::Reverse(u.seq)),
-        Some("created_at" | "spend") => users.sort_by_key(|u| u.seq),
-        Some(col) => users.sort_by_key(|u| sort_key(u, col)),
+        None => {
+            users.sort_unstable_by_key(|u| (std::cmp::Reverse(u.created_at), tie_rank(u, nonce)))
+        }
+        Some("created_at") => users.sort_unstable_by_key(|u| (u.created_at, tie_rank(u, nonce))),
+        Some("spend") => users.sort_unstable_by_key(|u| tie_rank(u, nonce)),
+        Some(col) => users.sort_unstable_by(|a, b| {
+            text_key(a, col)
+                .cmp(text_key(b, col))
+                .then(a.seq.cmp(&b.seq))
+        }),
     }
     if sort_by.is_some() && sort_order == "desc" {
         users.reverse();
