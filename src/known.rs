@@ -89,33 +89,15 @@ where
     Ok(answers.into_iter().flatten().collect())
 }
 
-/// Looks up each email on the proxy: by listing every user when that takes fewer requests
-/// than one look-up per email, else one exact-email look-up each. An email no user has is
-/// left out of the answer (so 100,000 new people cost no entry each).
+/// Looks up each email on the proxy, one exact-email look-up each: the cost grows with the
+/// people asked about, never with the users on the proxy. An email no user has is left out of
+/// the answer (so 100,000 new people cost no entry each).
 pub async fn lookups(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
     emails: Vec<Email>,
 ) -> Result<HashMap<Email, Lookup>, Stopped> {
-    if emails.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let (first, pages) = retried(retry, || client.users_page_of(None, 1))
-        .await
-        .map_err(Stopped::Fatal)?;
-    if pages as usize <= emails.len() {
-        let rest: Vec<u64> = (2..=pages).collect();
-        let more = read_all(client, shutdown, rest, |page| {
-            let client = client.clone();
-            async move { retried(retry, || client.users_page_of(None, page)).await }
-        })
-        .await?;
-        let rows = first
-            .into_iter()
-            .chain(more.into_iter().flat_map(|(r, _)| r));
-        return Ok(by_email(rows, emails));
-    }
     let answers = read_all(client, shutdown, emails.clone(), |email| {
         let client = client.clone();
         async move {
@@ -228,30 +210,6 @@ pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
         1 => Lookup::Found(Box::new(rows.remove(0))),
         _ => Lookup::Several(rows.into_iter().map(|r| r.user_id).collect()),
     }
-}
-
-/// Matches listed users to the wanted emails (trimmed, case-insensitive, as the proxy does).
-/// Only emails some user has are in the answer: it grows with the users found, not with
-/// the emails asked about.
-pub(crate) fn by_email(
-    rows: impl Iterator<Item = UserRow>,
-    mut emails: Vec<Email>,
-) -> HashMap<Email, Lookup> {
-    emails.sort_unstable();
-    let mut found: HashMap<Email, Vec<UserRow>> = HashMap::new();
-    for row in rows {
-        let Some(stored) = row.user_email.as_deref() else {
-            continue;
-        };
-        let key = Email::unchecked(stored);
-        if emails.binary_search(&key).is_ok() {
-            found.entry(key).or_default().push(row);
-        }
-    }
-    found
-        .into_iter()
-        .map(|(e, rows)| (e, lookup_of(rows)))
-        .collect()
 }
 
 #[cfg(test)]

@@ -170,10 +170,11 @@ fn offboard_by_email_and_csv_removes_exactly_the_planned_people() {
     assert_eq!(removed, ids[..3].iter().cloned().collect());
     let per_route = env.emulator.stats().per_route;
     assert_eq!(
-        per_route.get("/user/delete"),
-        Some(&3),
-        "one request per person"
+        per_route.get("/management/v1/users/bulk_delete"),
+        Some(&1),
+        "the three users in one bulk request"
     );
+    assert_eq!(per_route.get("/user/delete"), None);
     assert!(env.record("dan@company.com").get("offboarded_at").is_none());
 
     // Status shows them.

@@ -4,6 +4,7 @@
 //! a clean stop on Ctrl-C, and a summary.
 
 pub mod bulk;
+pub mod deletes;
 pub mod drive;
 pub mod pacer;
 pub mod person;

@@ -242,6 +242,10 @@ pub struct OffboardArgs {
     /// Show the plan; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// Delete users in bulk (`/management/v1/users/bulk_delete`) when the proxy has it
+    /// (`auto`), or one `/user/delete` each (`never`).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::types::BulkMode::Auto)]
+    pub bulk: crate::types::BulkMode,
 }
 
 /// `onboard status`.

@@ -4,13 +4,16 @@
 
 use std::collections::BTreeSet;
 
+use crate::apply::pacer::RetryPolicy;
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::Printer;
+use crate::proxy::ProxyClient;
 use crate::proxy::api::UserRow;
+use crate::proxy::listing::{self, Distinct};
 use crate::shutdown::Shutdown;
 use crate::types::{TeamId, no_control};
 
@@ -34,46 +37,32 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
     let mut printer = Printer::new(config.format, config.quiet);
     let client = preflight::client(&config, &shutdown)?;
     let retry = config.retry_policy();
-    let (team, first, pages) = preflight::unless_stopped(&shutdown, async {
+    let team = preflight::unless_stopped(&shutdown, async {
         preflight::reachable_admin(&client).await?;
-        let team = match &args.team {
+        match &args.team {
             Some(team) => {
                 no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
                 let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-                preflight::resolve_teams(&client, &wanted)
+                Ok(preflight::resolve_teams(&client, &wanted)
                     .await?
                     .into_values()
-                    .next()
+                    .next())
             }
-            None => None,
-        };
-        let (first, pages) = retry
-            .run(|| client.users_page_of(team.as_ref(), 1), |_| {})
-            .await
-            .map_err(|e| preflight::explain(e, &client))?;
-        Ok((team, first, pages))
-    })
-    .await?;
-    if pages > MAX_PAGES {
-        return Err(Fatal::new(format!(
-            "the proxy says its user list has {pages} pages of 100; more than {MAX_PAGES} is not believed"
-        )));
-    }
-    let stopped = |stopped| preflight::reads_stopped(stopped, &client);
-    let more = known::read_all(&client, &shutdown, (2..=pages).collect(), |page| {
-        let client = client.clone();
-        let team = team.clone();
-        async move {
-            retry
-                .run(|| client.users_page_of(team.as_ref(), page), |_| {})
-                .await
+            None => Ok(None),
         }
     })
-    .await
-    .map_err(stopped)?;
-    let rows = first
-        .into_iter()
-        .chain(more.into_iter().flat_map(|(rows, _)| rows));
+    .await?;
+    let mut readings = 0;
+    let rows = loop {
+        readings += 1;
+        let (rows, distinct) = read_users(&client, retry, &shutdown, team.as_ref()).await?;
+        match distinct.check("user/list") {
+            Ok(()) => break rows,
+            Err(e) if readings >= listing::READINGS => return Err(preflight::explain(e, &client)),
+            Err(e) => tracing::info!("{e}; reading it again"),
+        }
+    };
+    let rows = rows.into_iter();
     let (csv, teamless) =
         to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
     if teamless > 0 {
@@ -91,6 +80,52 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
         }
     }
     Ok(Exit::Success)
+}
+
+/// Every user of `team` (or of the proxy) once, by `user_id`, page by page at the run's
+/// concurrency, with what the reading saw to check against the proxy's `total`.
+async fn read_users(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    team: Option<&TeamId>,
+) -> Result<(Vec<UserRow>, Distinct), Fatal> {
+    let first = preflight::unless_stopped(shutdown, async {
+        retry
+            .run(|| client.users_page_of(team, 1), |_| {})
+            .await
+            .map_err(|e| preflight::explain(e, client))
+    })
+    .await?;
+    if first.pages > MAX_PAGES {
+        return Err(Fatal::new(format!(
+            "the proxy says its user list has {} pages of 100; more than {MAX_PAGES} is not believed",
+            first.pages
+        )));
+    }
+    let stopped = |stopped| preflight::reads_stopped(stopped, client);
+    let more = known::read_all(client, shutdown, (2..=first.pages).collect(), |page| {
+        let client = client.clone();
+        let team = team.cloned();
+        async move {
+            retry
+                .run(|| client.users_page_of(team.as_ref(), page), |_| {})
+                .await
+        }
+    })
+    .await
+    .map_err(stopped)?;
+    let mut distinct = Distinct::default();
+    let mut rows = Vec::new();
+    for page in std::iter::once(first).chain(more) {
+        distinct.total(page.total);
+        rows.extend(
+            page.rows
+                .into_iter()
+                .filter(|row| distinct.first(row.user_id.as_str())),
+        );
+    }
+    Ok((rows, distinct))
 }
 
 /// The rows as CSV, and how many users were left out for having no team (a row without a

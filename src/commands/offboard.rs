@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 
 use crate::apply::pacer::RetryPolicy;
-use crate::apply::person::{Executor, Outcome};
+use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::{self};
 use crate::audit::Audit;
 use crate::commands::confirm::{confirm, targets};
@@ -22,6 +22,7 @@ use crate::plan::{self, Action, Lookup, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
 use crate::proxy::links::Links;
 use crate::shutdown::Shutdown;
+use crate::types::BulkMode;
 use crate::types::{Email, TeamId, UserId, no_control};
 
 /// Totals of an offboarding run.
@@ -156,40 +157,57 @@ pub async fn offboard(
     };
     printer.progress(acting.len() as u64);
     let mut totals = Totals::default();
-    let applied = apply::apply(
-        &executor,
-        acting,
-        |plan, _| plan,
-        &mut audit,
-        &mut printer,
-        &shutdown,
-        &mut totals,
-        |totals, result, printer| {
-            printer.person(result);
-            printer.removal(result);
-            match &result.outcome {
-                Outcome::Failed { reason } => {
-                    totals.failed += 1;
-                    *totals.failure_reasons.entry(reason.clone()).or_default() += 1;
+    let deletes = acting.iter().filter(|p| p.has("delete_user")).count();
+    let in_bulk =
+        args.bulk == BulkMode::Auto && deletes > 1 && bulk_deletes(&executor.client).await;
+    let each = |totals: &mut Totals, result: &PersonResult, printer: &mut Printer| {
+        printer.person(result);
+        printer.removal(result);
+        match &result.outcome {
+            Outcome::Failed { reason } => {
+                totals.failed += 1;
+                *totals.failure_reasons.entry(reason.clone()).or_default() += 1;
+            }
+            _ => {
+                let user_deleted = result.plan.has("delete_user");
+                totals.users_deleted += usize::from(user_deleted);
+                for action in &result.plan.actions {
+                    match action {
+                        Action::RemoveFromTeam { .. } => totals.memberships_removed += 1,
+                        Action::DeleteInvitation { .. } => totals.invitations_deleted += 1,
+                        _ => {}
+                    }
                 }
-                _ => {
-                    let user_deleted = result.plan.has("delete_user");
-                    totals.users_deleted += usize::from(user_deleted);
-                    for action in &result.plan.actions {
-                        match action {
-                            Action::RemoveFromTeam { .. } => totals.memberships_removed += 1,
-                            Action::DeleteInvitation { .. } => totals.invitations_deleted += 1,
-                            _ => {}
-                        }
-                    }
-                    if !user_deleted {
-                        totals.invitations_deleted -= result.delete_failed.len();
-                    }
+                if !user_deleted {
+                    totals.invitations_deleted -= result.delete_failed.len();
                 }
             }
-        },
-    )
-    .await;
+        }
+    };
+    let applied = if in_bulk {
+        apply::deletes::apply_deleting_in_bulk(
+            &executor,
+            acting,
+            &mut audit,
+            &mut printer,
+            &shutdown,
+            &mut totals,
+            each,
+        )
+        .await
+    } else {
+        apply::apply(
+            &executor,
+            acting,
+            |plan, _| plan,
+            &mut audit,
+            &mut printer,
+            &shutdown,
+            &mut totals,
+            each,
+        )
+        .await
+    };
     let audit_path = audit.path().to_path_buf();
     let committed = audit.commit();
     let applied = applied.map_err(Fatal::caused)?;
@@ -330,4 +348,15 @@ pub async fn add_prune_plans(
         ));
     }
     Ok(())
+}
+
+/// Asks the proxy, once and without a write, whether it deletes users in bulk.
+async fn bulk_deletes(client: &crate::proxy::ProxyClient) -> bool {
+    match client.bulk_support().await {
+        Ok(support) => support.deletes,
+        Err(e) => {
+            tracing::info!("/openapi.json: {e}; deleting users one at a time");
+            false
+        }
+    }
 }

@@ -74,6 +74,8 @@ pub struct OffboardTask {
     pub yes: bool,
     /// Show the plan; write nothing.
     pub dry_run: bool,
+    /// Delete users in bulk where the proxy can.
+    pub bulk: crate::types::BulkMode,
 }
 
 /// `onboard invite`.
@@ -132,6 +134,7 @@ impl Task {
                 include_admins: a.include_admins,
                 yes: a.yes,
                 dry_run: a.dry_run,
+                bulk: a.bulk,
             }),
             Some(Command::Export(a)) => Task::Export(ExportTask {
                 team: a.team.clone(),

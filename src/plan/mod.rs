@@ -20,7 +20,9 @@ pub use reconcile::{FieldChange, Rosters};
 mod onboard;
 mod refresh;
 
-pub use onboard::{OnboardOptions, Onboarding, invalid, known_user, needs_lookup, onboard};
+pub use onboard::{
+    OnboardOptions, Onboarding, invalid, known_user, needs_lookup, onboard, read_first,
+};
 pub use refresh::{
     InvitationCheck, RefreshOptions, check, cleanup, is_open, pending_deletes, refresh, refresh_due,
 };
@@ -226,6 +228,17 @@ pub struct PersonPlan {
 }
 
 impl PersonPlan {
+    /// What `create_user` turned out to be when the proxy already had the user: adopting them,
+    /// and adding them to the teams they were missing from (what a dry run, which looks the
+    /// email up, plans for them).
+    pub fn adopted(&mut self, user_id: UserId, added: Vec<TeamId>) {
+        if let Some(i) = self.actions.iter().position(|a| *a == Action::CreateUser) {
+            let done = std::iter::once(Action::AdoptUser { user_id })
+                .chain(added.into_iter().map(|team| Action::AddToTeam { team }));
+            self.actions.splice(i..=i, done);
+        }
+    }
+
     fn new(email: Email, line: u64) -> Self {
         PersonPlan {
             email,

@@ -36,6 +36,25 @@ pub fn needs_lookup(record: Option<&Record>, options: OnboardOptions, now: DateT
     known_user(record).is_none() && onboard_skip(record, options, now).is_none()
 }
 
+/// True when an onboarding run asks the proxy about this email before it starts. A user the
+/// audit file knows is read only for a row with settings to compare. Someone it does not know
+/// is read for a dry run (which must show `adopt_user` or `create_user`) and for a row with
+/// settings (an adopted user's fields are compared); a run otherwise lets `create_user` find
+/// out: the proxy answers "already exists" (per row in bulk), and that user is adopted. So a
+/// run's reads grow with the people it must read, never with the users on the proxy.
+pub fn read_first(
+    record: Option<&Record>,
+    has_settings: bool,
+    options: OnboardOptions,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> bool {
+    if known_user(record).is_some() {
+        return has_settings;
+    }
+    needs_lookup(record, options, now) && (dry_run || has_settings)
+}
+
 /// Why an onboarding run would make no invitation for someone the audit file knows.
 fn onboard_skip(
     record: Option<&Record>,

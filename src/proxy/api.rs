@@ -103,6 +103,8 @@ pub(crate) struct UserList {
     pub(crate) users: Vec<UserRow>,
     #[serde(default)]
     pub(crate) total_pages: Option<u64>,
+    #[serde(default)]
+    pub(crate) total: Option<u64>,
 }
 
 /// A team as `/v2/team/list` or `/team/info` describes it.
@@ -121,27 +123,45 @@ pub(crate) struct TeamList {
     pub(crate) teams: Vec<Team>,
     #[serde(default)]
     pub(crate) total_pages: Option<u64>,
+    #[serde(default)]
+    pub(crate) total: Option<u64>,
 }
 
 /// A page of a paginated list (`/user/list`, `/v2/team/list`: 100 rows a page).
 pub(crate) trait Page: serde::de::DeserializeOwned {
     /// What a row is.
     type Row;
-    /// The rows, and the page count the proxy reports.
-    fn into_rows(self) -> (Vec<Self::Row>, Option<u64>);
+    /// The query that pages by a unique key (empty where none is known to be taken).
+    const SORT: &'static [(&'static str, &'static str)];
+    /// A row's unique id.
+    fn id(row: &Self::Row) -> &str;
+    /// The rows, the page count and the total the proxy reports.
+    fn into_rows(self) -> (Vec<Self::Row>, Option<u64>, Option<u64>);
 }
+
+/// `/user/list` paged by `user_id`, the order in which every user shows exactly once.
+pub(crate) const USERS_BY_ID: &[(&str, &str)] = &[("sort_by", "user_id"), ("sort_order", "asc")];
 
 impl Page for UserList {
     type Row = UserRow;
-    fn into_rows(self) -> (Vec<UserRow>, Option<u64>) {
-        (self.users, self.total_pages)
+    const SORT: &'static [(&'static str, &'static str)] = USERS_BY_ID;
+    fn id(row: &UserRow) -> &str {
+        row.user_id.as_str()
+    }
+    fn into_rows(self) -> (Vec<UserRow>, Option<u64>, Option<u64>) {
+        (self.users, self.total_pages, self.total)
     }
 }
 
 impl Page for TeamList {
     type Row = Team;
-    fn into_rows(self) -> (Vec<Team>, Option<u64>) {
-        (self.teams, self.total_pages)
+    // Which sort keys `/v2/team/list` takes is not recorded: its own order, checked.
+    const SORT: &'static [(&'static str, &'static str)] = &[];
+    fn id(row: &Team) -> &str {
+        row.team_id.as_str()
+    }
+    fn into_rows(self) -> (Vec<Team>, Option<u64>, Option<u64>) {
+        (self.teams, self.total_pages, self.total)
     }
 }
 

@@ -108,6 +108,8 @@ struct Info {
 pub struct BulkSupport {
     /// The endpoint is there.
     pub available: bool,
+    /// `POST /management/v1/users/bulk_delete` is there too.
+    pub deletes: bool,
     /// The version `/openapi.json` names, if any.
     pub version: Option<String>,
 }
@@ -169,17 +171,22 @@ impl ProxyClient {
             Err(ProxyError::NotFound(_)) => {
                 return Ok(BulkSupport {
                     available: false,
+                    deletes: false,
                     version: None,
                 });
             }
             Err(e) => return Err(e),
         };
         let version = schema.info.and_then(|i| i.version);
-        let available = match &schema.paths {
-            Some(paths) if !paths.is_empty() => paths.contains_key(BULK_PATH),
+        let listed = |path: &str| match &schema.paths {
+            Some(paths) if !paths.is_empty() => paths.contains_key(path),
             _ => version.as_deref().is_some_and(version_has_bulk),
         };
-        Ok(BulkSupport { available, version })
+        Ok(BulkSupport {
+            available: listed(BULK_PATH),
+            deletes: listed(crate::proxy::bulk_delete::BULK_DELETE_PATH),
+            version,
+        })
     }
 }
 

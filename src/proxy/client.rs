@@ -108,35 +108,6 @@ impl ProxyClient {
         &self.pacer
     }
 
-    /// Every row of a paginated list at `path` (100 a page) that `keep` accepts: the proxy's
-    /// filters are partial matches, so the caller decides what matches.
-    pub(super) async fn all_pages<P: crate::proxy::api::Page>(
-        &self,
-        path: &str,
-        filter: (&str, &str),
-        keep: impl Fn(&P::Row) -> bool,
-    ) -> Result<Vec<P::Row>, ProxyError> {
-        let mut found = Vec::new();
-        for page in 1u64.. {
-            let page_text = page.to_string();
-            let list: P = self
-                .send(
-                    Method::GET,
-                    path,
-                    &[filter, ("page", &page_text), ("page_size", "100")],
-                    None,
-                )
-                .await?;
-            let (rows, pages) = list.into_rows();
-            let done = rows.len() < 100 || pages.is_none_or(|pages| page >= pages);
-            found.extend(rows.into_iter().filter(|row| keep(row)));
-            if done {
-                break;
-            }
-        }
-        Ok(found)
-    }
-
     pub(super) async fn send<T: DeserializeOwned>(
         &self,
         method: Method,

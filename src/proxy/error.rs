@@ -10,7 +10,7 @@ use crate::types::MasterKey;
 pub const MESSAGE_MAX_CHARS: usize = 300;
 
 /// What went wrong with one request to the proxy.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProxyError {
     /// 401: the master key was rejected.
     #[error("the master key was rejected (HTTP 401): {0}")]
@@ -97,6 +97,19 @@ pub enum ProxyError {
     /// The proxy answered 2xx with something we could not read.
     #[error("unexpected answer from the proxy: {0}")]
     Decode(String),
+    /// A listing did not show each of the rows it counts exactly once, on every reading:
+    /// nothing is planned from a partial picture.
+    #[error(
+        "/{path} showed {seen} distinct rows of the {total} it counts, on every reading; a partial list is not used"
+    )]
+    Incomplete {
+        /// The listing.
+        path: &'static str,
+        /// Distinct rows seen.
+        seen: u64,
+        /// The proxy's `total`.
+        total: u64,
+    },
 }
 
 impl ProxyError {
@@ -164,6 +177,7 @@ impl ProxyError {
             ProxyError::Ambiguous(_) => "no answer from the proxy".into(),
             ProxyError::Decode(_) => "unexpected answer".into(),
             ProxyError::Interrupted => "interrupted".into(),
+            ProxyError::Incomplete { .. } => "incomplete listing".into(),
         }
     }
 

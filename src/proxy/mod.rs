@@ -3,13 +3,16 @@
 
 pub mod api;
 pub mod bulk;
+pub mod bulk_delete;
 pub mod client;
 pub mod error;
 mod health;
 mod invitations;
 pub mod links;
+pub mod listing;
 mod teams;
 mod users;
 
 pub use client::ProxyClient;
 pub use error::ProxyError;
+pub use users::UsersPage;

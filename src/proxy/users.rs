@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::proxy::api::{CreatedUser, NewUser, UserList, UserRow};
+use crate::proxy::api::{CreatedUser, NewUser, Page, USERS_BY_ID, UserList, UserRow};
 use crate::proxy::client::ProxyClient;
 use crate::proxy::error::ProxyError;
 use crate::types::{Email, TeamId, UserId};
@@ -46,20 +46,27 @@ impl ProxyClient {
         .map(drop)
     }
 
-    /// One page of the users of `team` (or of every user), 100 a page: rows and page count.
+    /// One page of the users of `team` (or of every user), 100 a page in `user_id` order (the
+    /// default order repeats and skips users: [`crate::proxy::listing`]): the rows, the page
+    /// count and the total the proxy reports.
     pub async fn users_page_of(
         &self,
         team: Option<&TeamId>,
         page: u64,
-    ) -> Result<(Vec<UserRow>, u64), ProxyError> {
+    ) -> Result<UsersPage, ProxyError> {
         let page_text = page.to_string();
         let mut query = vec![("page", page_text.as_str()), ("page_size", "100")];
+        query.extend_from_slice(USERS_BY_ID);
         if let Some(team) = team {
             query.push(("team", team.as_str()));
         }
         let list: UserList = self.send(Method::GET, "user/list", &query, None).await?;
-        let pages = list.total_pages.unwrap_or(1).max(1);
-        Ok((list.users, pages))
+        let (rows, pages, total) = list.into_rows();
+        Ok(UsersPage {
+            rows,
+            pages: pages.unwrap_or(1).max(1),
+            total,
+        })
     }
 
     /// `POST /user/update` by `user_id` with `fields`. Only for a user just read on the
@@ -120,4 +127,15 @@ impl ProxyClient {
             .await
             .map(drop)
     }
+}
+
+/// One page of `/user/list`.
+#[derive(Debug)]
+pub struct UsersPage {
+    /// The users on it.
+    pub rows: Vec<UserRow>,
+    /// How many pages the proxy counts (at least 1).
+    pub pages: u64,
+    /// How many users the proxy counts.
+    pub total: Option<u64>,
 }

@@ -25,12 +25,14 @@ pub(super) enum Made {
     Created { record: Box<Record>, in_team: bool },
     /// Not created in bulk: the plan goes the per-person way (`/user/new`, adopt on exists).
     PerPerson,
+    /// The proxy has a user with this email: adopted by one exact look-up, no `/user/new`.
+    Exists,
     /// The person fails.
     Failed { message: String, reason: String },
 }
 
 /// Splits the bulk-created people into ceil(n / 500) chunks of near-equal size.
-pub(super) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
+pub(crate) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
     let n = people.len();
     if n == 0 {
         return Vec::new();
@@ -131,9 +133,11 @@ pub(super) async fn create_chunk(
                                 },
                             );
                         }
-                        // Exists: `/user/new` refuses and the executor adopts the user.
-                        // Anything else: `/user/new` gives its own answer.
-                        RowOutcome::Exists(_) | RowOutcome::Refused(_) => {
+                        RowOutcome::Exists(_) => {
+                            made.insert(entry.1.email.clone(), Made::Exists);
+                        }
+                        // `/user/new` gives its own answer.
+                        RowOutcome::Refused(_) => {
                             made.insert(entry.1.email.clone(), Made::PerPerson);
                         }
                     }
@@ -207,9 +211,9 @@ pub(super) async fn create_chunk(
     (records, made, report)
 }
 
-/// Looks the emails up one request at a time (the chunk holds one lane of the limiter):
-/// by listing every user when that takes fewer requests, else one exact look-up each. A read
-/// that fails leaves its emails unknown (absent from the map).
+/// Looks the emails up one request at a time (the chunk holds one lane of the limiter), one
+/// exact look-up each: the cost is the chunk's, never the proxy's size. A read that fails
+/// leaves its email unknown (absent from the map).
 async fn look_up(
     client: &ProxyClient,
     retry: RetryPolicy,
@@ -217,29 +221,6 @@ async fn look_up(
     requests: &mut u32,
 ) -> HashMap<Email, Lookup> {
     let count = &mut |_| *requests += 1;
-    let first = retry
-        .run(|| client.users_page_of(None, 1), &mut *count)
-        .await;
-    let Ok((rows, pages)) = first else {
-        return HashMap::new();
-    };
-    if pages as usize <= emails.len() {
-        let mut all = rows;
-        for page in 2..=pages {
-            match retry
-                .run(|| client.users_page_of(None, page), &mut *count)
-                .await
-            {
-                Ok((more, _)) => all.extend(more),
-                Err(_) => return HashMap::new(),
-            }
-        }
-        let mut found = known::by_email(all.into_iter(), emails.to_vec());
-        for email in emails {
-            found.entry(email.clone()).or_insert(Lookup::Absent);
-        }
-        return found;
-    }
     let mut found = HashMap::new();
     for email in emails {
         if let Ok(rows) = retry

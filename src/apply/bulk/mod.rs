@@ -20,6 +20,8 @@
 //!   of the run (one warning): everyone left goes the per-person way.
 
 mod chunk;
+
+pub(crate) use chunk::chunks;
 #[cfg(test)]
 mod tests;
 
@@ -40,7 +42,7 @@ use crate::audit::{Audit, AuditError};
 use crate::plan::{Action, Onboarding, Pending, PersonPlan};
 use crate::shutdown::Shutdown;
 pub use chunk::chunk_sizes;
-use chunk::{Made, chunks, create_chunk};
+use chunk::{Made, create_chunk};
 
 /// What a chunk job reports besides the people it created.
 #[derive(Debug, Default)]
@@ -260,6 +262,7 @@ async fn person(executor: &Executor, member: Member) -> Result<PersonResult, Sto
     let Member { plan, prior, made } = member;
     match made {
         Made::PerPerson => executor.apply(plan, prior).await,
+        Made::Exists => executor.apply_known(plan, prior, true).await,
         Made::Created { record, in_team } => {
             // `create_user` is done: the rest of the plan, from the journaled record.
             let mut rest = plan.clone();

@@ -44,7 +44,7 @@ mod against_the_emulator {
     const DEV_TEST: &str = "f6dbea80-21b4-4f7b-a669-3d6adcc6e8d1";
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn rows_fail_alone_an_unknown_team_fails_its_person_an_existing_email_goes_per_person() {
+    async fn rows_fail_alone_an_unknown_team_fails_its_person_an_existing_email_is_to_adopt() {
         let emulator =
             litellm_emulator::Emulator::start(litellm_emulator::EmulatorConfig::default())
                 .await
@@ -99,7 +99,7 @@ mod against_the_emulator {
         assert!(emulator.users_with_email("lost@company.com").is_empty());
         assert!(matches!(
             made[&Email::unchecked("taken@company.com")],
-            Made::PerPerson
+            Made::Exists
         ));
         assert_eq!(
             emulator.users_with_email("taken@company.com")[0].user_id,

@@ -25,9 +25,12 @@ impl Executor {
         let now = Utc::now();
         match action {
             Action::CreateUser => {
-                let (user_id, origin) = self.create_user(plan, tally).await?;
-                done.created = origin == UserOrigin::Created;
-                self.set_user(record, plan, user_id, origin);
+                let got = self.create_user(plan, tally, done.exists).await?;
+                done.created = got.origin == UserOrigin::Created;
+                self.set_user(record, plan, got.user_id.clone(), got.origin);
+                if got.origin == UserOrigin::Existing {
+                    done.adopted = Some(got);
+                }
             }
             Action::AdoptUser { user_id } => {
                 self.set_user(record, plan, user_id.clone(), UserOrigin::Existing);

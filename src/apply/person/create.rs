@@ -13,15 +13,30 @@ use crate::proxy::api::NewUser;
 use crate::settings::TeamRole;
 use crate::types::{TeamId, UserId};
 
+/// The user `create_user` ended with.
+#[derive(Debug)]
+pub(super) struct Got {
+    pub user_id: UserId,
+    pub origin: UserOrigin,
+    /// Teams an existing user was added to (a created user joins with `/user/new`).
+    pub added: Vec<TeamId>,
+}
+
 impl Executor {
     /// Creates the user; a user the proxy says exists (or may have been created by an
-    /// attempt whose answer was lost) is looked up and adopted, never created twice.
+    /// attempt whose answer was lost) is looked up and adopted, never created twice. With
+    /// `exists` (the proxy said so in a bulk row) the user is looked up first, and created
+    /// only when that finds nobody.
     pub(super) async fn create_user(
         &self,
         plan: &PersonPlan,
         tally: &mut Tally,
-    ) -> Result<(UserId, UserOrigin), ProxyError> {
+        exists: bool,
+    ) -> Result<Got, ProxyError> {
         let person = plan.person.as_ref().ok_or_else(no_user)?;
+        if exists && let Some(got) = self.adopt(plan, tally, UserOrigin::Existing).await? {
+            return Ok(got);
+        }
         let body = new_user(person);
         let teams = body.teams.clone();
         let mut attempt = 0;
@@ -41,7 +56,11 @@ impl Executor {
                                 .await?;
                         }
                     }
-                    return Ok((created.user_id, UserOrigin::Created));
+                    return Ok(Got {
+                        user_id: created.user_id,
+                        origin: UserOrigin::Created,
+                        added: Vec::new(),
+                    });
                 }
                 Err(e) => e,
             };
@@ -64,8 +83,8 @@ impl Executor {
                 }
                 e if e.is_ambiguous() => {
                     // The user may have been created: look before sending it again.
-                    if let Some(found) = self.adopt(plan, tally, UserOrigin::Created).await? {
-                        return Ok(found);
+                    if let Some(got) = self.adopt(plan, tally, UserOrigin::Created).await? {
+                        return Ok(got);
                     }
                 }
                 e if e.is_retryable() => {}
@@ -79,13 +98,13 @@ impl Executor {
         }
     }
 
-    /// Reuses the one user with this email, making sure they are in the team.
+    /// Reuses the one user with this email, making sure they are in the row's teams.
     async fn adopt(
         &self,
         plan: &PersonPlan,
         tally: &mut Tally,
         origin: UserOrigin,
-    ) -> Result<Option<(UserId, UserOrigin)>, ProxyError> {
+    ) -> Result<Option<Got>, ProxyError> {
         let person = plan.person.as_ref().ok_or_else(no_user)?;
         let email = &person.email;
         let mut rows = self
@@ -95,6 +114,7 @@ impl Executor {
             0 => Ok(None),
             1 => {
                 let row = rows.remove(0);
+                let mut added = Vec::new();
                 // A team admin is added by the plan's own `add_to_team` actions.
                 if person.settings.team_role != Some(TeamRole::Admin) {
                     for team in person.teams() {
@@ -104,10 +124,15 @@ impl Executor {
                             .is_some_and(|t| t.iter().any(|id| id == team.as_str()));
                         if !in_team {
                             self.ensure_member(team, &row.user_id, tally).await?;
+                            added.push(team.clone());
                         }
                     }
                 }
-                Ok(Some((row.user_id, origin)))
+                Ok(Some(Got {
+                    user_id: row.user_id,
+                    origin,
+                    added,
+                }))
             }
             _ => Err(ProxyError::SeveralUsers {
                 email: email.clone(),

@@ -57,7 +57,7 @@ pub enum Outcome {
 }
 
 /// The result of one person: the plan, the record to store (if it changed), what happened.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PersonResult {
     /// The plan that was carried out.
     pub plan: PersonPlan,
@@ -86,6 +86,17 @@ impl Executor {
         &self,
         plan: PersonPlan,
         prior: Option<Record>,
+    ) -> Result<PersonResult, StopRun> {
+        self.apply_known(plan, prior, false).await
+    }
+
+    /// [`Executor::apply`] for a person whose user the proxy said exists (`create_user` then
+    /// looks them up before it sends anything).
+    pub async fn apply_known(
+        &self,
+        plan: PersonPlan,
+        prior: Option<Record>,
+        exists: bool,
     ) -> Result<PersonResult, StopRun> {
         let now = Utc::now();
         let acts = plan.actions.iter().any(|a| *a != Action::EmailLink);
@@ -120,7 +131,10 @@ impl Executor {
             return Ok(result);
         }
         let mut tally = Tally::default();
-        let mut done = Done::default();
+        let mut done = Done {
+            exists,
+            ..Done::default()
+        };
         let actions = result.plan.actions.clone();
         let mut failure = None;
         for action in &actions {
@@ -133,6 +147,9 @@ impl Executor {
             }
         }
         tally.sample(self.client.pacer().limiter());
+        if let Some(got) = done.adopted {
+            result.plan.adopted(got.user_id, got.added);
+        }
         result.requests = tally.requests;
         result.created = done.created;
         result.delete_failed = done.delete_failed;
@@ -172,6 +189,10 @@ impl Executor {
 
 #[derive(Default)]
 struct Done {
+    /// The proxy said the user exists (a bulk row): `create_user` looks them up first.
+    exists: bool,
+    /// `create_user` found the user there and adopted them.
+    adopted: Option<create::Got>,
     created: bool,
     delete_failed: Vec<String>,
     deleted: u32,

@@ -214,7 +214,8 @@ async fn onboard_people(
     };
     let retry = config.retry_policy();
     let pruned = prune.then(|| people.clone());
-    let mut onboarding = look_up(&client, retry, &shutdown, &people, &audit, options).await?;
+    let mut onboarding =
+        look_up(&client, retry, &shutdown, &people, &audit, options, dry_run).await?;
     let mut items: Vec<Pending> = people.into_iter().map(Pending::Person).collect();
     items.extend(invalid_plans(&invalid).map(Pending::from));
     if dry_run || prune {

@@ -19,8 +19,8 @@ use crate::proxy::ProxyClient;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, TeamId};
 
-/// What every person is planned from besides their audit record: for people the audit file
-/// does not know (and rows with settings to compare), what the proxy says of their email.
+/// What every person is planned from besides their audit record: what the proxy says of the
+/// emails [`plan::read_first`] names, and the rosters of teams with role cells.
 pub(super) async fn look_up(
     client: &ProxyClient,
     retry: RetryPolicy,
@@ -28,14 +28,14 @@ pub(super) async fn look_up(
     people: &[Person],
     audit: &Audit,
     options: OnboardOptions,
+    dry_run: bool,
 ) -> Result<Onboarding, Fatal> {
     let now = Utc::now();
     let unknown: Vec<Email> = people
         .iter()
-        // A row with settings to compare is read too (a plain row is not: no extra request).
         .filter(|p| {
-            plan::needs_lookup(audit.prior(&p.email), options, now)
-                || plan::known_user(audit.prior(&p.email)).is_some() && p.needs_user_row()
+            let record = audit.prior(&p.email);
+            plan::read_first(record, p.needs_user_row(), options, now, dry_run)
         })
         .map(|p| p.email.clone())
         .collect();
