@@ -307,10 +307,7 @@ fn invalid_plans(invalid: &[input::RowProblem]) -> impl Iterator<Item = PersonPl
         Some(plan::invalid(
             Email::unchecked(raw),
             problem.line,
-            format!(
-                "invalid row (line {}): {}: {}",
-                problem.line, problem.field, problem.message
-            ),
+            format!("invalid row (line {}): {}", problem.line, problem.detail()),
         ))
     })
 }
