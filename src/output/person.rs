@@ -248,12 +248,26 @@ impl Printer {
     /// Ends the output and prints the summary on stderr.
     pub fn finish(&mut self, summary: &Summary, audit_path: &std::path::Path) {
         let notable = summary.failed > 0 || summary.stopped.is_some() || summary.interrupted;
-        let existing = summary.invited - summary.created;
+        let mut made = Vec::new();
+        if summary.invited > 0 || summary.sso_linked == 0 {
+            made.push(format!(
+                "{} invited ({} created, {} existing)",
+                summary.invited,
+                summary.created,
+                summary.invited - summary.created
+            ));
+        }
+        if summary.sso_linked > 0 {
+            made.push(format!(
+                "{} without invitation (--no-invite: {} created, {} existing)",
+                summary.sso_linked,
+                summary.sso_created,
+                summary.sso_linked - summary.sso_created
+            ));
+        }
         let mut line = format!(
-            "{} invited ({} created, {} existing), {} already invited, {} already accepted, {} failed",
-            summary.invited,
-            summary.created,
-            existing,
+            "{}, {} already invited, {} already accepted, {} failed",
+            made.join(", "),
             summary.already_invited,
             summary.already_accepted,
             summary.failed

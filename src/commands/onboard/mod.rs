@@ -192,6 +192,7 @@ async fn onboard_people(
             &teams,
             config.fix_default_user,
             dry_run,
+            !options.no_invite,
             &mut printer,
         ),
     )
