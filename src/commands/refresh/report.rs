@@ -24,6 +24,8 @@ pub(super) struct Report {
     pub(super) failed: Vec<(String, String)>,
     pub(super) failure_reasons: BTreeMap<String, usize>,
     pub(super) old_kept: Vec<(String, String)>,
+    /// Invitations replaced by this run's renewals and deleted now.
+    pub(super) replaced_deleted: u32,
     /// Pending deletes tried again: deleted, expired meanwhile, and (email, count) still pending.
     pub(super) superseded_deleted: u32,
     pub(super) superseded_expired: u32,
@@ -51,7 +53,8 @@ impl Report {
         }
         match change {
             Change::Untouched => {}
-            Change::Renewed { old_kept } => {
+            Change::Renewed { deleted, old_kept } => {
+                self.replaced_deleted += deleted;
                 if let Some(why) = old_kept {
                     self.old_kept.push((email, why));
                 }
@@ -192,6 +195,14 @@ pub(super) fn summary(
     if report.not_started > 0 {
         line.push_str(&format!(", {} not started", report.not_started));
     }
+    let pending =
+        report.old_kept.len() as u32 + report.still_pending.iter().map(|p| p.1).sum::<u32>();
+    let deleted = report.replaced_deleted + report.superseded_deleted;
+    if deleted + pending > 0 {
+        line.push_str(&format!(
+            "; replaced invitations: {deleted} deleted, {pending} pending"
+        ));
+    }
     let what = if dry_run {
         "refresh (dry run)"
     } else {
@@ -210,8 +221,6 @@ pub(super) fn summary(
             report.superseded_deleted, report.superseded_expired
         ));
     }
-    let pending =
-        report.old_kept.len() as u32 + report.still_pending.iter().map(|p| p.1).sum::<u32>();
     if pending > 0 {
         lines.push(format!(
             "  {pending} superseded invitation(s) could not be deleted: kept as pending, the next refresh tries again"
