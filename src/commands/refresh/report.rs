@@ -87,11 +87,9 @@ impl Report {
         self.lost.values().sum()
     }
 
+    /// Worth a summary with `-q`: something failed or stopped the run.
     pub(super) fn notable(&self) -> bool {
-        !self.renewed.is_empty()
-            || !self.failed.is_empty()
-            || self.stopped.is_some()
-            || self.interrupted
+        !self.failed.is_empty() || self.stopped.is_some() || self.interrupted
     }
 }
 
@@ -126,7 +124,8 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
                 .collect();
             printer.data(&serde_json::Value::Array(items).to_string());
         }
-    } else if !printer.is_quiet() || report.notable() {
+    } else {
+        // New links: shown even with `-q`; the rest only without it.
         if !report.renewed.is_empty() {
             printer.data(&format!(
                 "Renewed ({}), send these new links:",
@@ -138,23 +137,9 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
                 printer.data(&format!("  {} (expires {expires})\n    {link}", r.email));
             }
         }
-        let groups = [
-            ("Would renew (dry run)", &report.would_renew),
-            ("Newly accepted", &report.accepted),
-            (
-                "User deleted on the proxy, no new invitation",
-                &report.user_deleted,
-            ),
-        ];
-        for (title, emails) in groups {
-            if !emails.is_empty() {
-                printer.data(&format!("{title} ({}):", emails.len()));
-                for email in emails {
-                    printer.data(&format!("  {email}"));
-                }
-            }
+        if !printer.is_quiet() {
+            groups(report, printer);
         }
-        printer.data(&format!("Still valid: {}", report.still_valid));
     }
     printer.flush();
     if !report.failed.is_empty() {
@@ -171,6 +156,27 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
         printer
             .note("dry run: no invitation was made or deleted, and the audit file was not changed");
     }
+}
+
+/// The people a refresh did not renew, grouped (not with `-q`).
+fn groups(report: &Report, printer: &mut Printer) {
+    let groups = [
+        ("Would renew (dry run)", &report.would_renew),
+        ("Newly accepted", &report.accepted),
+        (
+            "User deleted on the proxy, no new invitation",
+            &report.user_deleted,
+        ),
+    ];
+    for (title, emails) in groups {
+        if !emails.is_empty() {
+            printer.data(&format!("{title} ({}):", emails.len()));
+            for email in emails {
+                printer.data(&format!("  {email}"));
+            }
+        }
+    }
+    printer.data(&format!("Still valid: {}", report.still_valid));
 }
 
 pub(super) fn summary(
