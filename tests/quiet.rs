@@ -13,6 +13,17 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A quiet run with nothing new: exit 0 and not a byte on stdout or stderr.
+fn silent(out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "nothing new: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 fn csv(env: &Env, emails: &[&str]) -> std::path::PathBuf {
     let mut text = String::from("user_email,team_id\n");
     for email in emails {
@@ -34,14 +45,7 @@ fn quiet_text_run_prints_only_the_new_links() {
         2,
         "{stdout}"
     );
-    let again = env.onboard().arg(&file).arg("-q").output().unwrap();
-    assert_eq!(again.status.code(), Some(0));
-    assert!(
-        again.stdout.is_empty() && again.stderr.is_empty(),
-        "nothing new: {}{}",
-        text(&again.stdout),
-        text(&again.stderr)
-    );
+    silent(&env.onboard().arg(&file).arg("-q").output().unwrap());
 }
 
 #[test]
@@ -66,17 +70,12 @@ fn quiet_json_run_prints_only_the_people_given_a_link_or_who_failed() {
         .map(|i| i["email"].as_str().unwrap())
         .collect();
     assert_eq!(emails, ["new@company.com"]);
-    let again = env
-        .onboard()
-        .arg(&file)
-        .args(["--json", "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        again.stdout.is_empty() && again.stderr.is_empty(),
-        "nothing new: {}{}",
-        text(&again.stdout),
-        text(&again.stderr)
+    silent(
+        &env.onboard()
+            .arg(&file)
+            .args(["--json", "-q"])
+            .output()
+            .unwrap(),
     );
 }
 

@@ -188,6 +188,15 @@ impl Session {
         (out.status.code().unwrap_or(-1), text)
     }
 
+    /// A string field of the person's audit record.
+    fn recorded(&self, email: &str, key: &str) -> String {
+        let record = self.env.record(email);
+        let value = record[key].as_str();
+        value
+            .unwrap_or_else(|| panic!("{email}: no {key}"))
+            .to_string()
+    }
+
     fn directive(&mut self, line: usize, text: &str) {
         let (word, arg) = text.split_once(' ').unwrap_or((text, ""));
         match word {
@@ -211,17 +220,11 @@ impl Session {
                 self.env.emulator.add_user(arg, &[]);
             }
             "accept" => {
-                let id = self.env.record(arg)["invitation_id"]
-                    .as_str()
-                    .expect("an invitation")
-                    .to_string();
+                let id = self.recorded(arg, "invitation_id");
                 assert!(self.env.emulator.accept_invitation(&id), "accept {arg}");
             }
             "delete-user" => {
-                let id = self.env.record(arg)["user_id"]
-                    .as_str()
-                    .expect("a user")
-                    .to_string();
+                let id = self.recorded(arg, "user_id");
                 assert!(self.env.emulator.delete_user(&id), "delete-user {arg}");
             }
             other => panic!("README.md:{line}: unknown readme-test directive {other:?}"),
