@@ -119,3 +119,36 @@ fn quiet_failures_and_their_summary_are_still_shown() {
     assert!(stderr.contains("✗ broken"), "{stderr}");
     assert!(stderr.contains("1 failed"), "the summary: {stderr}");
 }
+
+#[test]
+fn quiet_read_only_output_is_data_printed_in_full() {
+    let env = Env::default_proxy();
+    let file = csv(&env, &["a@company.com", "b@company.com"]);
+    let plan = env
+        .onboard()
+        .arg(&file)
+        .args(["--dry-run", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    assert_eq!(
+        text(&plan.stdout).lines().count(),
+        2,
+        "the plan, a line a person: {}",
+        text(&plan.stdout)
+    );
+    assert!(plan.stderr.is_empty(), "no count: {}", text(&plan.stderr));
+    env.onboard().arg(&file).assert().code(0);
+    let status = env.onboard().args(["status", "-q"]).output().unwrap();
+    assert_eq!(
+        text(&status.stdout).lines().count(),
+        3,
+        "header and two people: {}",
+        text(&status.stdout)
+    );
+    assert!(
+        status.stderr.is_empty(),
+        "no totals: {}",
+        text(&status.stderr)
+    );
+}
