@@ -445,6 +445,16 @@ fn no_invite_creates_users_and_memberships_only() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("pass --no-invite"),
+        "no hint to pass what is in use: {stderr}"
+    );
+    assert!(
+        stderr.contains("onboard: 1 without invitation (--no-invite: 1 created, 0 existing)")
+            && !stderr.contains("0 invited"),
+        "the summary counts the users made: {stderr}"
+    );
     let stats = env.emulator.stats();
     assert_eq!(stats.count("/invitation/new"), 0);
     assert_eq!(stats.count("/user/new") + stats.bulk_rows_created, 1);

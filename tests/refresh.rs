@@ -567,6 +567,10 @@ fn renew_while_deletes_fail(faults: FaultConfig) -> (Env, Vec<&'static str>) {
         stderr.contains("3 superseded invitation(s) could not be deleted"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("; replaced invitations: 0 deleted, 3 pending in "),
+        "{stderr}"
+    );
     for email in &emails {
         let record = env.record(email);
         let past = &record["history"][0];
@@ -583,6 +587,10 @@ fn assert_pending_deletes_done(env: &Env, emails: &[&str]) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("3 deleted now"), "{stderr}");
+    assert!(
+        stderr.contains("; replaced invitations: 3 deleted, 0 pending in "),
+        "{stderr}"
+    );
     assert!(stderr.contains("0 renewed"), "{stderr}");
     for email in emails {
         let record = env.record(email);

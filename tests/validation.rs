@@ -60,6 +60,18 @@ fn bad_inputs_are_refused_before_any_request() {
             b"user_email,team_id\na.b@localhost,t\n",
             &["line 2", "user_email", "no domain with a dot"],
         ),
+        (
+            "every bad field of a row",
+            b"user_email,teams,user_role,max_budget,team_role\nnot-an-email,,boss,-5,owner\n",
+            &[
+                "1 invalid row",
+                "line 2: user_email: ",
+                "; teams: is empty",
+                "; user_role: ",
+                "; max_budget: ",
+                "; team_role: ",
+            ],
+        ),
     ];
     for (name, bytes, expected) in cases {
         let env = Env::default_proxy();
@@ -101,6 +113,23 @@ fn awkward_but_valid_spreadsheet_output_onboards_cleanly() {
         .stderr(predicate::str::contains("department").and(predicate::str::contains("not used")));
     assert_eq!(env.records().len(), 2);
     assert_eq!(env.record("bob@company.com")["team_id"], RESEARCH);
+
+    let env = Env::default_proxy();
+    let text = format!(
+        "User Email,Team ID,User Role\ncarol@company.com,{DEV_TEST},internal_user_viewer\n"
+    );
+    let csv = env.write("users.csv", &text);
+    let out = env.onboard().arg(&csv).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.record("carol@company.com")["user_role"],
+        "internal_user_viewer"
+    );
 }
 
 #[test]

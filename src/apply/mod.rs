@@ -28,6 +28,10 @@ pub struct Summary {
     pub invited: usize,
     /// Of those, users created now.
     pub created: usize,
+    /// People given `<proxy>/ui` instead of an invitation (`--no-invite`).
+    pub sso_linked: usize,
+    /// Of those, users created now.
+    pub sso_created: usize,
     /// People skipped because a live invitation exists.
     pub already_invited: usize,
     /// People skipped because they accepted.
@@ -90,6 +94,12 @@ impl Summary {
                 self.invited += 1;
                 if result.created {
                     self.created += 1;
+                }
+            }
+            Outcome::Done if result.plan.has("record_sso_link") => {
+                self.sso_linked += 1;
+                if result.created {
+                    self.sso_created += 1;
                 }
             }
             Outcome::Done => {}

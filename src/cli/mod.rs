@@ -161,7 +161,7 @@ pub struct GlobalArgs {
     /// Shorthand for --format json.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Say nothing unless something failed.
+    /// Print only what needs you: new links, warnings and failures (and the summary of a run with failures).
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Log requests on stderr (-v: retries and pauses, -vv: every request); RUST_LOG overrides.

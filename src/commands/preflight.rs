@@ -40,12 +40,14 @@ pub fn explain(error: ProxyError, client: &ProxyClient) -> Fatal {
     }
 }
 
-/// Runs the checks in order; each failure is its own message.
+/// Runs the checks in order; each failure is its own message. `invites`: the run makes
+/// invitations (not `--no-invite`), so an SSO proxy is worth a warning.
 pub async fn check(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
     fix_default_user: bool,
     dry_run: bool,
+    invites: bool,
     printer: &mut Printer,
 ) -> Result<Checked, Fatal> {
     reachable_admin(client).await?;
@@ -59,7 +61,7 @@ pub async fn check(
     let resolved = resolved?;
     let has_default_user = has_default_user.map_err(|e| explain(e, client))?;
     fix_default_user_row(client, has_default_user, fix_default_user, dry_run, printer).await?;
-    if sso {
+    if sso && invites {
         printer.warn(SSO_WARNING);
     }
     Ok(Checked {

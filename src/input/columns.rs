@@ -26,9 +26,19 @@ pub(super) struct Columns {
 /// The columns `onboard` reads, as the messages name them.
 const KNOWN_COLUMNS: &str = "user_email, team_id or teams, user_role, user_alias, max_budget, budget_duration, models, metadata, team_role";
 
-/// A row's cells as header names are compared: trimmed, lower case, without trailing empties.
+/// A header name as it is compared: trimmed, lower case, and each run of spaces, hyphens
+/// or underscores one `_` (`User Email`, ` USER_EMAIL `, `user-email` are `user_email`).
+fn column_name(cell: &str) -> String {
+    let words: Vec<&str> = cell
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.join("_").to_lowercase()
+}
+
+/// A row's cells as header names are compared, without trailing empties.
 pub(super) fn cell_names(record: &csv::StringRecord) -> Vec<String> {
-    let mut names: Vec<String> = record.iter().map(|h| h.trim().to_lowercase()).collect();
+    let mut names: Vec<String> = record.iter().map(column_name).collect();
     while names.last().is_some_and(String::is_empty) {
         names.pop();
     }
@@ -43,10 +53,7 @@ pub(super) fn header(
     warnings: &mut Vec<String>,
 ) -> Result<(Columns, bool), InputError> {
     let first = record.get(0).unwrap_or_default();
-    let names: Vec<String> = record
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let names: Vec<String> = record.iter().map(column_name).collect();
     if !names.iter().any(|n| n == "user_email" || n == "email") && Email::parse(first).is_ok() {
         return Ok((
             Columns {

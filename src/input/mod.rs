@@ -52,17 +52,36 @@ impl Person {
     }
 }
 
-/// A row that could not be used.
+/// A row that could not be used: every field at fault in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowProblem {
     /// The CSV line.
     pub line: u64,
+    /// The fields at fault, in column order of the checks (never empty).
+    pub fields: Vec<FieldProblem>,
+    /// The email cell as written, when there is one.
+    pub raw_email: Option<String>,
+}
+
+/// One field of a row that is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldProblem {
     /// The column at fault.
     pub field: String,
     /// What is wrong.
     pub message: String,
-    /// The email cell as written, when there is one.
-    pub raw_email: Option<String>,
+}
+
+impl RowProblem {
+    /// The fields at fault, as `field: message; field: message`.
+    pub fn detail(&self) -> String {
+        let parts: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect();
+        parts.join("; ")
+    }
 }
 
 /// An email that appears more than once: onboarded once, from its first line.
@@ -297,6 +316,6 @@ impl LineCounter {
 
 impl fmt::Display for RowProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}: {}", self.line, self.field, self.message)
+        write!(f, "line {}: {}", self.line, self.detail())
     }
 }

@@ -1,7 +1,8 @@
-//! One data row: its cells checked and turned into a [`Person`], or a [`RowProblem`].
+//! One data row: its cells checked and turned into a [`Person`], or a [`RowProblem`] naming
+//! every field at fault.
 
 use super::columns::Columns;
-use super::{Defaults, Person, RowProblem};
+use super::{Defaults, FieldProblem, Person, RowProblem};
 use crate::settings::{self, Budget, Settings, TeamRole};
 use crate::types::{Email, Role, TeamId, no_control};
 
@@ -11,37 +12,56 @@ pub(super) fn row(
     cols: &Columns,
     defaults: &Defaults,
 ) -> Result<Person, RowProblem> {
-    let cell = |index: Option<usize>| index.and_then(|i| record.get(i)).filter(|v| !v.is_empty());
-    let raw_email = cell(cols.email);
-    let problem = |field: &str, message: String| RowProblem {
-        line,
-        field: field.to_string(),
-        message,
-        raw_email: raw_email.map(str::to_string),
-    };
+    let raw_email = cols
+        .email
+        .and_then(|i| record.get(i))
+        .filter(|v| !v.is_empty());
+    let named = [
+        (cols.email, "user_email"),
+        (cols.team, cols.team_field()),
+        (cols.role, "user_role"),
+        (cols.alias, "user_alias"),
+        (cols.max_budget, "max_budget"),
+        (cols.budget_duration, "budget_duration"),
+        (cols.models, "models"),
+        (cols.metadata, "metadata"),
+        (cols.team_role, "team_role"),
+    ];
+    let mut fields = Vec::new();
+    // A cell with a control character is reported for that alone, and not read further.
+    let mut tainted = Vec::new();
     for (index, value) in record.iter().enumerate() {
         if let Err(message) = no_control(value) {
-            let named = [
-                (cols.email, "user_email"),
-                (cols.team, cols.team_field()),
-                (cols.role, "user_role"),
-                (cols.alias, "user_alias"),
-                (cols.max_budget, "max_budget"),
-                (cols.budget_duration, "budget_duration"),
-                (cols.models, "models"),
-                (cols.metadata, "metadata"),
-                (cols.team_role, "team_role"),
-            ];
             let field = match named.iter().find(|(i, _)| *i == Some(index)) {
                 Some((_, name)) => name.to_string(),
                 None => format!("column {}", index + 1),
             };
-            return Err(problem(&field, message));
+            fields.push(FieldProblem { field, message });
+            tainted.push(index);
         }
     }
-    let email =
-        Email::parse(raw_email.unwrap_or_default()).map_err(|m| problem("user_email", m))?;
-    let team_field = cols.team_field();
+    let cell = |index: Option<usize>| {
+        index
+            .filter(|i| !tainted.contains(i))
+            .and_then(|i| record.get(i))
+            .filter(|v| !v.is_empty())
+    };
+    let mut check = |index: Option<usize>, field: &str, result: Result<(), String>| {
+        if let Err(message) = result
+            && !index.is_some_and(|i| tainted.contains(&i))
+        {
+            fields.push(FieldProblem {
+                field: field.to_string(),
+                message,
+            });
+        }
+    };
+    let email = Email::parse(raw_email.unwrap_or_default());
+    check(
+        cols.email,
+        "user_email",
+        email.as_ref().map(drop).map_err(Clone::clone),
+    );
     let mut teams: Vec<TeamId> = match (cell(cols.team), &defaults.team) {
         (Some(cell), _) if cols.teams_cell => cell
             .split(',')
@@ -54,51 +74,47 @@ pub(super) fn row(
         (None, None) => Vec::new(),
     };
     if teams.is_empty() {
-        return Err(problem(
-            team_field,
-            "is empty and no --team was given".into(),
-        ));
+        check(
+            cols.team,
+            cols.team_field(),
+            Err("is empty and no --team was given".into()),
+        );
     }
+    let explicit_role = cell(cols.role).map(str::parse::<Role>);
+    if let Some(Err(message)) = &explicit_role {
+        check(cols.role, "user_role", Err(message.clone()));
+    }
+    let settings = Settings {
+        role: explicit_role.and_then(Result::ok),
+        max_budget: parsed(cell(cols.max_budget), Budget::parse, |m| {
+            check(cols.max_budget, "max_budget", Err(m))
+        }),
+        budget_duration: parsed(
+            cell(cols.budget_duration),
+            settings::parse_budget_duration,
+            |m| check(cols.budget_duration, "budget_duration", Err(m)),
+        ),
+        models: parsed(cell(cols.models), settings::parse_models, |m| {
+            check(cols.models, "models", Err(m))
+        }),
+        metadata: parsed(cell(cols.metadata), settings::parse_metadata, |m| {
+            check(cols.metadata, "metadata", Err(m))
+        }),
+        team_role: parsed(cell(cols.team_role), TeamRole::parse, |m| {
+            check(cols.team_role, "team_role", Err(m))
+        }),
+    };
+    let (Ok(email), true) = (email, fields.is_empty()) else {
+        return Err(RowProblem {
+            line,
+            fields,
+            raw_email: raw_email.map(str::to_string),
+        });
+    };
     let mut seen_teams = std::collections::HashSet::new();
     teams.retain(|t| seen_teams.insert(t.clone()));
     let team = teams.remove(0);
-    let explicit_role = match cell(cols.role) {
-        Some(role) => Some(role.parse::<Role>().map_err(|m| problem("user_role", m))?),
-        None => None,
-    };
-    let role = explicit_role.unwrap_or(defaults.role.unwrap_or_default());
-    let parsed =
-        |index: Option<usize>, field: &str, parse: &dyn Fn(&str) -> Result<(), String>| match cell(
-            index,
-        ) {
-            Some(text) => parse(text).map_err(|m| problem(field, m)),
-            None => Ok(()),
-        };
-    parsed(cols.max_budget, "max_budget", &|t| {
-        Budget::parse(t).map(drop)
-    })?;
-    parsed(cols.budget_duration, "budget_duration", &|t| {
-        settings::parse_budget_duration(t).map(drop)
-    })?;
-    parsed(cols.models, "models", &|t| {
-        settings::parse_models(t).map(drop)
-    })?;
-    parsed(cols.metadata, "metadata", &|t| {
-        settings::parse_metadata(t).map(drop)
-    })?;
-    parsed(cols.team_role, "team_role", &|t| {
-        TeamRole::parse(t).map(drop)
-    })?;
-    // Checked above: these parse.
-    let settings = Settings {
-        role: explicit_role,
-        max_budget: cell(cols.max_budget).and_then(|t| Budget::parse(t).ok()),
-        budget_duration: cell(cols.budget_duration)
-            .and_then(|t| settings::parse_budget_duration(t).ok()),
-        models: cell(cols.models).and_then(|t| settings::parse_models(t).ok()),
-        metadata: cell(cols.metadata).and_then(|t| settings::parse_metadata(t).ok()),
-        team_role: cell(cols.team_role).and_then(|t| TeamRole::parse(t).ok()),
-    };
+    let role = settings.role.unwrap_or(defaults.role.unwrap_or_default());
     Ok(Person {
         line,
         email,
@@ -108,4 +124,19 @@ pub(super) fn row(
         more_teams: teams,
         settings: settings.into(),
     })
+}
+
+/// A cell's value parsed, or `None` (empty, or wrong: `wrong` is told why).
+fn parsed<T>(
+    text: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+    mut wrong: impl FnMut(String),
+) -> Option<T> {
+    match parse(text?) {
+        Ok(value) => Some(value),
+        Err(message) => {
+            wrong(message);
+            None
+        }
+    }
 }

@@ -27,7 +27,7 @@ fn problems_name_line_and_field() {
     let fields: Vec<_> = roster
         .problems
         .iter()
-        .map(|p| (p.line, p.field.as_str()))
+        .map(|p| (p.line, p.fields[0].field.as_str()))
         .collect();
     assert_eq!(
         fields,
@@ -95,10 +95,14 @@ fn control_characters_in_any_cell_are_problems() {
     let fields: Vec<_> = roster
         .problems
         .iter()
-        .map(|p| (p.line, p.field.as_str()))
+        .map(|p| (p.line, p.fields[0].field.as_str()))
         .collect();
     assert_eq!(fields, [(2, "user_alias"), (4, "column 4"), (5, "team_id")]);
-    assert!(roster.problems[0].message.contains("control character"));
+    assert!(
+        roster.problems[0].fields[0]
+            .message
+            .contains("control character")
+    );
     assert_eq!(roster.people.len(), 1);
 }
 
@@ -178,4 +182,48 @@ fn unknown_columns_warn() {
     let roster = parse("user_email,team_id,department\na@b.co,t,x\n", None).unwrap();
     assert_eq!(roster.people.len(), 1);
     assert!(roster.warnings[0].contains("department"));
+}
+
+#[test]
+fn every_bad_field_of_a_row_is_reported() {
+    let text = "user_email,teams,user_role,max_budget,budget_duration,models,metadata,team_role\n\
+                not-an-email,,boss,-5,forever,\",\",[1],owner\n";
+    let roster = parse(text, None).unwrap();
+    assert_eq!(roster.problems.len(), 1, "one problem per row");
+    let fields: Vec<&str> = roster.problems[0]
+        .fields
+        .iter()
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "user_email",
+            "teams",
+            "user_role",
+            "max_budget",
+            "budget_duration",
+            "models",
+            "metadata",
+            "team_role"
+        ]
+    );
+    let shown = roster.problems[0].to_string();
+    assert!(shown.starts_with("line 2: user_email: "), "{shown}");
+    assert!(shown.contains("; team_role: "), "{shown}");
+}
+
+#[test]
+fn header_names_ignore_case_spaces_and_hyphens() {
+    let text =
+        "User Email,Team ID,User-Role,Max Budget\nalice@company.com,t1,internal_user_viewer,5\n";
+    let roster = parse(text, None).unwrap();
+    assert!(roster.warnings.is_empty(), "{:?}", roster.warnings);
+    assert!(roster.problems.is_empty(), "{:?}", roster.problems);
+    assert_eq!(roster.people[0].team.as_str(), "t1");
+    assert_eq!(roster.people[0].role, Role::InternalUserViewer);
+    let again = "User Email,Team ID\na@b.co,t\nuser_email,team_id\n";
+    let roster = parse(again, None).unwrap();
+    assert_eq!(roster.people.len(), 1);
+    assert!(roster.warnings[0].contains("repeated on line(s) 3"));
 }

@@ -119,7 +119,9 @@ impl Printer {
         }
     }
 
-    /// True when nothing but failures should be said.
+    /// True with `-q`: say only what needs the reader — new links (stdout), warnings and
+    /// failures (stderr), the summary only when [`Printer::summary`] is told it is notable.
+    /// Read-only output (status, export, a dry run's plan) is data and printed in full.
     pub fn is_quiet(&self) -> bool {
         self.quiet
     }

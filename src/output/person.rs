@@ -77,7 +77,8 @@ impl Printer {
                             "{tick} {email}: {what}, invited (expires {expires})"
                         ));
                     }
-                } else if !self.quiet {
+                } else {
+                    // A new link: shown even with `-q`.
                     let tick = Self::paint(self.color_out, GREEN, "✓");
                     self.out(&format!(
                         "{tick} {email}: {what}, invited (expires {expires})\n    {link}"
@@ -178,6 +179,9 @@ impl Printer {
         if result.lost_invitations > 0 {
             item["lost_invitations"] = json!(result.lost_invitations);
         }
+        if self.quiet && !matches!(status, "invited" | "failed") {
+            return;
+        }
         let sep = if self.json_started { ",\n  " } else { "[\n  " };
         self.json_started = true;
         write!(self.stdout, "{sep}{item}").ok();
@@ -237,7 +241,7 @@ impl Printer {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        if self.format == Format::Json {
+        if self.format == Format::Json && (self.json_started || !self.quiet) {
             let end = if self.json_started { "\n]" } else { "[]" };
             writeln!(self.stdout, "{end}").ok();
         }
@@ -248,12 +252,26 @@ impl Printer {
     /// Ends the output and prints the summary on stderr.
     pub fn finish(&mut self, summary: &Summary, audit_path: &std::path::Path) {
         let notable = summary.failed > 0 || summary.stopped.is_some() || summary.interrupted;
-        let existing = summary.invited - summary.created;
+        let mut made = Vec::new();
+        if summary.invited > 0 || summary.sso_linked == 0 {
+            made.push(format!(
+                "{} invited ({} created, {} existing)",
+                summary.invited,
+                summary.created,
+                summary.invited - summary.created
+            ));
+        }
+        if summary.sso_linked > 0 {
+            made.push(format!(
+                "{} without invitation (--no-invite: {} created, {} existing)",
+                summary.sso_linked,
+                summary.sso_created,
+                summary.sso_linked - summary.sso_created
+            ));
+        }
         let mut line = format!(
-            "{} invited ({} created, {} existing), {} already invited, {} already accepted, {} failed",
-            summary.invited,
-            summary.created,
-            existing,
+            "{}, {} already invited, {} already accepted, {} failed",
+            made.join(", "),
             summary.already_invited,
             summary.already_accepted,
             summary.failed

@@ -85,12 +85,7 @@ impl Printer {
             self.flush();
             return;
         }
-        let quiet = self.quiet;
-        let counts = plan_lines(plans, |line| {
-            if !quiet {
-                self.out(line);
-            }
-        });
+        let counts = plan_lines(plans, |line| self.out(line));
         self.flush();
         self.note(&format!(
             "dry run, nothing was written: {} people: {counts}",

@@ -192,6 +192,7 @@ async fn onboard_people(
             &teams,
             config.fix_default_user,
             dry_run,
+            !options.no_invite,
             &mut printer,
         ),
     )
@@ -308,10 +309,7 @@ fn invalid_plans(invalid: &[input::RowProblem]) -> impl Iterator<Item = PersonPl
         Some(plan::invalid(
             Email::unchecked(raw),
             problem.line,
-            format!(
-                "invalid row (line {}): {}: {}",
-                problem.line, problem.field, problem.message
-            ),
+            format!("invalid row (line {}): {}", problem.line, problem.detail()),
         ))
     })
 }

@@ -42,7 +42,9 @@ struct Side {
 enum Change {
     /// Not asked about (accepted, or user deleted): only pending deletes were tried.
     Untouched,
+    /// Renewed: `deleted` replaced invitations deleted now, `old_kept` why one was not.
     Renewed {
+        deleted: u32,
         old_kept: Option<String>,
     },
     WouldRenew,
@@ -81,6 +83,13 @@ impl Change {
                 reason: reason.clone(),
             },
             _ if result.plan.has("invite") => Change::Renewed {
+                deleted: (result
+                    .plan
+                    .actions
+                    .iter()
+                    .filter(|a| a.name() == "delete_invitation")
+                    .count()
+                    - result.delete_failed.len()) as u32,
                 old_kept: result.delete_failed.first().cloned(),
             },
             _ => Change::planned(&result.plan),

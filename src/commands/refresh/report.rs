@@ -24,6 +24,8 @@ pub(super) struct Report {
     pub(super) failed: Vec<(String, String)>,
     pub(super) failure_reasons: BTreeMap<String, usize>,
     pub(super) old_kept: Vec<(String, String)>,
+    /// Invitations replaced by this run's renewals and deleted now.
+    pub(super) replaced_deleted: u32,
     /// Pending deletes tried again: deleted, expired meanwhile, and (email, count) still pending.
     pub(super) superseded_deleted: u32,
     pub(super) superseded_expired: u32,
@@ -51,7 +53,8 @@ impl Report {
         }
         match change {
             Change::Untouched => {}
-            Change::Renewed { old_kept } => {
+            Change::Renewed { deleted, old_kept } => {
+                self.replaced_deleted += deleted;
                 if let Some(why) = old_kept {
                     self.old_kept.push((email, why));
                 }
@@ -84,11 +87,9 @@ impl Report {
         self.lost.values().sum()
     }
 
+    /// Worth a summary with `-q`: something failed or stopped the run.
     pub(super) fn notable(&self) -> bool {
-        !self.renewed.is_empty()
-            || !self.failed.is_empty()
-            || self.stopped.is_some()
-            || self.interrupted
+        !self.failed.is_empty() || self.stopped.is_some() || self.interrupted
     }
 }
 
@@ -123,7 +124,8 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
                 .collect();
             printer.data(&serde_json::Value::Array(items).to_string());
         }
-    } else if !printer.is_quiet() || report.notable() {
+    } else {
+        // New links: shown even with `-q`; the rest only without it.
         if !report.renewed.is_empty() {
             printer.data(&format!(
                 "Renewed ({}), send these new links:",
@@ -135,23 +137,9 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
                 printer.data(&format!("  {} (expires {expires})\n    {link}", r.email));
             }
         }
-        let groups = [
-            ("Would renew (dry run)", &report.would_renew),
-            ("Newly accepted", &report.accepted),
-            (
-                "User deleted on the proxy, no new invitation",
-                &report.user_deleted,
-            ),
-        ];
-        for (title, emails) in groups {
-            if !emails.is_empty() {
-                printer.data(&format!("{title} ({}):", emails.len()));
-                for email in emails {
-                    printer.data(&format!("  {email}"));
-                }
-            }
+        if !printer.is_quiet() {
+            groups(report, printer);
         }
-        printer.data(&format!("Still valid: {}", report.still_valid));
     }
     printer.flush();
     if !report.failed.is_empty() {
@@ -168,6 +156,27 @@ pub(super) fn print(report: &Report, printer: &mut Printer, format: Format, dry_
         printer
             .note("dry run: no invitation was made or deleted, and the audit file was not changed");
     }
+}
+
+/// The people a refresh did not renew, grouped (not with `-q`).
+fn groups(report: &Report, printer: &mut Printer) {
+    let groups = [
+        ("Would renew (dry run)", &report.would_renew),
+        ("Newly accepted", &report.accepted),
+        (
+            "User deleted on the proxy, no new invitation",
+            &report.user_deleted,
+        ),
+    ];
+    for (title, emails) in groups {
+        if !emails.is_empty() {
+            printer.data(&format!("{title} ({}):", emails.len()));
+            for email in emails {
+                printer.data(&format!("  {email}"));
+            }
+        }
+    }
+    printer.data(&format!("Still valid: {}", report.still_valid));
 }
 
 pub(super) fn summary(
@@ -192,6 +201,14 @@ pub(super) fn summary(
     if report.not_started > 0 {
         line.push_str(&format!(", {} not started", report.not_started));
     }
+    let pending =
+        report.old_kept.len() as u32 + report.still_pending.iter().map(|p| p.1).sum::<u32>();
+    let deleted = report.replaced_deleted + report.superseded_deleted;
+    if deleted + pending > 0 {
+        line.push_str(&format!(
+            "; replaced invitations: {deleted} deleted, {pending} pending"
+        ));
+    }
     let what = if dry_run {
         "refresh (dry run)"
     } else {
@@ -210,8 +227,6 @@ pub(super) fn summary(
             report.superseded_deleted, report.superseded_expired
         ));
     }
-    let pending =
-        report.old_kept.len() as u32 + report.still_pending.iter().map(|p| p.1).sum::<u32>();
     if pending > 0 {
         lines.push(format!(
             "  {pending} superseded invitation(s) could not be deleted: kept as pending, the next refresh tries again"
