@@ -117,6 +117,59 @@ pub async fn lookups(
         .collect())
 }
 
+/// [`lookups`] for people some of whom the audit file knows by user id: those are read 100 a
+/// request by id (`/user/list?user_ids=`), and taken as found only when the row still has
+/// their email; everyone else (and anyone the id read did not confirm) is looked up by email.
+pub async fn lookups_known(
+    client: &ProxyClient,
+    retry: RetryPolicy,
+    shutdown: &Shutdown,
+    people: Vec<(Email, Option<UserId>)>,
+) -> Result<HashMap<Email, Lookup>, Stopped> {
+    let (known, mut by_email): (Vec<_>, Vec<_>) =
+        people.into_iter().partition(|(_, id)| id.is_some());
+    let batches: Vec<Vec<(Email, UserId)>> = known
+        .chunks(ID_BATCH)
+        .map(|c| {
+            c.iter()
+                .map(|(e, id)| (e.clone(), id.clone().expect("known")))
+                .collect()
+        })
+        .collect();
+    let answers = read_all(client, shutdown, batches.clone(), |batch| {
+        let client = client.clone();
+        async move {
+            let ids: Vec<UserId> = batch.iter().map(|(_, id)| id.clone()).collect();
+            match retried(retry, || client.users_by_ids(&ids)).await {
+                Err(e) if e.is_auth() => Err(e),
+                answer => Ok(answer.unwrap_or_default()),
+            }
+        }
+    })
+    .await?;
+    let mut found = HashMap::new();
+    for (batch, rows) in batches.into_iter().zip(answers) {
+        let mut rows: HashMap<UserId, UserRow> =
+            rows.into_iter().map(|r| (r.user_id.clone(), r)).collect();
+        for (email, id) in batch {
+            match rows.remove(&id) {
+                Some(row)
+                    if row.user_email.as_deref().map(Email::unchecked) == Some(email.clone()) =>
+                {
+                    found.insert(email, Lookup::Found(Box::new(row)));
+                }
+                _ => by_email.push((email, None)),
+            }
+        }
+    }
+    let emails = by_email.into_iter().map(|(e, _)| e).collect();
+    found.extend(lookups(client, retry, shutdown, emails).await?);
+    Ok(found)
+}
+
+/// Users read by id in one request.
+const ID_BATCH: usize = 100;
+
 /// Reads the roster (members and their team roles) of each team, for rows with a
 /// `team_role` cell: `/team/member_update` is only sent for members seen here.
 pub async fn rosters(

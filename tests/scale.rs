@@ -90,6 +90,11 @@ fn reads_grow_with_the_job_not_with_the_proxy() {
         .assert()
         .code(0);
     let stats = env.emulator.stats();
+    assert!(
+        stats.count("/user/list") <= 1 + 3,
+        "the audit file knows them: read 100 a request by id ({:?})",
+        stats.per_route
+    );
     let reads = stats.total_requests - stats.write_requests;
     assert!(
         reads <= 300 + 10,
@@ -99,4 +104,28 @@ fn reads_grow_with_the_job_not_with_the_proxy() {
     for e in &people {
         assert!(env.emulator.users_with_email(e).is_empty(), "{e} removed");
     }
+}
+
+#[test]
+fn a_user_whose_email_changed_on_the_proxy_is_not_taken_by_id() {
+    let env = Env::default_proxy();
+    let csv = csv_of(&env, "one.csv", &["ann@company.com".to_string()]);
+    env.onboard().arg(&csv).arg("-q").assert().code(0);
+    let id = env.record("ann@company.com")["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.emulator.set_email(&id, "someone.else@company.com");
+    let out = env
+        .onboard()
+        .args(["offboard", "ann@company.com", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("1 not on the proxy"), "{said}");
+    assert!(
+        env.emulator.users().iter().any(|u| u.user_id == id),
+        "the renamed user is left alone"
+    );
 }

@@ -129,6 +129,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/users", get(users).post(add_user))
+        .route(
+            "/_emulator/users_at_once",
+            axum::routing::post(add_users_at_once),
+        )
         .route("/_emulator/teams", get(teams).post(add_team))
         .route("/_emulator/invitations", get(invitations))
         .route("/_emulator/counts", get(counts))
@@ -215,6 +219,32 @@ async fn add_user(State(app): State<Arc<App>>, body: Bytes) -> HResult {
     let req: NewUser = parse(&body)?;
     let user_id = app.add_user(&req.user_email, &req.teams);
     ok(json!({ "user_id": user_id }))
+}
+
+#[derive(Deserialize)]
+struct ManyUsers {
+    /// Emails `<prefix><i>@<domain>` for i in 0..count.
+    count: usize,
+    prefix: String,
+    #[serde(default = "default_domain")]
+    domain: String,
+    #[serde(default)]
+    teams: Vec<String>,
+}
+
+fn default_domain() -> String {
+    "company.com".into()
+}
+
+/// `POST /_emulator/users_at_once {count, prefix, domain?, teams?}`: users made as by one bulk
+/// request (one `created_at`), to populate a proxy for a benchmark.
+async fn add_users_at_once(State(app): State<Arc<App>>, body: Bytes) -> HResult {
+    let req: ManyUsers = parse(&body)?;
+    let emails: Vec<String> = (0..req.count)
+        .map(|i| format!("{}{i}@{}", req.prefix, req.domain))
+        .collect();
+    let made = app.add_users_at_once(&emails, &req.teams).len();
+    ok(json!({ "users": made }))
 }
 
 #[derive(Deserialize)]

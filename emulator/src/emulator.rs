@@ -218,6 +218,11 @@ impl Emulator {
         self.app.add_users_at_once(emails, &teams)
     }
 
+    /// Change a user's email directly (as an admin would in the UI).
+    pub fn set_email(&self, user_id: &str, email: &str) {
+        self.app.db().set_email(user_id, Some(email.to_string()));
+    }
+
     /// Create a team directly (or rename an existing one).
     pub fn add_team(&self, team_id: &str, alias: &str) {
         self.app.add_team(team_id, alias);

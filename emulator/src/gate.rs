@@ -109,7 +109,9 @@ fn returned(app: &App, path: &str, uri: &axum::http::Uri) -> usize {
         "/user/list" => {
             let page_size = number("page_size", 25);
             let page = number("page", 1).max(1);
-            let matching = if query.contains_key("user_email") || query.contains_key("user_ids") {
+            let matching = if let Some(ids) = query.get("user_ids") {
+                ids.split(',').filter(|id| !id.trim().is_empty()).count()
+            } else if query.contains_key("user_email") {
                 1
             } else if query.contains_key("team") {
                 members(query.get("team"))

@@ -75,7 +75,7 @@ pub async fn offboard(
     })
     .await?;
     let retry = config.retry_policy();
-    let lookups = read_users(&client, retry, &shutdown, emails.clone()).await?;
+    let lookups = read_users(&client, retry, &shutdown, emails.clone(), &audit).await?;
     let options = OffboardOptions {
         team,
         include_admins: args.include_admins,
@@ -263,14 +263,23 @@ fn skip_counts(plans: &[PersonPlan]) -> String {
     parts.join(", ")
 }
 
-/// What the proxy says of each email (this run's reads: the ids acted on come from here).
+/// What the proxy says of each email (this run's reads: the ids acted on come from here):
+/// people the audit file knows by user id are read 100 a request.
 async fn read_users(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
     emails: Vec<Email>,
+    audit: &Audit,
 ) -> Result<HashMap<Email, Lookup>, Fatal> {
-    known::lookups(client, retry, shutdown, emails)
+    let people = emails
+        .into_iter()
+        .map(|e| {
+            let id = crate::plan::known_user(audit.prior(&e)).cloned();
+            (e, id)
+        })
+        .collect();
+    known::lookups_known(client, retry, shutdown, people)
         .await
         .map_err(|stopped| preflight::reads_stopped(stopped, client))
 }
@@ -336,7 +345,7 @@ pub async fn add_prune_plans(
         .filter(|(email, _)| planner::prune_needs_teams(audit.prior(email), now))
         .map(|(email, _)| email.clone())
         .collect();
-    let lookups = read_users(client, retry, shutdown, needing).await?;
+    let lookups = read_users(client, retry, shutdown, needing, audit).await?;
     for (email, memberships) in others {
         let lookup = lookups.get(&email).cloned().unwrap_or_default();
         plans.push(planner::prune(

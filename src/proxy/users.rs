@@ -34,6 +34,16 @@ impl ProxyClient {
         .await
     }
 
+    /// The users with these ids (at most 100): `/user/list?user_ids=a,b,…` is an exact match
+    /// with several ids (a substring match with one, so the rows are filtered here).
+    pub async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<UserRow>, ProxyError> {
+        let joined = ids.iter().map(UserId::as_str).collect::<Vec<_>>().join(",");
+        self.all_pages::<UserList>("user/list", ("user_ids", &joined), |row| {
+            ids.contains(&row.user_id)
+        })
+        .await
+    }
+
     /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
     pub async fn check_admin(&self) -> Result<(), ProxyError> {
         self.send::<serde_json::Value>(
