@@ -19,10 +19,15 @@
 //! 4. Bulk creates (`--capacity 4`): the guide's script, `onboard --bulk never` and the
 //!    default (bulk) side by side, against an invitation-only run (the invitation-bound
 //!    ceiling: users made beforehand).
+//! 5. Populated proxy (issue 18): reads counted on a proxy of 10,000 users made in bulk, the
+//!    capacity emulator populated vs empty and `bulk_delete` vs one delete each, and the real
+//!    proxy's regime (one worker, 2,000 users) against the script and fixed concurrencies.
 //!
 //! Then a table of issue 8's targets with what was measured. Figures depend on the machine:
 //! the emulator, `onboard` and the script share its cores (the count is printed).
 
+#[path = "bench/populated.rs"]
+mod populated;
 #[path = "bench/procs.rs"]
 mod procs;
 #[path = "bench/report.rs"]
@@ -41,7 +46,7 @@ use crate::scenarios::Sizes;
 const USAGE: &str = "\
 usage: cargo run --release --example bench -- [--quick] [--no-build] [--only R] [--scale-teams K]
   --quick          smaller N (300 / 200 per point / 10,000) for a fast check
-  --only R         run one regime: latency, proxy, scale or bulk (repeatable)
+  --only R         run one regime: latency, proxy, scale, bulk or populated (repeatable)
   --no-build       do not run `cargo build --release --workspace --bins` first
   --scale-teams K  spread the scale run's people over K teams (default 1: all in Dev-Test)";
 
@@ -76,10 +81,12 @@ fn options() -> Result<Options> {
                 opts.scale_teams = Some(k);
             }
             "--only" => match args.next() {
-                Some(r) if ["latency", "proxy", "scale", "bulk"].contains(&r.as_str()) => {
+                Some(r)
+                    if ["latency", "proxy", "scale", "bulk", "populated"].contains(&r.as_str()) =>
+                {
                     opts.only.push(r)
                 }
-                _ => bail!("--only needs latency, proxy, scale or bulk\n{USAGE}"),
+                _ => bail!("--only needs latency, proxy, scale, bulk or populated\n{USAGE}"),
             },
             "--quick" => opts.quick = true,
             "--no-build" => opts.build = false,
@@ -173,5 +180,15 @@ fn run(ctx: &Ctx, sizes: &Sizes, opts: &Options, cores: usize) -> Result<()> {
     bulk.iter().for_each(report::bulk);
     report::targets(latency.as_ref(), proxy.as_ref(), scale.as_ref(), cores);
     bulk.iter().for_each(report::bulk_targets);
+    if opts.runs("populated") {
+        let flags = scenarios::capacity_args(sizes);
+        let sizes = populated::PopulatedSizes {
+            users: 10_000,
+            n: 300,
+            m: 1_000,
+            real_users: 2_000,
+        };
+        populated::report(&populated::populated(ctx, sizes, flags)?);
+    }
     Ok(())
 }

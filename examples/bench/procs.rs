@@ -165,6 +165,9 @@ pub struct Stats {
     pub users_created: u64,
     /// Invitations created.
     pub invitations_created: u64,
+    /// Reads (non-POST requests) before the first write.
+    #[serde(default)]
+    pub reads_before_first_write: u64,
 }
 
 impl Stats {
@@ -242,6 +245,22 @@ impl Emulator {
     pub fn add_user(&self, email: &str, team: &str) -> Result<()> {
         let body = serde_json::json!({ "user_email": email, "teams": [team] }).to_string();
         http(&self.addr, "POST", "/_emulator/users", &body).map(drop)
+    }
+
+    /// Makes `users` users in `team` as bulk requests of 1,000 would (they share a
+    /// `created_at`), through the control route `POST /_emulator/users_at_once`.
+    pub fn populate(&self, users: usize, team: &str) -> Result<()> {
+        for (k, start) in (0..users).step_by(1_000).enumerate() {
+            let count = (users - start).min(1_000);
+            let body = serde_json::json!({ "count": count, "prefix": format!("pop{k}-"), "teams": [team] });
+            http(
+                &self.addr,
+                "POST",
+                "/_emulator/users_at_once",
+                &body.to_string(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Creates a team through the control route `POST /_emulator/teams`.

@@ -157,7 +157,7 @@ impl ProxyResults {
 }
 
 /// The flags of the capacity-limited emulator (regimes 2 and 4).
-fn capacity_args(sizes: &Sizes) -> Vec<String> {
+pub fn capacity_args(sizes: &Sizes) -> Vec<String> {
     vec![
         "--capacity".to_string(),
         sizes.capacity.to_string(),

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::apply::bulk::chunks;
 use crate::apply::drive::{Lanes, Notes, drive};
 use crate::apply::pacer::RetryPolicy;
 use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::{Applied, apply};
 use crate::audit::{Audit, AuditError};
 use crate::plan::{Action, PersonPlan};
+use crate::proxy::bulk_delete::MAX_BULK_DELETES;
 use crate::proxy::{ProxyClient, ProxyError};
 use crate::shutdown::Shutdown;
 use crate::types::{Email, UserId};
@@ -92,7 +92,7 @@ pub async fn apply_deleting_in_bulk<S, P: Notes>(
         }
         return Ok(Applied::of(ending, started, &limiter));
     }
-    let jobs = chunks(waiting);
+    let jobs = delete_chunks(waiting);
     let client = executor.client.clone();
     let retry = executor.retry;
     let mut ctx = (audit, state, full);
@@ -141,6 +141,20 @@ pub async fn apply_deleting_in_bulk<S, P: Notes>(
     ending.interrupted |= deleting.interrupted;
     ending.stopped = ending.stopped.or(deleting.stopped);
     Ok(Applied::of(ending, started, &limiter))
+}
+
+/// Splits the users to delete into near-equal chunks of at most 500, and into up to four
+/// chunks of at least 100 users where there are that many: a proxy with several workers
+/// deletes them side by side, one worker pays ~0.06 s more a chunk.
+fn delete_chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
+    let n = people.len();
+    let wanted = n.div_ceil(MAX_BULK_DELETES).max((n / 100).min(4)).max(1);
+    let (base, extra) = (n / wanted, n % wanted);
+    let mut rest = people.into_iter();
+    (0..wanted)
+        .map(|i| rest.by_ref().take(base + usize::from(i < extra)).collect())
+        .filter(|chunk: &Vec<T>| !chunk.is_empty())
+        .collect()
 }
 
 /// A person's result once their user's deletion is answered: their whole plan, the record
@@ -238,4 +252,26 @@ pub async fn delete_chunk(
         .map(|a| a.expect("every user answered"))
         .collect();
     (answers, requests)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delete_chunks;
+
+    fn sizes(n: usize) -> Vec<usize> {
+        delete_chunks((0..n).collect::<Vec<_>>())
+            .iter()
+            .map(Vec::len)
+            .collect()
+    }
+
+    #[test]
+    fn chunks_hold_at_most_500_and_spread_over_up_to_four() {
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(3), [3]);
+        assert_eq!(sizes(250), [125, 125]);
+        assert_eq!(sizes(1_000), [250, 250, 250, 250]);
+        assert_eq!(sizes(1_200), [300, 300, 300, 300]);
+        assert_eq!(sizes(2_001), [401, 400, 400, 400, 400]);
+    }
 }

@@ -32,7 +32,7 @@ pub(super) enum Made {
 }
 
 /// Splits the bulk-created people into ceil(n / 500) chunks of near-equal size.
-pub(crate) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
+pub(super) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
     let n = people.len();
     if n == 0 {
         return Vec::new();

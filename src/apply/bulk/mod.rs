@@ -20,8 +20,6 @@
 //!   of the run (one warning): everyone left goes the per-person way.
 
 mod chunk;
-
-pub(crate) use chunk::chunks;
 #[cfg(test)]
 mod tests;
 
@@ -42,7 +40,7 @@ use crate::audit::{Audit, AuditError};
 use crate::plan::{Action, Onboarding, Pending, PersonPlan};
 use crate::shutdown::Shutdown;
 pub use chunk::chunk_sizes;
-use chunk::{Made, create_chunk};
+use chunk::{Made, chunks, create_chunk};
 
 /// What a chunk job reports besides the people it created.
 #[derive(Debug, Default)]
