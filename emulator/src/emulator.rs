@@ -215,6 +215,12 @@ impl Emulator {
         self.app.add_team(team_id, alias);
     }
 
+    /// Sets what decides whether a team's members can work (blocked, spend, budgets, models);
+    /// false for an unknown team.
+    pub fn set_team_limits(&self, team_id: &str, limits: &crate::state::TeamLimits) -> bool {
+        self.app.set_team_limits(team_id, limits)
+    }
+
     /// Insert an invitation for an existing user as if created at `created_at`
     /// (expires 7 days later); None when the user does not exist.
     pub fn add_invitation(
