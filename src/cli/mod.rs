@@ -104,6 +104,11 @@ pub struct BulkArgs {
     /// one at a time (`never`).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::types::BulkMode::Auto)]
     pub bulk: crate::types::BulkMode,
+    /// Let the members of each team create their own keys: add /key/generate, /key/update,
+    /// /key/delete, /key/info and /key/list to the team's team_member_permissions (nothing is
+    /// removed).
+    #[arg(long)]
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard export`.
@@ -211,6 +216,9 @@ pub struct InviteArgs {
     /// Check everything; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// Let the team's members create their own keys (see the bulk run's option).
+    #[arg(long)]
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard refresh`.

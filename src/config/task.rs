@@ -50,6 +50,8 @@ pub struct BulkTask {
     pub no_invite: bool,
     /// Create users in bulk where the proxy can.
     pub bulk: crate::types::BulkMode,
+    /// Let each team's members create their own keys.
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard export`.
@@ -91,6 +93,8 @@ pub struct InviteTask {
     pub reinvite: bool,
     /// Show the plan; write nothing.
     pub dry_run: bool,
+    /// Let the team's members create their own keys.
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard refresh`.
@@ -125,6 +129,7 @@ impl Task {
                 alias: a.alias.clone(),
                 reinvite: a.reinvite,
                 dry_run: a.dry_run,
+                grant_key_permissions: a.grant_key_permissions,
             }),
             Some(Command::Offboard(a)) => Task::Offboard(OffboardTask {
                 targets: a.targets.clone(),
@@ -165,6 +170,7 @@ impl Task {
                 yes: cli.bulk.yes,
                 no_invite: cli.bulk.no_invite,
                 bulk: cli.bulk.bulk,
+                grant_key_permissions: cli.bulk.grant_key_permissions,
             }),
         }
     }

@@ -6,6 +6,7 @@
 //! see [`Pending`]) and the driver carries out exactly their actions. The functions here are
 //! pure: no I/O, no clock of their own.
 
+pub mod readiness;
 pub mod reconcile;
 
 use chrono::{DateTime, Utc};
@@ -90,6 +91,15 @@ pub enum Action {
     },
     /// `--no-invite` (SSO): record `<proxy>/ui` as the person's link; no request.
     RecordSsoLink,
+    /// `--grant-key-permissions`: add these to the team's `team_member_permissions`
+    /// (`/team/permissions_update`, after reading the list again: nothing is removed).
+    /// Planned once per team, in the plan of the first person of the run who goes into it.
+    GrantTeamPermissions {
+        /// The team.
+        team: TeamId,
+        /// The permissions it lacks.
+        permissions: Vec<String>,
+    },
 }
 
 impl Action {
@@ -109,6 +119,7 @@ impl Action {
             Action::UpdateUser { .. } => "update_user",
             Action::UpdateTeamRole { .. } => "update_team_role",
             Action::RecordSsoLink => "record_sso_link",
+            Action::GrantTeamPermissions { .. } => "grant_team_permissions",
         }
     }
 
@@ -124,6 +135,7 @@ impl Action {
                 | Action::UpdateTeamRole { .. }
                 | Action::DeleteUser { .. }
                 | Action::RemoveFromTeam { .. }
+                | Action::GrantTeamPermissions { .. }
         )
     }
 
@@ -351,6 +363,9 @@ pub struct PlanView<'a> {
     /// What `update_team_role` sets: `{"team", "role"}` each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub team_roles: Vec<serde_json::Value>,
+    /// What `grant_team_permissions` adds: `{"team", "permissions"}` each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<serde_json::Value>,
 }
 
 impl<'a> From<&'a PersonPlan> for PlanView<'a> {
@@ -391,6 +406,16 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
                 .filter_map(|a| match a {
                     Action::UpdateTeamRole { team, role } => {
                         Some(serde_json::json!({ "team": team, "role": role }))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            grants: plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::GrantTeamPermissions { team, permissions } => {
+                        Some(serde_json::json!({ "team": team, "permissions": permissions }))
                     }
                     _ => None,
                 })
