@@ -25,30 +25,14 @@ fn csv(env: &Env, team: &str, n: usize) -> std::path::PathBuf {
     env.write("users.csv", &text)
 }
 
-/// `POST path` on the emulator with `key`: the status and JSON answer.
-fn post(env: &Env, key: &str, path: &str, body: Value) -> (u16, Value) {
-    let url = format!("{}{path}", env.emulator.url());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let answer = reqwest::Client::new()
-            .post(url)
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = answer.status().as_u16();
-        (status, answer.json().await.unwrap_or(Value::Null))
-    })
-}
-
 /// A member's own key asking for a key in `team`, as a person does after onboarding: the
 /// admin makes them a personal key, then they ask `/key/generate` for the team with it.
 fn member_key_request(env: &Env, email: &str, team: &str) -> (u16, Value) {
     let user_id = env.record(email)["user_id"].as_str().unwrap().to_string();
-    let (status, key) = post(env, KEY, "/key/generate", json!({ "user_id": user_id }));
+    let (status, key) = env.post(KEY, "/key/generate", json!({ "user_id": user_id }));
     assert_eq!(status, 200, "{key}");
     let own = key["key"].as_str().unwrap();
-    post(env, own, "/key/generate", json!({ "team_id": team }))
+    env.post(own, "/key/generate", json!({ "team_id": team }))
 }
 
 fn permissions(env: &Env, team: &str) -> Vec<String> {
@@ -174,8 +158,7 @@ fn grant_key_permissions_adds_exactly_the_key_routes_once_and_members_can_then_m
 fn a_grant_keeps_what_the_team_had() {
     let env = Env::default_proxy();
     let had = json!(["/spend/logs", "/key/info"]);
-    let (status, _) = post(
-        &env,
+    let (status, _) = env.post(
         KEY,
         "/team/permissions_update",
         json!({ "team_id": DEV_TEST, "team_member_permissions": had }),

@@ -25,6 +25,19 @@ pub enum Task {
     Refresh(RefreshTask),
     /// `onboard status`.
     Status(StatusTask),
+    /// `onboard doctor`.
+    Doctor(DoctorTask),
+}
+
+/// `onboard doctor`.
+#[derive(Debug, Default)]
+pub struct DoctorTask {
+    /// A CSV of people whose teams and selves to check.
+    pub csv: Option<PathBuf>,
+    /// Teams (ids or aliases) to check.
+    pub teams: Vec<String>,
+    /// Days after accepting without a key before someone is reported.
+    pub no_key_days: u32,
 }
 
 /// `onboard <CSV>`.
@@ -141,6 +154,11 @@ impl Task {
             Some(Command::Export(a)) => Task::Export(ExportTask {
                 team: a.team.clone(),
                 output: a.output.clone(),
+            }),
+            Some(Command::Doctor(a)) => Task::Doctor(DoctorTask {
+                csv: a.csv.clone(),
+                teams: a.team.clone(),
+                no_key_days: a.no_key_days,
             }),
             Some(Command::Refresh(a)) => Task::Refresh(RefreshTask {
                 within: a.within,

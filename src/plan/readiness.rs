@@ -77,6 +77,28 @@ pub enum Problem {
         /// The team.
         team: TeamId,
     },
+    /// A team the audit file names no longer exists on the proxy.
+    TeamMissing,
+}
+
+impl Problem {
+    /// The check's name, as `--json` shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Problem::NoKeyPermission => "no_key_permission",
+            Problem::Blocked => "blocked",
+            Problem::BudgetSpent { .. } => "budget_spent",
+            Problem::OverMemberBudget { .. } => "over_member_budget",
+            Problem::AllProxyModels => "all_proxy_models",
+            Problem::NoModel => "no_model",
+            Problem::UiUnreachable { .. } => "ui_unreachable",
+            Problem::Sso => "sso",
+            Problem::ExpiresSoon { .. } => "expires_soon",
+            Problem::NoKey { .. } => "no_key",
+            Problem::RemovedFromTeam { .. } => "removed_from_team",
+            Problem::TeamMissing => "team_missing",
+        }
+    }
 }
 
 /// A problem, and whom it touches.
@@ -99,30 +121,33 @@ pub struct Finding {
     pub people: Option<usize>,
     /// True when an admin must act; false for a note.
     pub needs_admin: bool,
-    /// What to tell the admin.
+    /// Whom it is about: a team (by alias), a person, or the proxy.
+    pub subject: String,
+    /// What is wrong, without the subject.
+    #[serde(skip)]
+    pub detail: String,
+    /// What to tell the admin: the subject and the detail.
     pub message: String,
 }
 
 impl Finding {
     fn of_team(team: &Team, people: usize, problem: Problem) -> Finding {
-        let message = format!(
-            "team {} ({}): {}",
-            team.name(),
-            plural(people),
-            describe(&problem)
-        );
+        let detail = describe(&problem);
         Finding {
             needs_admin: problem != Problem::AllProxyModels,
             team: Some(team.team_id.clone()),
             team_alias: team.team_alias.clone(),
             email: None,
             people: Some(people),
-            message,
+            message: format!("team {} ({}): {detail}", team.name(), plural(people)),
+            subject: format!("team {}", team.name()),
+            detail,
             problem,
         }
     }
 
-    fn of_proxy(problem: Problem, message: String) -> Finding {
+    fn of_proxy(problem: Problem) -> Finding {
+        let detail = describe(&problem);
         Finding {
             problem,
             team: None,
@@ -130,13 +155,18 @@ impl Finding {
             email: None,
             people: None,
             needs_admin: true,
-            message,
+            message: detail.clone(),
+            subject: "proxy".into(),
+            detail,
         }
     }
 
     fn of_person(email: &Email, team: Option<&TeamId>, problem: Problem) -> Finding {
+        let detail = describe(&problem);
         Finding {
-            message: format!("{email}: {}", describe(&problem)),
+            message: format!("{email}: {detail}"),
+            subject: email.to_string(),
+            detail,
             team: team.cloned(),
             team_alias: None,
             email: Some(email.clone()),
@@ -181,6 +211,7 @@ fn describe(problem: &Problem) -> String {
         Problem::RemovedFromTeam { team } => {
             format!("no longer a member of team {team} on the proxy")
         }
+        Problem::TeamMissing => "the team does not exist on the proxy any more".into(),
     }
 }
 
@@ -255,13 +286,22 @@ pub fn ui_finding(url: &url::Url, answer: Result<u16, String>) -> Option<Finding
         url: url.to_string(),
         answer,
     };
-    let message = describe(&problem);
-    Some(Finding::of_proxy(problem, message))
+    Some(Finding::of_proxy(problem))
 }
 
 /// The proxy reports SSO: people will not use password links.
 pub fn sso_finding() -> Finding {
-    Finding::of_proxy(Problem::Sso, describe(&Problem::Sso))
+    Finding::of_proxy(Problem::Sso)
+}
+
+/// A team the audit file names that the proxy no longer has.
+pub fn missing_team(team: &TeamId, people: usize) -> Finding {
+    let team = Team {
+        team_id: team.clone(),
+        team_alias: None,
+        state: TeamState::default(),
+    };
+    Finding::of_team(&team, people, Problem::TeamMissing)
 }
 
 /// Whether a person of the audit file is stuck: an invitation that expires within a day, a

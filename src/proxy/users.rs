@@ -34,6 +34,17 @@ impl ProxyClient {
         .await
     }
 
+    /// The user with exactly this id (`/user/list?user_ids=`: one id is a partial match
+    /// there, so the rows are filtered), with its `key_count`.
+    pub async fn user_row(&self, user_id: &UserId) -> Result<Option<UserRow>, ProxyError> {
+        let rows = self
+            .all_pages::<UserList>("user/list", ("user_ids", user_id.as_str()), |row| {
+                &row.user_id == user_id
+            })
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
     /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
     pub async fn check_admin(&self) -> Result<(), ProxyError> {
         self.send::<serde_json::Value>(

@@ -74,6 +74,27 @@ impl Env {
             .unwrap_or_else(|| panic!("no record for {email}"))
     }
 
+    /// `POST path` on the emulator with `key` (the master key, or a person's own): the
+    /// status and the JSON answer.
+    pub fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}{path}", self.emulator.url());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("emulator answers");
+            let status = answer.status().as_u16();
+            (status, answer.json().await.unwrap_or(Value::Null))
+        })
+    }
+
     /// Opens a link the way the onboarding page does: `GET /onboarding/get_token`.
     pub fn link_opens(&self, link: &str) -> bool {
         let url = url::Url::parse(link).expect("link is a URL");
