@@ -243,10 +243,10 @@ pub fn team_findings(team: &Team, people: usize, rows: &[&Person]) -> Vec<Findin
     if state.blocked == Some(true) {
         add(Problem::Blocked, people);
     }
-    if let (Some(spend), Some(max_budget)) = (state.spend, state.max_budget) {
-        if spend >= max_budget {
-            add(Problem::BudgetSpent { spend, max_budget }, people);
-        }
+    if let (Some(spend), Some(max_budget)) = (state.spend, state.max_budget)
+        && spend >= max_budget
+    {
+        add(Problem::BudgetSpent { spend, max_budget }, people);
     }
     let member_budget = state
         .team_member_budget_table
@@ -324,19 +324,20 @@ pub fn person_findings(
             }
         }
         State::Accepted => {
-            if let Some(accepted_at) = record.accepted_at {
-                if key_count == Some(0) && now - accepted_at >= no_key_after {
-                    add(Problem::NoKey { accepted_at });
-                }
+            if let Some(accepted_at) = record.accepted_at
+                && key_count == Some(0)
+                && now - accepted_at >= no_key_after
+            {
+                add(Problem::NoKey { accepted_at });
             }
         }
         _ => {}
     }
     let gone = record.offboarded_at.is_some() || record.user_deleted_at.is_some();
-    if let (Some(team), Some(false), false) = (team, on_roster, gone) {
-        if !record.removed_from_teams.contains(team) {
-            add(Problem::RemovedFromTeam { team: team.clone() });
-        }
+    if let (Some(team), Some(false), false) = (team, on_roster, gone)
+        && !record.removed_from_teams.contains(team)
+    {
+        add(Problem::RemovedFromTeam { team: team.clone() });
     }
     found
 }

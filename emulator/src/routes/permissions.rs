@@ -127,10 +127,8 @@ pub(crate) async fn key_generate(
     };
     let now = app.now();
     let mut db = app.db();
-    if let Some(team) = &team_id {
-        if !caller.is_admin() {
-            member_may_generate(&db, team, &caller_id)?;
-        }
+    if let Some(team) = team_id.as_deref().filter(|_| !caller.is_admin()) {
+        member_may_generate(&db, team, &caller_id)?;
     }
     if !db.users.contains_key(&user_id) {
         let msg = format!("User not found, passed user_id={user_id}");
