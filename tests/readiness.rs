@@ -43,6 +43,23 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `onboard <csv> args…`, which must exit 0.
+fn onboard_ok(env: &Env, csv: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let out = env.onboard().arg(csv).args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    out
+}
+
+/// The plans of `--grant-key-permissions --dry-run --json`.
+fn planned(env: &Env, csv: &std::path::Path) -> Value {
+    let out = onboard_ok(
+        env,
+        csv,
+        &["--grant-key-permissions", "--dry-run", "--json"],
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_team_whose_members_cannot_create_keys_is_warned_of_with_its_people() {
     let env = Env::default_proxy();
@@ -52,8 +69,7 @@ fn a_team_whose_members_cannot_create_keys_is_warned_of_with_its_people() {
     }
     text.push_str(&format!("r0@company.com,{RESEARCH}\n"));
     let path = env.write("users.csv", &text);
-    let out = env.onboard().arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = onboard_ok(&env, &path, &[]);
     let err = stderr(&out);
     assert!(
         err.contains("warning: team Dev-Test (3 people): members cannot create keys: /key/generate is not in its team_member_permissions (pass --grant-key-permissions)"),
@@ -81,13 +97,7 @@ fn a_team_whose_members_cannot_create_keys_is_warned_of_with_its_people() {
 fn grant_key_permissions_adds_exactly_the_key_routes_once_and_members_can_then_make_keys() {
     let env = Env::default_proxy();
     let path = csv(&env, DEV_TEST, 3);
-    let out = env
-        .onboard()
-        .arg(&path)
-        .arg("--grant-key-permissions")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = onboard_ok(&env, &path, &["--grant-key-permissions"]);
     assert!(
         !stderr(&out).contains("members cannot create keys"),
         "granted, not warned: {}",
@@ -121,18 +131,7 @@ fn grant_key_permissions_adds_exactly_the_key_routes_once_and_members_can_then_m
 
     // A second run has nothing to grant.
     env.emulator.reset_stats();
-    let out = env
-        .onboard()
-        .args([
-            path.to_str().unwrap(),
-            "--grant-key-permissions",
-            "--dry-run",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let plans: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plans = planned(&env, &path);
     assert!(
         plans
             .as_array()
@@ -141,13 +140,7 @@ fn grant_key_permissions_adds_exactly_the_key_routes_once_and_members_can_then_m
             .all(|p| p["actions"] == json!([])),
         "{plans}"
     );
-    let out = env
-        .onboard()
-        .arg(&path)
-        .arg("--grant-key-permissions")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    onboard_ok(&env, &path, &["--grant-key-permissions"]);
     let stats = env.emulator.stats();
     assert_eq!(stats.per_route.get("/team/permissions_update"), None);
     assert_eq!(stats.per_route.get("/team/permissions_list"), None);
@@ -165,13 +158,7 @@ fn a_grant_keeps_what_the_team_had() {
     );
     assert_eq!(status, 200);
     let path = csv(&env, DEV_TEST, 1);
-    let out = env
-        .onboard()
-        .arg(&path)
-        .arg("--grant-key-permissions")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    onboard_ok(&env, &path, &["--grant-key-permissions"]);
     assert_eq!(
         permissions(&env, DEV_TEST),
         [
@@ -193,18 +180,7 @@ fn a_grant_keeps_what_the_team_had() {
 fn a_dry_run_shows_the_grant_and_changes_nothing() {
     let env = Env::default_proxy();
     let path = csv(&env, DEV_TEST, 2);
-    let out = env
-        .onboard()
-        .args([
-            path.to_str().unwrap(),
-            "--grant-key-permissions",
-            "--dry-run",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let plans: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plans = planned(&env, &path);
     let granting: Vec<&Value> = plans
         .as_array()
         .unwrap()
@@ -222,15 +198,7 @@ fn a_dry_run_shows_the_grant_and_changes_nothing() {
         granting[0]["grants"],
         json!([{ "team": DEV_TEST, "permissions": GRANTED }])
     );
-    let out = env
-        .onboard()
-        .args([
-            path.to_str().unwrap(),
-            "--grant-key-permissions",
-            "--dry-run",
-        ])
-        .output()
-        .unwrap();
+    let out = onboard_ok(&env, &path, &["--grant-key-permissions", "--dry-run"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
@@ -261,8 +229,7 @@ fn blocked_and_spent_teams_and_a_missing_ui_are_warned_of() {
     };
     assert!(env.emulator.set_team_limits(DEV_TEST, &limits));
     let path = csv(&env, DEV_TEST, 2);
-    let out = env.onboard().arg(&path).arg("--dry-run").output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = onboard_ok(&env, &path, &["--dry-run"]);
     let err = stderr(&out);
     for expected in [
         "team Dev-Test (2 people): the team is blocked: its members' requests are refused",
