@@ -240,3 +240,25 @@ fn blocked_and_spent_teams_and_a_missing_ui_are_warned_of() {
     }
     assert!(!err.contains("names no models"), "{err}");
 }
+
+#[test]
+fn invite_grants_too_and_its_stdout_stays_the_link() {
+    let env = Env::default_proxy();
+    let out = env
+        .onboard()
+        .args(["invite", "solo@company.com", "--team", "Research"])
+        .arg("--grant-key-permissions")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("/ui/onboarding?invitation_id="), "{stdout}");
+    assert_eq!(permissions(&env, RESEARCH), GRANTED);
+    assert!(
+        permissions(&env, DEV_TEST).is_empty(),
+        "only the target team"
+    );
+    let (status, made) = member_key_request(&env, "solo@company.com", RESEARCH);
+    assert_eq!(status, 200, "{made}");
+}

@@ -166,3 +166,33 @@ fn people_who_are_stuck() {
     record.removed_from_teams.push(TeamId::new("t-1"));
     assert!(person_findings(&record, now, Some(0), week, Some(false)).is_empty());
 }
+
+#[test]
+fn each_check_is_named_as_its_json_says() {
+    let now = Utc::now();
+    for problem in [
+        Problem::NoKeyPermission,
+        Problem::Blocked,
+        Problem::BudgetSpent {
+            spend: 1.0,
+            max_budget: 1.0,
+        },
+        Problem::OverMemberBudget { member_budget: 1.0 },
+        Problem::AllProxyModels,
+        Problem::NoModel,
+        Problem::UiUnreachable {
+            url: "u".into(),
+            answer: "a".into(),
+        },
+        Problem::Sso,
+        Problem::ExpiresSoon { expires_at: now },
+        Problem::NoKey { accepted_at: now },
+        Problem::RemovedFromTeam {
+            team: TeamId::new("t"),
+        },
+        Problem::TeamMissing,
+    ] {
+        let json = serde_json::to_value(&problem).unwrap();
+        assert_eq!(json["check"], problem.name(), "{problem:?}");
+    }
+}
