@@ -1,7 +1,7 @@
 //! `onboard doctor [CSV | --team TEAM…]`: whether people can work. The checks pre-flight warns
 //! of, for the teams a CSV names (or `--team`, or the audit file's), plus, for the people of
 //! the audit file: an invitation about to expire, no key days after accepting (`key_count`,
-//! one exact look-up a person), a membership gone from the team's roster. Reads only: nothing
+//! one exact look-up a person, several at once within the run's limit), a membership gone from the team's roster. Reads only: nothing
 //! is written, the audit file included. Exit 0: all is well; 1: something needs an admin.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -15,6 +15,7 @@ use crate::commands::preflight::{self, explain, unless_stopped};
 use crate::config::{Config, DoctorTask};
 use crate::error::{Exit, Fatal};
 use crate::input::{self, Defaults, Person};
+use crate::known;
 use crate::output::{Format, Printer};
 use crate::plan::readiness::{self, Finding};
 use crate::proxy::ProxyClient;
@@ -34,7 +35,8 @@ pub async fn doctor(config: Config, args: &DoctorTask, shutdown: Shutdown) -> Re
     };
     let client = preflight::client(&config, &shutdown)?;
     let records = records_of(&config.results, &client)?;
-    let findings = unless_stopped(&shutdown, examine(&client, args, &rows, &records)).await?;
+    let examined = examine(&client, args, &rows, &records, &shutdown);
+    let findings = unless_stopped(&shutdown, examined).await?;
     let (teams, people) = (findings.teams, findings.people);
     let found = findings.found;
     if config.format == Format::Json {
@@ -124,6 +126,7 @@ async fn examine(
     args: &DoctorTask,
     rows: &[Person],
     records: &[Record],
+    shutdown: &Shutdown,
 ) -> Result<Examined, Fatal> {
     preflight::reachable_admin(client).await?;
     let (links, sso) = preflight::links(client).await;
@@ -187,15 +190,29 @@ async fn examine(
         rosters.insert(id, roster);
     }
     let no_key_after = Duration::days(i64::from(args.no_key_days));
+    // Those who accepted long enough ago: their key counts, one exact look-up each, at once.
+    let asked: Vec<UserId> = people
+        .iter()
+        .filter(|r| live(r) && r.accepted_at.is_some_and(|at| now - at >= no_key_after))
+        .filter_map(|r| r.user_id.clone())
+        .collect();
+    let reader = client.clone();
+    let rows = known::read_all(client, shutdown, asked.clone(), move |id| {
+        let client = reader.clone();
+        async move { client.user_row(&id).await }
+    })
+    .await
+    .map_err(|stopped| preflight::reads_stopped(stopped, client))?;
+    let key_counts: BTreeMap<UserId, Option<u64>> = asked
+        .into_iter()
+        .zip(rows)
+        .map(|(id, row)| (id, row.and_then(|r| r.key_count)))
+        .collect();
     for record in &people {
-        let key_count = match (&record.user_id, record.accepted_at) {
-            (Some(user_id), Some(at)) if live(record) && now - at >= no_key_after => client
-                .user_row(user_id)
-                .await
-                .map_err(|e| explain(e, client))?
-                .and_then(|row| row.key_count),
-            _ => None,
-        };
+        let key_count = record
+            .user_id
+            .as_ref()
+            .and_then(|id| key_counts.get(id).copied().flatten());
         let on_roster = match (&record.user_id, &record.team_id) {
             (Some(user_id), Some(team)) => rosters.get(team).map(|r| r.contains(user_id)),
             _ => None,
