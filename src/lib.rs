@@ -64,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
         Task::Invite(invite) => commands::onboard::invite(config, invite, shutdown).await,
         Task::Offboard(offboard) => commands::offboard::offboard(config, offboard, shutdown).await,
         Task::Export(export) => commands::export::export(config, export, shutdown).await,
+        Task::Doctor(doctor) => commands::doctor::doctor(config, doctor, shutdown).await,
         Task::Refresh(refresh) => commands::refresh::refresh(config, refresh, shutdown).await,
         Task::Status(status) => {
             let results = config.results.clone();

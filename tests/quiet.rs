@@ -34,7 +34,7 @@ fn csv(env: &Env, emails: &[&str]) -> std::path::PathBuf {
 
 #[test]
 fn quiet_text_run_prints_only_the_new_links() {
-    let env = Env::default_proxy();
+    let env = Env::ready_proxy();
     let file = csv(&env, &["a@company.com", "b@company.com"]);
     let out = env.onboard().arg(&file).arg("-q").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -50,7 +50,7 @@ fn quiet_text_run_prints_only_the_new_links() {
 
 #[test]
 fn quiet_json_run_prints_only_the_people_given_a_link_or_who_failed() {
-    let env = Env::default_proxy();
+    let env = Env::ready_proxy();
     let file = csv(&env, &["a@company.com"]);
     env.onboard().arg(&file).assert().code(0);
     let file = csv(&env, &["a@company.com", "new@company.com"]);
@@ -81,7 +81,7 @@ fn quiet_json_run_prints_only_the_people_given_a_link_or_who_failed() {
 
 #[test]
 fn quiet_refresh_that_renews_says_nothing_on_stderr() {
-    let env = Env::default_proxy();
+    let env = Env::ready_proxy();
     let file = csv(&env, &["a@company.com", "b@company.com"]);
     env.emulator.set_clock_offset(-Duration::days(9));
     env.onboard().arg(&file).assert().code(0);
@@ -103,7 +103,7 @@ fn quiet_refresh_that_renews_says_nothing_on_stderr() {
 
 #[test]
 fn quiet_failures_and_their_summary_are_still_shown() {
-    let env = Env::default_proxy();
+    let env = Env::ready_proxy();
     let file = env.write(
         "users.csv",
         &format!("user_email,team_id\nbroken,{DEV_TEST}\nok@company.com,{DEV_TEST}\n"),
@@ -122,7 +122,7 @@ fn quiet_failures_and_their_summary_are_still_shown() {
 
 #[test]
 fn quiet_read_only_output_is_data_printed_in_full() {
-    let env = Env::default_proxy();
+    let env = Env::ready_proxy();
     let file = csv(&env, &["a@company.com", "b@company.com"]);
     let plan = env
         .onboard()

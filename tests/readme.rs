@@ -151,7 +151,7 @@ struct Session {
 impl Session {
     fn new() -> Self {
         Session {
-            env: Env::default_proxy(),
+            env: Env::ready_proxy(),
             placeholders: Placeholders::new(),
             file: None,
             exit: 0,
@@ -200,7 +200,7 @@ impl Session {
     fn directive(&mut self, line: usize, text: &str) {
         let (word, arg) = text.split_once(' ').unwrap_or((text, ""));
         match word {
-            "reset" => self.env = Env::default_proxy(),
+            "reset" => self.env = Env::ready_proxy(),
             "file" => self.file = Some(arg.to_string()),
             "exit" => self.exit = arg.parse().expect("exit N"),
             "unordered" => self.unordered = true,

@@ -16,7 +16,7 @@ mod common;
 use std::process::Output;
 
 use chrono::Duration;
-use common::{DEV_TEST, Env, RESEARCH};
+use common::{DEV_TEST, Env, KEY, RESEARCH};
 
 /// Filters for what changes from run to run. Applied in order.
 fn redactions() -> insta::Settings {
@@ -43,6 +43,8 @@ fn redactions() -> insta::Settings {
         r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
         "[timestamp]",
     );
+    settings.add_filter(r"\(\d{4}-\d{2}-\d{2}\)", "(YYYY-MM-DD)");
+    settings.add_filter(r"on \d{4}-\d{2}-\d{2} ", "on YYYY-MM-DD ");
     // Same width as the real text, so tables stay aligned.
     settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", "YYYY-MM-DD HH:MM");
     settings.add_filter(r"\b\d+\.\d s\b", "N.N s");
@@ -261,4 +263,39 @@ fn status() {
     let out = onboard(&env, &["status", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     insta::assert_snapshot!("status_json", json_stdout(&out));
+}
+
+/// An audit file with someone stuck each way `doctor` looks for: an invitation that expires
+/// within a day, accepted five days ago with no key, removed from the team on the proxy; and
+/// Dev-Test as made by `/team/new` (members cannot create keys, no models named).
+fn doctor_setup() -> Env {
+    let env = Env::default_proxy();
+    onboard_ago(&env, &["soon@company.com"], Duration::hours(6 * 24 + 12));
+    onboard_ago(
+        &env,
+        &["accepted@company.com", "removed@company.com"],
+        Duration::days(5),
+    );
+    env.emulator.set_clock_offset(-Duration::days(5));
+    assert!(
+        env.emulator
+            .accept_invitation(&invitation_id(&env, "accepted@company.com"))
+    );
+    env.emulator.set_clock_offset(Duration::zero());
+    let out = onboard(&env, &["status", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let removed = env.record("removed@company.com")["user_id"].clone();
+    let body = serde_json::json!({ "team_id": DEV_TEST, "user_id": removed });
+    assert_eq!(env.post(KEY, "/team/member_delete", body).0, 200);
+    env
+}
+
+#[test]
+fn doctor() {
+    let _redact = redactions().bind_to_scope();
+    let env = doctor_setup();
+    insta::assert_snapshot!("doctor_text", shown(&onboard(&env, &["doctor"])));
+    let out = onboard(&env, &["doctor", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", shown(&out));
+    insta::assert_snapshot!("doctor_json", json_stdout(&out));
 }

@@ -1,4 +1,4 @@
-//! `user_api_key_auth`: master key and extra keys.
+//! `user_api_key_auth`: master key, extra keys and minted virtual keys.
 
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -65,6 +65,23 @@ pub(crate) fn authenticate(app: &App, headers: &HeaderMap) -> Result<Caller, Res
         return Ok(Caller {
             user_id: k.user_id.clone(),
             role: k.user_role.clone(),
+        });
+    }
+    // A virtual key minted by `/key/generate` (or `/user/new` with `auto_create_key`) acts as
+    // its owner.
+    let token = crate::app::sha256_hex(&key);
+    if let Some(owner) = app
+        .db()
+        .users
+        .values()
+        .find(|u| u.keys.iter().any(|k| k.token == token))
+    {
+        return Ok(Caller {
+            user_id: Some(owner.user_id.clone()),
+            role: owner
+                .user_role
+                .clone()
+                .unwrap_or_else(|| "internal_user".into()),
         });
     }
     Err(auth_failed(Some(&key), app.cfg.echo_key_in_errors))

@@ -103,6 +103,20 @@ impl App {
         }
     }
 
+    /// Sets a team's limits; false for an unknown team.
+    pub fn set_team_limits(&self, team_id: &str, limits: &crate::state::TeamLimits) -> bool {
+        let mut db = self.db();
+        let Some(t) = db.teams.get_mut(team_id) else {
+            return false;
+        };
+        t.blocked = limits.blocked;
+        t.spend = limits.spend;
+        t.max_budget = json!(limits.max_budget);
+        t.models = json!(limits.models);
+        t.member_budget = limits.member_budget;
+        true
+    }
+
     /// Insert an invitation with the given creation time (created by `default_user_id`,
     /// bypassing the foreign-key check on the creator).
     pub fn add_invitation(

@@ -218,6 +218,13 @@ impl Emulator {
         self.app.add_users_at_once(emails, &teams)
     }
 
+    /// Set a team's `team_member_permissions` directly (as `/team/permissions_update` does).
+    pub fn set_team_permissions(&self, team_id: &str, permissions: &[&str]) {
+        if let Some(team) = self.app.db().teams.get_mut(team_id) {
+            team.permissions = permissions.iter().map(|p| p.to_string()).collect();
+        }
+    }
+
     /// Change a user's email directly (as an admin would in the UI).
     pub fn set_email(&self, user_id: &str, email: &str) {
         self.app.db().set_email(user_id, Some(email.to_string()));
@@ -226,6 +233,12 @@ impl Emulator {
     /// Create a team directly (or rename an existing one).
     pub fn add_team(&self, team_id: &str, alias: &str) {
         self.app.add_team(team_id, alias);
+    }
+
+    /// Sets what decides whether a team's members can work (blocked, spend, budgets, models);
+    /// false for an unknown team.
+    pub fn set_team_limits(&self, team_id: &str, limits: &crate::state::TeamLimits) -> bool {
+        self.app.set_team_limits(team_id, limits)
     }
 
     /// Insert an invitation for an existing user as if created at `created_at`

@@ -34,6 +34,7 @@ pub use config::{
 pub use emulator::Emulator;
 pub use faults::FaultConfig;
 pub use state::{
-    InvitationCounts, InvitationRecord, MembershipRecord, TeamMember, TeamRecord, UserRecord,
+    InvitationCounts, InvitationRecord, MembershipRecord, TeamLimits, TeamMember, TeamRecord,
+    UserRecord,
 };
 pub use stats::{FaultCounts, Stats};

@@ -84,6 +84,24 @@ pub struct TeamRecord {
     /// stray rows (a budget set for a non-member, a member taken off the roster by a failed
     /// `/user/delete`).
     pub memberships: Vec<MembershipRecord>,
+    /// The management routes non-admin members may call (`team_member_permissions`).
+    pub team_member_permissions: Vec<String>,
+}
+
+/// What a test may set on a team beyond its members: what decides whether its members can
+/// work (`blocked`, `spend` against `max_budget`, `models`, the member budget).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TeamLimits {
+    /// `blocked`.
+    pub blocked: bool,
+    /// `spend` so far.
+    pub spend: f64,
+    /// The team's `max_budget`.
+    pub max_budget: Option<f64>,
+    /// The team's `models` (empty: every proxy model).
+    pub models: Vec<String>,
+    /// `team_member_budget_table.max_budget`.
+    pub member_budget: Option<f64>,
 }
 
 /// A `LiteLLM_TeamMembership` row as seen by tests.
@@ -222,6 +240,12 @@ pub(crate) struct Team {
     pub metadata: Value,
     pub models: Value,
     pub max_budget: Value,
+    /// `team_member_permissions`: empty for a team made with `/team/new` (1.106.2).
+    pub permissions: Vec<String>,
+    pub blocked: bool,
+    pub spend: f64,
+    /// The member budget (`team_member_budget_table.max_budget`), when one is set.
+    pub member_budget: Option<f64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -240,6 +264,7 @@ impl Team {
                     max_budget_in_team: m.budget.as_ref().and_then(|b| b.max_budget.as_f64()),
                 })
                 .collect(),
+            team_member_permissions: self.permissions.clone(),
         }
     }
 
@@ -461,6 +486,10 @@ impl Db {
             metadata: json!({}),
             models: json!([]),
             max_budget: Value::Null,
+            permissions: Vec::new(),
+            blocked: false,
+            spend: 0.0,
+            member_budget: None,
             created_at: now,
             updated_at: now,
         };

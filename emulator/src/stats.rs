@@ -32,7 +32,7 @@ pub struct Stats {
     pub per_route: BTreeMap<String, u64>,
     /// Responses per HTTP status, e.g. `"409"` (dropped connections are not counted).
     pub per_status: BTreeMap<String, u64>,
-    /// Virtual keys minted (by `/user/new` with `auto_create_key`).
+    /// Virtual keys minted (by `/user/new` with `auto_create_key`, and `/key/generate`).
     pub keys_created: u64,
     /// User rows created (by any route, not by control calls).
     pub users_created: u64,

@@ -58,6 +58,17 @@ fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
+/// Permissions added to a team's `team_member_permissions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The team.
+    pub team_id: TeamId,
+    /// What was added (what the team already had is not listed).
+    pub permissions: Vec<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// How long an invitation lives on the proxy.
 pub const INVITATION_LIFETIME_DAYS: i64 = 7;
 
@@ -123,6 +134,10 @@ pub struct Record {
     /// Teams `onboard offboard --team` or `--prune` removed the person from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_from_teams: Vec<TeamId>,
+    /// Permissions `--grant-key-permissions` added to teams in this person's run (the grant
+    /// of a team is carried by the plan of its first person).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_permissions: Vec<Grant>,
     /// When this record last changed.
     pub updated_at: DateTime<Utc>,
     /// Earlier invitations, oldest first.
@@ -198,6 +213,7 @@ impl Record {
             proxy_url: None,
             offboarded_at: None,
             removed_from_teams: Vec::new(),
+            granted_permissions: Vec::new(),
             updated_at: now,
             history: Vec::new(),
             extra: serde_json::Map::new(),

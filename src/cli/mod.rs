@@ -25,6 +25,8 @@ Examples:
     onboard refresh -q --json >> renewed-links.jsonl
   The proxy's users as a CSV (re-running it changes nothing):
     onboard export --team Dev-Test -o dev-test.csv
+  Can everyone work? (exit 1 when an admin must act):
+    onboard doctor --json
   A CSV file named like a subcommand: onboard ./invite";
 
 /// Onboard people into a LiteLLM proxy: users, invitations and onboarding links.
@@ -64,6 +66,9 @@ pub enum Command {
     Offboard(OffboardArgs),
     /// Write the proxy's users (of one team, or all) as a CSV `onboard` reads back.
     Export(ExportArgs),
+    /// Check whether people can work: teams whose members cannot create keys, blocked or
+    /// spent teams, the UI, invitations about to expire, people without a key or team.
+    Doctor(DoctorArgs),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -104,6 +109,11 @@ pub struct BulkArgs {
     /// one at a time (`never`).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::types::BulkMode::Auto)]
     pub bulk: crate::types::BulkMode,
+    /// Let the members of each team create their own keys: add /key/generate, /key/update,
+    /// /key/delete, /key/info and /key/list to the team's team_member_permissions (nothing is
+    /// removed).
+    #[arg(long)]
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard export`.
@@ -115,6 +125,21 @@ pub struct ExportArgs {
     /// Write the CSV to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `onboard doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A CSV of people (as `onboard <CSV>` reads it): check the teams it names and its people.
+    #[arg(value_name = "CSV")]
+    pub csv: Option<PathBuf>,
+    /// Check this team (id or alias) and its people; may be repeated. Without a CSV or a
+    /// team: the teams and people of the audit file.
+    #[arg(long, value_name = "TEAM")]
+    pub team: Vec<String>,
+    /// Report people who accepted this many days ago or more and have no key yet.
+    #[arg(long, value_name = "DAYS", default_value_t = 3)]
+    pub no_key_days: u32,
 }
 
 /// Options every command takes.
@@ -211,6 +236,9 @@ pub struct InviteArgs {
     /// Check everything; send no write request.
     #[arg(long)]
     pub dry_run: bool,
+    /// Let the team's members create their own keys (see the bulk run's option).
+    #[arg(long)]
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard refresh`.

@@ -2,6 +2,7 @@
 //! reports. Pre-flight checks are shared.
 
 pub mod confirm;
+pub mod doctor;
 pub mod export;
 pub mod offboard;
 pub mod onboard;

@@ -1,5 +1,5 @@
 //! Checks before the first write: the proxy answers, the key is an admin key, every team
-//! exists, invitations can be made, and where links must point.
+//! exists, invitations can be made, where links must point, and whether the UI is served there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +8,9 @@ use crate::audit::record::proxy_name;
 use crate::config::Config;
 use crate::error::Fatal;
 use crate::output::Printer;
+use crate::plan::readiness::{self, Finding};
 use crate::proxy::ProxyError;
+use crate::proxy::api::Team;
 use crate::proxy::client::ProxyClient;
 use crate::proxy::links::Links;
 use crate::shutdown::Shutdown;
@@ -21,6 +23,8 @@ pub struct Checked {
     pub links: Links,
     /// Each team as written in the input → its team id.
     pub teams: BTreeMap<TeamId, TeamId>,
+    /// Each team by its id, as read (state and roster).
+    pub found: BTreeMap<TeamId, Team>,
 }
 
 /// Turns a failed pre-flight request into a message for the admin.
@@ -54,24 +58,44 @@ pub async fn check(
     // The remaining reads are independent: ask them at once, report them in order.
     let default_user = UserId::new("default_user_id");
     let (resolved, has_default_user, (links, sso)) = tokio::join!(
-        resolve_teams(client, teams),
+        read_teams(client, teams),
         client.user_exists(&default_user),
         links(client)
     );
-    let resolved = resolved?;
+    let read = resolved?;
     let has_default_user = has_default_user.map_err(|e| explain(e, client))?;
     fix_default_user_row(client, has_default_user, fix_default_user, dry_run, printer).await?;
-    if sso && invites {
-        printer.warn(SSO_WARNING);
+    for finding in proxy_findings(client, &links, sso && invites).await {
+        printer.warn(&finding.message);
     }
+    let teams = read
+        .iter()
+        .map(|(written, team)| (written.clone(), team.team_id.clone()))
+        .collect();
+    let found = read
+        .into_values()
+        .map(|team| (team.team_id.clone(), team))
+        .collect();
     Ok(Checked {
         links,
-        teams: resolved,
+        teams,
+        found,
     })
 }
 
-/// What to say when SSO is configured on the proxy.
-pub const SSO_WARNING: &str = "SSO is configured on this proxy: people will sign in with SSO, so password links may not be what they need: pass --no-invite to create users and memberships only (their link is then <proxy>/ui, as the admin UI hands SSO users)";
+/// What stops everyone on this proxy: the admin UI not served where the links point
+/// (`GET <link base>/ui/`, redirects followed, must answer 200), and SSO.
+pub async fn proxy_findings(client: &ProxyClient, links: &Links, sso: bool) -> Vec<Finding> {
+    let ui = links.ui();
+    let answer = client.page_status(&ui).await.map_err(|e| e.to_string());
+    let mut found: Vec<Finding> = readiness::ui_finding(&ui, answer).into_iter().collect();
+    if sso {
+        found.push(readiness::sso_finding());
+    }
+    found
+}
+
+pub use crate::plan::readiness::SSO_WARNING;
 
 /// The proxy answers (`/health/liveliness`) and the key is an admin key.
 pub async fn reachable_admin(client: &ProxyClient) -> Result<(), Fatal> {
@@ -147,25 +171,33 @@ pub async fn resolve_teams(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
 ) -> Result<BTreeMap<TeamId, TeamId>, Fatal> {
+    let read = read_teams(client, teams).await?;
+    Ok(read
+        .into_iter()
+        .map(|(written, team)| (written, team.team_id))
+        .collect())
+}
+
+/// Reads every distinct team once (`/team/info` by id, else `/v2/team/list` by exact alias):
+/// each team as written → the team. All problems are reported together.
+pub async fn read_teams(
+    client: &ProxyClient,
+    teams: &BTreeSet<TeamId>,
+) -> Result<BTreeMap<TeamId, Team>, Fatal> {
     let mut resolved = BTreeMap::new();
     let mut problems = Vec::new();
     for team in teams {
-        if client
-            .team(team)
-            .await
-            .map_err(|e| explain(e, client))?
-            .is_some()
-        {
-            resolved.insert(team.clone(), team.clone());
+        if let Some(found) = client.team(team).await.map_err(|e| explain(e, client))? {
+            resolved.insert(team.clone(), found);
             continue;
         }
-        let matches = client
+        let mut matches = client
             .teams_by_alias(team.as_str())
             .await
             .map_err(|e| explain(e, client))?;
         match team_problem(team, &matches) {
             None => {
-                resolved.insert(team.clone(), matches[0].team_id.clone());
+                resolved.insert(team.clone(), matches.remove(0));
             }
             Some(problem) => problems.push(problem),
         }
@@ -179,7 +211,7 @@ pub async fn resolve_teams(
 
 /// What is wrong with a team the proxy matched by alias `matches` times (`None`: exactly
 /// once). The team as written and the proxy's ids are escaped: a cell may hold anything.
-fn team_problem(team: &TeamId, matches: &[crate::proxy::api::Team]) -> Option<String> {
+fn team_problem(team: &TeamId, matches: &[Team]) -> Option<String> {
     match matches {
         [_] => None,
         [] => Some(format!(
@@ -254,7 +286,6 @@ pub async fn unless_stopped<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::api::Team;
 
     #[test]
     fn team_messages_escape_what_they_echo() {
@@ -267,6 +298,7 @@ mod tests {
         let twins = [TeamId::new("a\u{1b}[2J"), TeamId::new("b")].map(|team_id| Team {
             team_id,
             team_alias: None,
+            state: Default::default(),
         });
         let ambiguous = team_problem(&evil, &twins).unwrap();
         assert!(ambiguous.contains("(a\\u{1b}[2J, b)"), "{ambiguous}");

@@ -252,30 +252,12 @@ fn table(rows: &[(&Record, State)], now: DateTime<Utc>, show_links: bool) -> Vec
             r.onboarding_link.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    let columns = if show_links { 7 } else { 6 };
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            cells
-                .iter()
-                .map(|row| row[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    cells
-        .iter()
-        .map(|row| {
-            let mut line = String::new();
-            for (c, width) in widths.iter().enumerate() {
-                if c + 1 == columns {
-                    line.push_str(&row[c]);
-                } else {
-                    line.push_str(&format!("{:<width$}  ", row[c]));
-                }
-            }
-            line
-        })
-        .collect()
+    if !show_links {
+        for row in &mut cells {
+            row.truncate(6);
+        }
+    }
+    crate::output::table(&cells)
 }
 
 fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {

@@ -3,7 +3,9 @@
 mod mail;
 mod task;
 
-pub use task::{BulkTask, ExportTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task};
+pub use task::{
+    BulkTask, DoctorTask, ExportTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task,
+};
 
 pub use mail::resolve as resolve_mail;
 

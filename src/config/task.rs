@@ -25,6 +25,19 @@ pub enum Task {
     Refresh(RefreshTask),
     /// `onboard status`.
     Status(StatusTask),
+    /// `onboard doctor`.
+    Doctor(DoctorTask),
+}
+
+/// `onboard doctor`.
+#[derive(Debug, Default)]
+pub struct DoctorTask {
+    /// A CSV of people whose teams and selves to check.
+    pub csv: Option<PathBuf>,
+    /// Teams (ids or aliases) to check.
+    pub teams: Vec<String>,
+    /// Days after accepting without a key before someone is reported.
+    pub no_key_days: u32,
 }
 
 /// `onboard <CSV>`.
@@ -50,6 +63,8 @@ pub struct BulkTask {
     pub no_invite: bool,
     /// Create users in bulk where the proxy can.
     pub bulk: crate::types::BulkMode,
+    /// Let each team's members create their own keys.
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard export`.
@@ -93,6 +108,8 @@ pub struct InviteTask {
     pub reinvite: bool,
     /// Show the plan; write nothing.
     pub dry_run: bool,
+    /// Let the team's members create their own keys.
+    pub grant_key_permissions: bool,
 }
 
 /// `onboard refresh`.
@@ -127,6 +144,7 @@ impl Task {
                 alias: a.alias.clone(),
                 reinvite: a.reinvite,
                 dry_run: a.dry_run,
+                grant_key_permissions: a.grant_key_permissions,
             }),
             Some(Command::Offboard(a)) => Task::Offboard(OffboardTask {
                 targets: a.targets.clone(),
@@ -139,6 +157,11 @@ impl Task {
             Some(Command::Export(a)) => Task::Export(ExportTask {
                 team: a.team.clone(),
                 output: a.output.clone(),
+            }),
+            Some(Command::Doctor(a)) => Task::Doctor(DoctorTask {
+                csv: a.csv.clone(),
+                teams: a.team.clone(),
+                no_key_days: a.no_key_days,
             }),
             Some(Command::Refresh(a)) => Task::Refresh(RefreshTask {
                 within: a.within,
@@ -168,6 +191,7 @@ impl Task {
                 yes: cli.bulk.yes,
                 no_invite: cli.bulk.no_invite,
                 bulk: cli.bulk.bulk,
+                grant_key_permissions: cli.bulk.grant_key_permissions,
             }),
         }
     }

@@ -181,3 +181,33 @@ impl Printer {
         self.stdout.flush().ok();
     }
 }
+
+/// Rows of cells as aligned lines: each column as wide as its widest cell, two spaces
+/// between, the last column unpadded.
+pub fn table(cells: &[Vec<String>]) -> Vec<String> {
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            cells
+                .iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    cells
+        .iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+                }
+            }
+            line
+        })
+        .collect()
+}

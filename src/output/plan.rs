@@ -102,7 +102,7 @@ impl Printer {
 }
 
 /// What a plan changes on an existing user, one entry each: `max_budget 10 → 25`,
-/// `team_role in TEAM → admin`, `team TEAM added`.
+/// `team_role in TEAM → admin`, `team TEAM added`, and the permissions a team gains.
 pub(super) fn changes(plan: &PersonPlan) -> Vec<String> {
     let reconciles = plan
         .actions
@@ -114,6 +114,10 @@ pub(super) fn changes(plan: &PersonPlan) -> Vec<String> {
             Action::UpdateUser { changes, .. } => changes.iter().map(ToString::to_string).collect(),
             Action::UpdateTeamRole { team, role } => vec![format!("team_role in {team} → {role}")],
             Action::AddToTeam { team } if reconciles => vec![format!("added to team {team}")],
+            Action::GrantTeamPermissions { team, permissions } => vec![format!(
+                "team {team}: members may call {}",
+                permissions.join(", ")
+            )],
             _ => Vec::new(),
         })
         .collect()

@@ -6,6 +6,7 @@
 //! see [`Pending`]) and the driver carries out exactly their actions. The functions here are
 //! pure: no I/O, no clock of their own.
 
+pub mod readiness;
 pub mod reconcile;
 
 use chrono::{DateTime, Utc};
@@ -16,9 +17,11 @@ use crate::proxy::api::UserRow;
 use crate::settings::TeamRole;
 use crate::types::{Email, InvitationId, TeamId, UserId};
 pub use reconcile::{FieldChange, Rosters};
+pub use view::PlanView;
 
 mod onboard;
 mod refresh;
+mod view;
 
 pub use onboard::{
     OnboardOptions, Onboarding, invalid, known_user, needs_lookup, onboard, read_first,
@@ -92,6 +95,15 @@ pub enum Action {
     },
     /// `--no-invite` (SSO): record `<proxy>/ui` as the person's link; no request.
     RecordSsoLink,
+    /// `--grant-key-permissions`: add these to the team's `team_member_permissions`
+    /// (`/team/permissions_update`, after reading the list again: nothing is removed).
+    /// Planned once per team, in the plan of the first person of the run who goes into it.
+    GrantTeamPermissions {
+        /// The team.
+        team: TeamId,
+        /// The permissions it lacks.
+        permissions: Vec<String>,
+    },
 }
 
 impl Action {
@@ -111,6 +123,7 @@ impl Action {
             Action::UpdateUser { .. } => "update_user",
             Action::UpdateTeamRole { .. } => "update_team_role",
             Action::RecordSsoLink => "record_sso_link",
+            Action::GrantTeamPermissions { .. } => "grant_team_permissions",
         }
     }
 
@@ -126,6 +139,7 @@ impl Action {
                 | Action::UpdateTeamRole { .. }
                 | Action::DeleteUser { .. }
                 | Action::RemoveFromTeam { .. }
+                | Action::GrantTeamPermissions { .. }
         )
     }
 
@@ -328,88 +342,6 @@ fn several_users(email: Email, ids: &[UserId]) -> String {
         user_ids: ids.to_vec(),
     }
     .to_string()
-}
-
-/// A plan as `--dry-run --json` shows it: one object per person.
-#[derive(Debug, Serialize)]
-pub struct PlanView<'a> {
-    /// The person.
-    pub email: &'a Email,
-    /// The action names, in order.
-    pub actions: Vec<&'static str>,
-    /// The team.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub team: Option<&'a TeamId>,
-    /// The user the plan adopts, deletes or removes from teams.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<&'a UserId>,
-    /// The teams the plan removes the person from.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub remove_from: Vec<&'a TeamId>,
-    /// Why no invitation is made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip: Option<&'static str>,
-    /// More about the skip.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'a str>,
-    /// The CSV line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// When the invitation the plan rests on expires.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// What `update_user` changes, field by field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<&'a FieldChange>,
-    /// What `update_team_role` sets: `{"team", "role"}` each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub team_roles: Vec<serde_json::Value>,
-}
-
-impl<'a> From<&'a PersonPlan> for PlanView<'a> {
-    fn from(plan: &'a PersonPlan) -> Self {
-        PlanView {
-            email: &plan.email,
-            actions: plan.actions.iter().map(Action::name).collect(),
-            team: plan.team(),
-            user_id: plan.actions.iter().find_map(|a| match a {
-                Action::AdoptUser { user_id }
-                | Action::DeleteUser { user_id }
-                | Action::RemoveFromTeam { user_id, .. } => Some(user_id),
-                _ => None,
-            }),
-            remove_from: plan
-                .actions
-                .iter()
-                .filter_map(|a| match a {
-                    Action::RemoveFromTeam { team, .. } => Some(team),
-                    _ => None,
-                })
-                .collect(),
-            skip: plan.skip.as_ref().map(Skip::name),
-            reason: plan.detail.as_deref(),
-            line: (plan.line > 0).then_some(plan.line),
-            expires_at: plan.expires_at,
-            changes: plan
-                .actions
-                .iter()
-                .flat_map(|a| match a {
-                    Action::UpdateUser { changes, .. } => changes.iter().collect(),
-                    _ => Vec::new(),
-                })
-                .collect(),
-            team_roles: plan
-                .actions
-                .iter()
-                .filter_map(|a| match a {
-                    Action::UpdateTeamRole { team, role } => {
-                        Some(serde_json::json!({ "team": team, "role": role }))
-                    }
-                    _ => None,
-                })
-                .collect(),
-        }
-    }
 }
 
 #[cfg(test)]

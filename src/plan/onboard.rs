@@ -1,7 +1,7 @@
 //! The plan of an onboarding run (`onboard <CSV>`, `onboard invite`): create or adopt the
 //! user, see to their teams and settings, invite — or say why not.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -10,7 +10,7 @@ use super::refresh::pending_deletes;
 use super::{Action, Lookup, Pending, PersonPlan, Skip};
 use crate::audit::record::Record;
 use crate::input::Person;
-use crate::types::{Email, UserId};
+use crate::types::{Email, TeamId, UserId};
 
 /// Options of an onboarding run that change its plans.
 #[derive(Clone, Copy, Debug, Default)]
@@ -85,6 +85,9 @@ pub struct Onboarding {
     pub options: OnboardOptions,
     /// The run's clock.
     pub now: DateTime<Utc>,
+    /// `--grant-key-permissions`: each team whose members cannot create keys → what it
+    /// lacks. A team leaves the map with the first plan that takes it on.
+    pub grants: BTreeMap<TeamId, Vec<String>>,
 }
 
 impl Onboarding {
@@ -94,16 +97,51 @@ impl Onboarding {
             Pending::Planned(plan) => *plan,
             Pending::Person(person) => {
                 let lookup = self.lookups.remove(&person.email).unwrap_or_default();
-                onboard(
+                let mut plan = onboard(
                     person,
                     record,
                     &lookup,
                     &self.rosters,
                     self.options,
                     self.now,
-                )
+                );
+                self.take_grants(&mut plan);
+                plan
             }
         }
+    }
+
+    /// Puts the grants of the person's teams not yet planned into their plan, after the
+    /// user's own changes and before the invitation. A plan that fails takes none.
+    fn take_grants(&mut self, plan: &mut PersonPlan) {
+        if self.grants.is_empty() || plan.skip.as_ref().is_some_and(Skip::is_failure) {
+            return;
+        }
+        let Some(person) = &plan.person else { return };
+        let grants: Vec<Action> = person
+            .teams()
+            .filter_map(|team| {
+                let permissions = self.grants.remove(team)?;
+                Some(Action::GrantTeamPermissions {
+                    team: team.clone(),
+                    permissions,
+                })
+            })
+            .collect();
+        let at = plan
+            .actions
+            .iter()
+            .position(|a| {
+                matches!(
+                    a,
+                    Action::Invite
+                        | Action::RecordSsoLink
+                        | Action::DeleteInvitation { .. }
+                        | Action::EmailLink
+                )
+            })
+            .unwrap_or(plan.actions.len());
+        plan.actions.splice(at..at, grants);
     }
 
     /// True when their plan starts with `create_user`, found without planning them for good.

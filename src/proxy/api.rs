@@ -95,6 +95,9 @@ pub struct UserRow {
     /// Free-form metadata.
     #[serde(default)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How many virtual keys the user has (`/user/list` counts them).
+    #[serde(default)]
+    pub key_count: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +118,49 @@ pub struct Team {
     /// Its display name (not unique).
     #[serde(default)]
     pub team_alias: Option<String>,
+    /// What decides whether its members can work.
+    #[serde(flatten)]
+    pub state: TeamState,
+}
+
+impl Team {
+    /// The alias if it has one, else the id: how messages name the team.
+    pub fn name(&self) -> &str {
+        self.team_alias.as_deref().unwrap_or(self.team_id.as_str())
+    }
+}
+
+/// What decides whether a team's members can work, as the team's row tells it. A field an
+/// older proxy does not send is `None` (nothing is concluded from it). The roster is not
+/// read here (a large team's is megabytes).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TeamState {
+    /// The management routes non-admin members may call (`[]` on a team from `/team/new`).
+    #[serde(default)]
+    pub team_member_permissions: Option<Vec<String>>,
+    /// The team is blocked: its keys are refused.
+    #[serde(default)]
+    pub blocked: Option<bool>,
+    /// Spend so far, in dollars.
+    #[serde(default)]
+    pub spend: Option<f64>,
+    /// The team's budget, in dollars.
+    #[serde(default)]
+    pub max_budget: Option<f64>,
+    /// The models members may use (empty: every model of the proxy).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// The budget each member gets in the team, when one is set.
+    #[serde(default)]
+    pub team_member_budget_table: Option<MemberBudget>,
+}
+
+/// `team_member_budget_table`: the budget each member gets in a team.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct MemberBudget {
+    /// Dollars per member.
+    #[serde(default)]
+    pub max_budget: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

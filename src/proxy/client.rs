@@ -58,7 +58,7 @@ impl Default for ClientOptions {
 /// The client. Cheap to clone; every clone shares the connection pool and the pacer.
 #[derive(Clone)]
 pub struct ProxyClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     base: Url,
     pub(super) key: MasterKey,
     pacer: Arc<Pacer>,
@@ -203,7 +203,7 @@ impl ProxyClient {
         }
     }
 
-    fn transport_error(&self, error: reqwest::Error) -> ProxyError {
+    pub(super) fn transport_error(&self, error: reqwest::Error) -> ProxyError {
         // reqwest names the URL with its query, which can carry an invitation id (a link).
         let error = error.without_url();
         let reason = self.key.scrub(&error_chain(&error));

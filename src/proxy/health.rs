@@ -1,4 +1,4 @@
-//! The proxy's own endpoints, served without auth: liveliness and the UI config.
+//! The proxy's own endpoints, served without auth: liveliness, the UI config and the UI.
 
 use reqwest::Method;
 
@@ -23,5 +23,18 @@ impl ProxyClient {
             Err(ProxyError::NotFound(_)) => Ok(UiConfig::default()),
             other => other,
         }
+    }
+
+    /// `GET <url>` without the key, following redirects: the status the admin UI page ends
+    /// on (people open their links there).
+    pub async fn page_status(&self, url: &url::Url) -> Result<u16, ProxyError> {
+        self.pacer().ready().await?;
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e))?;
+        Ok(response.status().as_u16())
     }
 }

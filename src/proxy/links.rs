@@ -40,6 +40,14 @@ impl Links {
         url.into()
     }
 
+    /// The admin UI's page the links open under: `<proxy>[<server_root_path>]/ui/`.
+    pub fn ui(&self) -> url::Url {
+        let mut url = self.page.clone();
+        let path = url.path().trim_end_matches("onboarding").to_string();
+        url.set_path(&path);
+        url
+    }
+
     /// The link for an invitation. The parameter is `invitation_id`: the UI ignores `id`.
     pub fn link(&self, id: &InvitationId) -> String {
         let mut url = self.page.clone();
@@ -79,5 +87,14 @@ mod tests {
             link("https://h.example.com/litellm", Some("/litellm")),
             "https://h.example.com/litellm/ui/onboarding?invitation_id=abc-123"
         );
+    }
+
+    #[test]
+    fn the_ui_page_is_where_the_links_open() {
+        let proxy = Url::parse("https://h.example.com").unwrap();
+        let links = Links::new(&proxy, Some("/litellm"));
+        assert_eq!(links.ui().as_str(), "https://h.example.com/litellm/ui/");
+        let links = Links::new(&proxy, None);
+        assert_eq!(links.ui().as_str(), "https://h.example.com/ui/");
     }
 }

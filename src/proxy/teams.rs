@@ -1,11 +1,12 @@
-//! The team endpoints: `/team/info`, `/v2/team/list`, and `/team/member_add`,
-//! `/team/member_update`, `/team/member_delete`.
+//! The team endpoints: `/team/info`, `/v2/team/list`, `/team/member_add`,
+//! `/team/member_update`, `/team/member_delete`, and the members' permissions
+//! (`/team/permissions_list`, `/team/permissions_update`).
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::proxy::api::{Team, TeamList, TeamMember};
+use crate::proxy::api::{Team, TeamList, TeamMember, TeamState};
 use crate::proxy::client::ProxyClient;
 use crate::proxy::error::ProxyError;
 use crate::types::{TeamId, UserId};
@@ -55,19 +56,20 @@ impl ProxyClient {
         }
     }
 
-    /// `GET /team/info`: `None` when the team does not exist.
+    /// `GET /team/info`: the team and its state (not its roster); `None` when it does not exist.
     pub async fn team(&self, team: &TeamId) -> Result<Option<Team>, ProxyError> {
-        // Only the alias is read: the members in the answer are skipped, not parsed.
         #[derive(Deserialize)]
         struct Info {
             team_id: TeamId,
             #[serde(default)]
-            team_info: Option<Alias>,
+            team_info: Option<Described>,
         }
         #[derive(Deserialize)]
-        struct Alias {
+        struct Described {
             #[serde(default)]
             team_alias: Option<String>,
+            #[serde(flatten)]
+            state: TeamState,
         }
         match self
             .send::<Info>(
@@ -78,13 +80,52 @@ impl ProxyClient {
             )
             .await
         {
-            Ok(info) => Ok(Some(Team {
-                team_alias: info.team_info.and_then(|t| t.team_alias),
-                team_id: info.team_id,
-            })),
+            Ok(info) => {
+                let (team_alias, state) = info
+                    .team_info
+                    .map(|t| (t.team_alias, t.state))
+                    .unwrap_or_default();
+                Ok(Some(Team {
+                    team_alias,
+                    team_id: info.team_id,
+                    state,
+                }))
+            }
             Err(ProxyError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /team/permissions_list`: what the team's non-admin members may call.
+    pub async fn team_permissions(&self, team: &TeamId) -> Result<Vec<String>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Listed {
+            #[serde(default)]
+            team_member_permissions: Vec<String>,
+        }
+        let listed: Listed = self
+            .send(
+                Method::GET,
+                "team/permissions_list",
+                &[("team_id", team.as_str())],
+                None,
+            )
+            .await
+            .map_err(|e| e.of_team(team))?;
+        Ok(listed.team_member_permissions)
+    }
+
+    /// `POST /team/permissions_update`: sets the whole list (the caller keeps what was there).
+    pub async fn set_team_permissions(
+        &self,
+        team: &TeamId,
+        permissions: &[String],
+    ) -> Result<(), ProxyError> {
+        let body = json!({ "team_id": team, "team_member_permissions": permissions });
+        self.send::<serde_json::Value>(Method::POST, "team/permissions_update", &[], Some(body))
+            .await
+            .map(drop)
+            .map_err(|e| e.of_team(team))
     }
 
     /// `GET /team/info` `members_with_roles`: `None` when the team does not exist.

@@ -44,6 +44,12 @@ impl ProxyClient {
         .await
     }
 
+    /// The user with exactly this id, with its `key_count`.
+    pub async fn user_row(&self, user_id: &UserId) -> Result<Option<UserRow>, ProxyError> {
+        let rows = self.users_by_ids(std::slice::from_ref(user_id)).await?;
+        Ok(rows.into_iter().next())
+    }
+
     /// `GET /user/list?page_size=1`: proves the key is valid and has admin rights.
     pub async fn check_admin(&self) -> Result<(), ProxyError> {
         self.send::<serde_json::Value>(

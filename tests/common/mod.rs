@@ -36,6 +36,17 @@ impl Env {
         Env::new(EmulatorConfig::default())
     }
 
+    /// An emulator with LiteLLM 1.109 behaviour whose seeded teams an admin has configured:
+    /// members may create keys (a team fresh from `/team/new` may not, and runs warn of it).
+    pub fn ready_proxy() -> Env {
+        let env = Env::default_proxy();
+        for team in [DEV_TEST, RESEARCH] {
+            env.emulator
+                .set_team_permissions(team, &["/key/generate", "/key/info", "/key/list"]);
+        }
+        env
+    }
+
     /// The audit file.
     pub fn results_path(&self) -> PathBuf {
         self.dir.path().join("onboarding_results.json")
@@ -72,6 +83,27 @@ impl Env {
             .into_iter()
             .find(|r| r["email"] == email)
             .unwrap_or_else(|| panic!("no record for {email}"))
+    }
+
+    /// `POST path` on the emulator with `key` (the master key, or a person's own): the
+    /// status and the JSON answer.
+    pub fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let url = format!("{}{path}", self.emulator.url());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let answer = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .expect("emulator answers");
+            let status = answer.status().as_u16();
+            (status, answer.json().await.unwrap_or(Value::Null))
+        })
     }
 
     /// Opens a link the way the onboarding page does: `GET /onboarding/get_token`.

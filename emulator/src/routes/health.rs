@@ -71,6 +71,15 @@ pub(crate) async fn ui_config(State(app): State<Arc<App>>) -> HResult {
     }))
 }
 
+/// `GET /ui/`: the admin UI's page (a stand-in), unless the UI is disabled.
+pub(crate) async fn ui(State(app): State<Arc<App>>) -> axum::response::Response {
+    use axum::response::{Html, IntoResponse};
+    if app.cfg.admin_ui_disabled {
+        return crate::errors::route_not_found();
+    }
+    Html("<!doctype html><title>LiteLLM Dashboard</title>").into_response()
+}
+
 /// `GET /openapi.json` (no auth): FastAPI's schema. Only `openapi`, `info` (with
 /// `info.version`, the one version signal a 1.109 proxy gives without a key; file 30) and the
 /// emulated schema-visible paths are filled in.

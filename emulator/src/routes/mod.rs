@@ -15,6 +15,7 @@ pub(crate) mod invitations;
 mod lifecycle;
 mod member_add;
 mod onboarding;
+mod permissions;
 pub(crate) mod teams;
 pub(crate) mod user_new;
 mod users;
@@ -46,6 +47,13 @@ pub(crate) fn api() -> Router<Arc<App>> {
         .route("/team/member_add", post(member_add::member_add))
         .route("/team/member_update", post(lifecycle::member_update))
         .route("/team/member_delete", post(lifecycle::member_delete))
+        .route("/team/permissions_list", get(permissions::permissions_list))
+        .route(
+            "/team/permissions_update",
+            post(permissions::permissions_update),
+        )
+        .route("/key/generate", post(permissions::key_generate))
+        .route("/ui/", get(health::ui))
         .route("/openapi.json", get(health::openapi))
         .route("/health/liveliness", get(health::liveliness))
         .route("/health/liveness", get(health::liveliness))

@@ -95,6 +95,11 @@ pub(crate) async fn team_info(
         })
         .collect();
     info["members_with_roles"] = json!(members);
+    // Null unless a member budget is set (files 33, 48; `team_member_permissions.json`).
+    info["team_member_budget_table"] = match t.member_budget {
+        Some(max) => json!({"max_budget": max, "budget_duration": null}),
+        None => Value::Null,
+    };
     let memberships: Vec<Value> = t
         .memberships
         .iter()

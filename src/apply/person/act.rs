@@ -7,7 +7,7 @@ use chrono::Utc;
 use super::{Done, Executor, describe, no_user, record_invitation};
 use crate::apply::pacer::Tally;
 use crate::apply::superseded;
-use crate::audit::record::{Record, UserOrigin};
+use crate::audit::record::{Grant, Record, UserOrigin};
 use crate::plan::{Action, PersonPlan};
 use crate::proxy::ProxyError;
 use crate::settings::TeamRole;
@@ -150,6 +150,28 @@ impl Executor {
                 }
                 record.user_id = Some(user_id.clone());
                 record.note_offboarded(Utc::now());
+            }
+            Action::GrantTeamPermissions { team, permissions } => {
+                // Read again now: what the team has is kept, whoever added it.
+                let have = self
+                    .retrying(tally, || self.client.team_permissions(team))
+                    .await?;
+                let added: Vec<String> = permissions
+                    .iter()
+                    .filter(|p| !have.contains(p))
+                    .cloned()
+                    .collect();
+                if !added.is_empty() {
+                    let wanted: Vec<String> = have.iter().chain(&added).cloned().collect();
+                    self.retrying(tally, || self.client.set_team_permissions(team, &wanted))
+                        .await?;
+                }
+                record.granted_permissions.push(Grant {
+                    team_id: team.clone(),
+                    permissions: added,
+                    at: now,
+                });
+                record.updated_at = now;
             }
             Action::RemoveFromTeam { team, user_id } => {
                 match self

@@ -7,7 +7,8 @@
 //! `update_user` sends only the `user_id` the plan read on the proxy in this run (by email, or
 //! for an unknown id, the proxy would create a user); `update_team_role` acts only on a member
 //! the plan saw on the team's roster; a team admin the proxy refuses (no licence) is reported
-//! as what it is.
+//! as what it is; `grant_team_permissions` reads the team's permissions again and sends them
+//! back with the missing ones added (never fewer).
 //!
 //! `apply` runs a plan; `act` carries out one action; `create` holds the user-creation
 //! executors (`create_user`, adopting a found user, team membership).

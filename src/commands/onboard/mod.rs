@@ -61,6 +61,7 @@ pub async fn bulk(config: Config, args: &BulkTask, shutdown: Shutdown) -> Result
             prune: args.prune,
             yes: args.yes,
             bulk: args.bulk,
+            grant: args.grant_key_permissions,
         },
         printer,
         shutdown,
@@ -78,6 +79,8 @@ struct Flags {
     /// `--prune` (bulk only), and its `--yes`.
     prune: bool,
     yes: bool,
+    /// `--grant-key-permissions`.
+    grant: bool,
 }
 
 /// `onboard invite <EMAIL> --team <TEAM>`.
@@ -109,6 +112,7 @@ pub async fn invite(config: Config, args: &InviteTask, shutdown: Shutdown) -> Re
             options,
             dry_run: args.dry_run,
             bulk: BulkMode::Never,
+            grant: args.grant_key_permissions,
             ..Flags::default()
         },
         printer,
@@ -178,6 +182,7 @@ async fn onboard_people(
         prune,
         yes,
         bulk,
+        grant,
     } = flags;
     for warning in &config.warnings {
         printer.warn(warning);
@@ -215,8 +220,10 @@ async fn onboard_people(
     };
     let retry = config.retry_policy();
     let pruned = prune.then(|| people.clone());
+    let grants = steps::report_teams(&checked, &people, grant, &mut printer);
     let mut onboarding =
         look_up(&client, retry, &shutdown, &people, &audit, options, dry_run).await?;
+    onboarding.grants = grants;
     let mut items: Vec<Pending> = people.into_iter().map(Pending::Person).collect();
     items.extend(invalid_plans(&invalid).map(Pending::from));
     if dry_run || prune {

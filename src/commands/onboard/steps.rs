@@ -1,7 +1,7 @@
 //! The steps of an onboarding run after pre-flight: the reads its plans rest on, whether the
 //! proxy creates users in bulk, and the run itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
@@ -14,7 +14,7 @@ use crate::error::Fatal;
 use crate::input::Person;
 use crate::known;
 use crate::output::Printer;
-use crate::plan::{self, OnboardOptions, Onboarding, Pending};
+use crate::plan::{self, OnboardOptions, Onboarding, Pending, readiness};
 use crate::proxy::ProxyClient;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, TeamId};
@@ -57,7 +57,38 @@ pub(super) async fn look_up(
         rosters,
         options,
         now,
+        grants: BTreeMap::new(),
     })
+}
+
+/// Tells what will stop the people of each team from working (a warning a team, with how
+/// many people it touches), and hands back what `--grant-key-permissions` adds to which team.
+pub(super) fn report_teams(
+    checked: &preflight::Checked,
+    people: &[Person],
+    grant: bool,
+    printer: &mut Printer,
+) -> BTreeMap<TeamId, Vec<String>> {
+    let mut grants = BTreeMap::new();
+    for (id, team) in &checked.found {
+        let rows: Vec<&Person> = people
+            .iter()
+            .filter(|p| p.teams().any(|t| t == id))
+            .collect();
+        for finding in readiness::team_findings(team, rows.len(), &rows) {
+            // A run warns of what stops people working; what is only worth knowing (a team
+            // naming no models) is `onboard doctor`'s.
+            let granted = grant && finding.problem == readiness::Problem::NoKeyPermission;
+            if finding.needs_admin && !granted {
+                printer.warn(&finding.message);
+            }
+        }
+        let missing = readiness::missing_key_permissions(&team.state);
+        if grant && !missing.is_empty() {
+            grants.insert(id.clone(), missing);
+        }
+    }
+    grants
 }
 
 /// Asks the proxy, once and without a write, whether it creates users in bulk.
