@@ -160,7 +160,7 @@ impl ProxyClient {
             request = request.json(&body);
         }
         let started = Instant::now();
-        let result = self.exchange(path, request).await;
+        let result = self.pacer.answer(self.exchange(path, request)).await;
         let elapsed = started.elapsed();
         self.pacer.observe(elapsed, result.as_ref().err());
         // The path only: query strings carry emails and invitation ids (credentials).
