@@ -35,7 +35,7 @@ pub fn explain(error: ProxyError, client: &ProxyClient) -> Fatal {
             .hint("check LITELLM_MASTER_KEY / LITELLM_PROXY_API_KEY: it must be the proxy's master key"),
         ProxyError::Forbidden(message) => Fatal::new(format!("this key is not a proxy admin key (HTTP 403): {message}"))
             .hint("use the proxy's master key or a proxy_admin key"),
-        ProxyError::Interrupted => Fatal::interrupted(),
+        ProxyError::Interrupted | ProxyError::CutShort => Fatal::interrupted(),
         other => Fatal::new(format!("the proxy at {url} failed a pre-flight check: {other}")),
     }
 }

@@ -1,5 +1,6 @@
 //! The CSV input: read, checked row by row, deduplicated into the people to onboard.
 
+mod cell;
 mod columns;
 mod read;
 mod row;
@@ -147,6 +148,7 @@ pub enum InputError {
     },
 }
 
+pub use cell::{RowReader, neutralise};
 pub use read::read_csv;
 
 /// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.

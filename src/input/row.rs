@@ -11,7 +11,12 @@ pub(super) fn row(
     cols: &Columns,
     defaults: &Defaults,
 ) -> Result<Person, RowProblem> {
-    let cell = |index: Option<usize>| index.and_then(|i| record.get(i)).filter(|v| !v.is_empty());
+    let cell = |index: Option<usize>| {
+        index
+            .and_then(|i| record.get(i))
+            .map(super::cell::restore)
+            .filter(|v| !v.is_empty())
+    };
     let raw_email = cell(cols.email);
     let problem = |field: &str, message: String| RowProblem {
         line,
