@@ -43,7 +43,7 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
             Some(team) => {
                 no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
                 let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-                preflight::resolve_teams(&client, &wanted)
+                preflight::resolve_teams(&client, &wanted, preflight::TEAM_FLAG_HINT)
                     .await?
                     .into_values()
                     .next()

@@ -52,7 +52,7 @@ pub async fn check(
     // The remaining reads are independent: ask them at once, report them in order.
     let default_user = UserId::new("default_user_id");
     let (resolved, has_default_user, (links, sso)) = tokio::join!(
-        resolve_teams(client, teams),
+        resolve_teams(client, teams, ONBOARD_TEAMS_HINT),
         client.user_exists(&default_user),
         links(client)
     );
@@ -139,11 +139,20 @@ pub async fn links(client: &ProxyClient) -> (Links, bool) {
     (links, ui.sso_configured == Some(true))
 }
 
+/// The hint for a team an onboarding run cannot resolve.
+const ONBOARD_TEAMS_HINT: &str =
+    "the proxy would silently create these users without the team; fix the team column or --team";
+
+/// The hint for a `--team` of `export` or `offboard` that cannot be resolved.
+pub const TEAM_FLAG_HINT: &str =
+    "--team takes a team id or an alias that exactly one team on this proxy has";
+
 /// Resolves every distinct team (one request per team): an id that exists, or an alias that
-/// exactly one team has. All problems are reported together.
+/// exactly one team has. All problems are reported together, with `hint`.
 pub async fn resolve_teams(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
+    hint: &str,
 ) -> Result<BTreeMap<TeamId, TeamId>, Fatal> {
     let mut resolved = BTreeMap::new();
     let mut problems = Vec::new();
@@ -171,7 +180,7 @@ pub async fn resolve_teams(
     if problems.is_empty() {
         Ok(resolved)
     } else {
-        Err(Fatal::new(problems.join("\n  ")).hint("the proxy would silently create these users without the team; fix the team column or --team"))
+        Err(Fatal::new(problems.join("\n  ")).hint(hint))
     }
 }
 

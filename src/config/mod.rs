@@ -5,6 +5,7 @@ mod task;
 
 pub use task::{BulkTask, ExportTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task};
 
+pub use mail::given as mail_flags_given;
 pub use mail::resolve as resolve_mail;
 
 use std::net::IpAddr;

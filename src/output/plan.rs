@@ -93,8 +93,8 @@ impl Printer {
         });
         self.flush();
         self.note(&format!(
-            "dry run, nothing was written: {} people: {counts}",
-            plans.len()
+            "dry run, nothing was written: {}: {counts}",
+            super::people(plans.len())
         ));
     }
 
@@ -102,7 +102,10 @@ impl Printer {
     /// before it asks for confirmation.
     pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
         let counts = plan_lines(plans, |line| self.err(&format!("  {line}")));
-        self.err(&format!("onboard: the plan: {total} people: {counts}"));
+        self.err(&format!(
+            "onboard: the plan: {}: {counts}",
+            super::people(total)
+        ));
     }
 }
 
