@@ -70,3 +70,30 @@ fn one_person_is_one_person() {
         .code(0)
         .stderr(predicate::str::contains("nothing was written: 1 person:"));
 }
+
+#[test]
+fn inviting_users_the_audit_file_does_not_know_is_announced() {
+    let env = Env::default_proxy();
+    env.emulator.add_user("ui-made@company.com", &[DEV_TEST]);
+    let csv = env.write(
+        "export.csv",
+        &format!(
+            "user_email,team_id\nui-made@company.com,{DEV_TEST}\nnew@company.com,{DEV_TEST}\n"
+        ),
+    );
+    env.onboard()
+        .arg(&csv)
+        .arg("--dry-run")
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "1 person has a user on the proxy that the audit file does not know",
+        ))
+        .stderr(predicate::str::contains("pass --no-invite"));
+    env.onboard()
+        .arg(&csv)
+        .args(["--dry-run", "--no-invite"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("does not know").not());
+}

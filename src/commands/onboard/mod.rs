@@ -215,6 +215,16 @@ async fn onboard_people(
     let retry = config.retry_policy();
     let pruned = prune.then(|| people.clone());
     let mut onboarding = look_up(&client, retry, &shutdown, &people, &audit, options).await?;
+    let existing = people
+        .iter()
+        .filter(|p| onboarding.invites_existing_user(p, audit.prior(&p.email)))
+        .count();
+    if existing > 0 {
+        printer.warn(&format!(
+            "{} a user on the proxy that the audit file does not know (made in the admin UI or by another tool): each gets a new invitation, a password link; if they already use the proxy, pass --no-invite to adopt them without one",
+            has(existing)
+        ));
+    }
     let invalid = invalid_plans(&invalid, &people);
     let mut items: Vec<Pending> = people.into_iter().map(Pending::Person).collect();
     items.extend(invalid.into_iter().map(Pending::from));
@@ -299,6 +309,12 @@ async fn onboard_people(
         return Err(preflight::explain(error, &executor.client));
     }
     Ok(summary.exit(mailed.failed))
+}
+
+/// "1 person has", "2 people have".
+fn has(n: usize) -> String {
+    let verb = if n == 1 { "has" } else { "have" };
+    format!("{} {verb}", crate::output::people(n))
 }
 
 /// The plans of the rows that failed validation (`--skip-invalid`): recorded as failed. Each
