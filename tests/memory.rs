@@ -36,7 +36,12 @@ fn run_capped(env: &Env, args: &[&str]) -> (i32, u64) {
             Ok(())
         });
     }
-    let child = command.spawn().unwrap();
+    reap(command.spawn().unwrap())
+}
+
+/// Waits for `child` with `wait4`: its exit code (minus the signal that ended it) and peak
+/// resident set in MiB.
+fn reap(child: std::process::Child) -> (i32, u64) {
     let pid = i32::try_from(child.id()).unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be filled in.

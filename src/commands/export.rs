@@ -178,7 +178,7 @@ fn write_rows(
     } else {
         let mut csv = csv::Writer::from_writer(out);
         csv.write_record(COLUMNS)?;
-        Sink::Csv(csv)
+        Sink::Csv(Box::new(csv))
     };
     let mut written = Written::default();
     for row in rows {
@@ -232,7 +232,7 @@ fn write_rows(
 
 /// Where the rows go: a CSV writer, or JSON lines.
 enum Sink<'a, W: Write> {
-    Csv(csv::Writer<&'a mut W>),
+    Csv(Box<csv::Writer<&'a mut W>>),
     Json(&'a mut W),
 }
 
