@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{DEV_TEST, Env, KEY};
+use common::{DEV_TEST, Env};
 use predicates::prelude::*;
 
 #[test]
@@ -68,14 +68,9 @@ fn sigterm_while_export_reads_the_users_says_so() {
             .add_user(&format!("u{i}@company.com"), &[DEV_TEST]);
     }
     env.emulator.set_latency(Duration::from_millis(800));
-    let child = Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .args(["export", "-o", "export.csv"])
+    let child = env
+        .process(&["export", "-o", "export.csv"])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // The admin check and the first page are read in pre-flight; the others after it.

@@ -5,24 +5,17 @@
 mod common;
 
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use common::{DEV_TEST, Env, KEY};
+use common::{DEV_TEST, Env};
 
 /// The cap on the address space of `onboard` (threads' stacks and allocator arenas included).
 const ADDRESS_SPACE: u64 = 2 << 30;
 
 /// Runs `onboard ARGS` under the cap; its exit code and peak resident set in MiB.
 fn run_capped(env: &Env, args: &[&str]) -> (i32, u64) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onboard"));
-    command
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut command = env.process(args);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(|| {

@@ -6,10 +6,10 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use common::{DEV_TEST, Env, KEY};
+use common::{DEV_TEST, Env};
 use serde_json::Value;
 
 /// What a record says when a request was cut short in flight (the proxy may have done it).
@@ -26,17 +26,7 @@ fn people(prefix: &str, n: usize) -> (String, Vec<String>) {
 
 /// Runs `onboard ARGS` in the background.
 fn spawn(env: &Env, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    env.process(args).spawn().unwrap()
 }
 
 fn interrupt(child: &Child) {
