@@ -89,32 +89,26 @@ impl Onboarding {
 
     /// True when their plan starts with `create_user`, found without planning them for good.
     pub fn creates_user(&self, pending: &Pending, record: Option<&Record>) -> bool {
-        self.peek(pending, record, |plan| plan.creates_user())
+        match pending {
+            Pending::Planned(plan) => plan.creates_user(),
+            // A plan being decided has no person yet: its first action says it.
+            Pending::Person(person) => self.peek(person, record, |plan| {
+                plan.actions.first() == Some(&Action::CreateUser)
+            }),
+        }
     }
 
     /// True when their plan adopts a user the audit file does not know (one made in the admin
     /// UI, or by another tool) and invites them: a new password link for someone who may
     /// already use the proxy. Found without planning them for good.
     pub fn invites_existing_user(&self, person: &Person, record: Option<&Record>) -> bool {
-        self.peek_person(person, record, |plan| {
+        self.peek(person, record, |plan| {
             matches!(plan.actions.first(), Some(Action::AdoptUser { .. })) && plan.has("invite")
         })
     }
 
-    /// What `test` says of someone's plan, made without using up their look-up.
+    /// What `test` says of someone's plan, decided without using up their look-up.
     fn peek(
-        &self,
-        pending: &Pending,
-        record: Option<&Record>,
-        test: impl FnOnce(&PersonPlan) -> bool,
-    ) -> bool {
-        match pending {
-            Pending::Planned(plan) => test(plan),
-            Pending::Person(person) => self.peek_person(person, record, test),
-        }
-    }
-
-    fn peek_person(
         &self,
         person: &Person,
         record: Option<&Record>,
