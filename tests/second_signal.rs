@@ -167,6 +167,29 @@ fn people_counted(stderr: &str) -> usize {
     total
 }
 
+/// Users the summary says this run made: `created` among the invited, and those made and
+/// not invited.
+fn users_made(stderr: &str) -> usize {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("onboard: ") && l.contains(" invited ("))
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let number_before = |what: &str| {
+        line.split(what).next().and_then(|head| {
+            head.rsplit(|c: char| !c.is_ascii_digit())
+                .find(|w| !w.is_empty())
+                .map(|n| n.parse::<usize>().unwrap())
+        })
+    };
+    let created = number_before(" created").expect("created count");
+    let made = if line.contains(" made and not invited") {
+        number_before(" user(s) made and not invited").unwrap()
+    } else {
+        0
+    };
+    created + made
+}
+
 fn second_signal_on_onboard(bulk: &str) {
     let env = Env::default_proxy();
     env.emulator.set_latency(Duration::from_millis(100));
@@ -309,4 +332,30 @@ fn a_second_signal_on_export_stops_at_once_and_writes_nothing_partial() {
         !env.dir.path().join("export.csv").exists(),
         "no partial export"
     );
+}
+
+#[test]
+fn an_interrupted_bulk_run_counts_every_user_it_made() {
+    let env = Env::default_proxy();
+    env.emulator.set_latency(Duration::from_millis(300));
+    let (csv, emails) = people("m", 10);
+    let csv = env.write("users.csv", &csv);
+    let mut child = spawn(&env, &[csv.to_str().unwrap(), "--concurrency", "2"]);
+    // The chunk made and journaled all ten users; their invitations are on their way.
+    wait_until(&mut child, || journal_lines(&env) >= 10);
+    interrupt(&child);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert_recorded(&env, &emails, "bulk, one signal");
+    assert_eq!(
+        env.emulator
+            .users()
+            .iter()
+            .filter(|u| u.user_email.is_some())
+            .count(),
+        10
+    );
+    assert_eq!(users_made(&stderr), 10, "{stderr}");
+    assert_eq!(people_counted(&stderr), 10, "{stderr}");
 }
