@@ -28,6 +28,7 @@ use crate::shutdown::Shutdown;
 /// Runs the parsed command line to an exit code; a fatal error carries its message.
 pub async fn run(cli: Cli) -> Result<Exit, Fatal> {
     let task = Task::of(&cli);
+    task.check_flags(&cli)?;
     let config = match &task {
         Task::Completions(shell) => {
             clap_complete::generate(

@@ -168,3 +168,39 @@ fn records_from_before_the_proxy_field_are_adopted_by_the_first_proxy() {
         assert_eq!(r["proxy_url"], a.emulator.url(), "{r}");
     }
 }
+
+#[test]
+fn a_damaged_journal_is_kept_aside_and_the_run_stops_with_exit_2() {
+    let env = Env::default_proxy();
+    let results = env.results_path();
+    invite(&env, &results).code(0);
+    // A journal a killed run left: a record, a line that does not read, another record.
+    let record = std::fs::read_to_string(&results).unwrap();
+    let records: Vec<serde_json::Value> = serde_json::from_str(&record).unwrap();
+    let line = serde_json::to_string(&records[0]).unwrap();
+    let journal = format!("{line}\nnot a record\n{line}\n");
+    let journal_path = env.dir.path().join("onboarding_results.json.journal");
+    std::fs::write(&journal_path, &journal).unwrap();
+    let before = env.emulator.stats().write_requests;
+    env.onboard()
+        .args(["invite", "y@y.com", "--team", DEV_TEST])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line 2 of the journal"));
+    assert!(!journal_path.exists());
+    let aside: Vec<String> = listing(env.dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("onboarding_results.json.journal.damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{:?}", listing(env.dir.path()));
+    assert_eq!(
+        std::fs::read_to_string(env.dir.path().join(&aside[0])).unwrap(),
+        journal
+    );
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap(),
+        record,
+        "untouched"
+    );
+    assert_eq!(env.emulator.stats().write_requests, before);
+}

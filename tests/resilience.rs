@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{DEV_TEST, Env, KEY, RESEARCH, read_records};
+use common::{DEV_TEST, Env, RESEARCH, read_records};
 use litellm_emulator::{ApiVersion, EmulatorConfig, FaultConfig};
 use predicates::prelude::*;
 
@@ -116,17 +116,9 @@ fn each_fault_kind_at_twenty_percent_converges_within_two_runs() {
 }
 
 fn spawn_onboard(env: &Env, csv: &std::path::Path, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .arg(csv)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let mut args = vec![csv.to_str().unwrap()];
+    args.extend(extra);
+    env.process(&args).stdout(Stdio::null()).spawn().unwrap()
 }
 
 fn journal_lines(env: &Env) -> usize {
@@ -600,16 +592,7 @@ fn a_person_stopped_after_the_grace_keeps_the_user_made_so_far() {
 /// Runs `onboard ARGS` in the background.
 #[cfg(unix)]
 fn spawn_command(env: &Env, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .current_dir(env.dir.path())
-        .env_clear()
-        .env("LITELLM_PROXY_URL", env.emulator.url())
-        .env("LITELLM_MASTER_KEY", KEY)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    env.process(args).stdout(Stdio::null()).spawn().unwrap()
 }
 
 #[cfg(unix)]

@@ -637,3 +637,35 @@ fn bad_flag_values_exit_2_with_a_message_and_never_panic() {
             .code(0);
     }
 }
+
+#[test]
+fn skip_invalid_runs_each_email_once() {
+    let env = Env::default_proxy();
+    let csv = env.write(
+        "users.csv",
+        &format!(
+            "user_email,team_id,user_role\nok@company.com,{DEV_TEST},internal_user\nOK@company.com,{DEV_TEST},wizard\nbroken,{DEV_TEST},internal_user\nbroken,{DEV_TEST},internal_user\n"
+        ),
+    );
+    let output = env
+        .onboard()
+        .arg(&csv)
+        .args(["--skip-invalid", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let plans: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let emails: Vec<&str> = plans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ok@company.com", "broken"], "{plans}");
+    env.onboard()
+        .arg(&csv)
+        .arg("--skip-invalid")
+        .assert()
+        .code(1);
+    assert_eq!(env.record("ok@company.com")["status"], "success");
+    assert_eq!(env.emulator.stats().count("/invitation/new"), 1);
+}

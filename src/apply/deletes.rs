@@ -215,7 +215,7 @@ pub async fn delete_chunk(
             }
             Err(error) => error,
         };
-        if error.is_auth() || matches!(error, ProxyError::Interrupted) {
+        if error.is_auth() || matches!(error, ProxyError::Interrupted | ProxyError::CutShort) {
             for i in pending {
                 answers[i] = Some(Err(error.clone()));
             }

@@ -15,6 +15,10 @@ use crate::shutdown::Shutdown;
 /// send no further request, and end (recorded) when their current one is answered.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long jobs may take to end after the second stop signal (their requests in flight are
+/// cut short then, so they end at once); a job still running after it is dropped.
+const CUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A failure that would hit every job (the key was rejected): the drive must stop.
 #[derive(Debug)]
 pub struct StopRun(pub ProxyError);
@@ -33,7 +37,7 @@ pub struct Ending {
     pub interrupted: bool,
     /// A failure that would hit every job stopped the drive.
     pub stopped: Option<ProxyError>,
-    /// Jobs never started (or cut off by a second stop signal).
+    /// Jobs never started (or dropped after a second stop signal, still running [`CUT`] later).
     pub not_started: usize,
 }
 
@@ -56,8 +60,11 @@ pub struct Lanes<'a> {
 
 /// Runs `start(ctx, item)` for each item, at most the lanes' limit at a time, and hands each
 /// batch of finished results to `finish(ctx, batch, printer)` in the calling task. After the
-/// first stop signal no job starts and those in flight finish; after the second the rest are
-/// dropped. A [`StopRun`] from a job stops the drive the same way as the first signal.
+/// first stop signal no job starts and those in flight finish; after the second their
+/// requests in flight are cut short (by the client), so they end at once, and a job still
+/// running [`CUT`] later is dropped. A [`StopRun`] from a job stops the drive the same way as
+/// the first signal. Whatever ends the drive (a signal, a failed `finish`, a panicking job),
+/// every result received is handed to `finish` before it returns: finished work is never lost.
 pub async fn drive<C, T, R, E, Fut, P: Notes>(
     lanes: Lanes<'_>,
     ctx: &mut C,
@@ -81,6 +88,10 @@ where
     let mut tasks: JoinSet<Result<R, StopRun>> = JoinSet::new();
     let mut stopping = false;
     let mut grace_ends = None;
+    let mut cut_ends = None;
+    let mut forced = false;
+    let mut failed: Option<E> = None;
+    let mut panicked = None;
     loop {
         // A signal that came before (e.g. during pre-flight) or between two batches: no job
         // is started after it.
@@ -102,10 +113,19 @@ where
         let first = tokio::select! {
             biased;
             () = shutdown.requested(), if !ending.interrupted => continue,
-            () = shutdown.forced(), if stopping => {
-                ending.not_started += tasks.len();
+            () = shutdown.forced(), if stopping && !forced => {
+                // The jobs' requests in flight are cut short now; each job ends, and is
+                // handed back, at once.
+                forced = true;
+                cut_ends = Some(tokio::time::Instant::now() + CUT);
+                continue;
+            }
+            () = tokio::time::sleep_until(cut_ends.unwrap_or_else(tokio::time::Instant::now)), if cut_ends.is_some() => {
+                // A job that is not waiting on the proxy (an SMTP send) is dropped; those
+                // that finished meanwhile are still handed back below.
                 tasks.abort_all();
-                break;
+                cut_ends = None;
+                continue;
             }
             () = tokio::time::sleep_until(grace_ends.unwrap_or_else(tokio::time::Instant::now)), if grace_ends.is_some() => {
                 // Not aborted: a job dropped mid-way would lose what the proxy already
@@ -127,21 +147,35 @@ where
                     ending.stopped.get_or_insert(error);
                     stopping = true;
                 }
-                Err(e) if e.is_cancelled() => {}
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
+                Err(e) if e.is_cancelled() => ending.not_started += 1,
+                Err(e) => {
+                    // Re-raised once every other job's result is handed back.
+                    panicked.get_or_insert(e.into_panic());
+                    stopping = true;
+                }
             }
             joined = tasks.try_join_next();
         }
         // Unless `finish_first`, start the next jobs before the batch is made durable, so the
         // proxy is kept busy while the journal syncs; the sync blocks this thread, not the
         // runtime.
-        if finish_first {
-            blocking(|| finish(ctx, batch, printer))?;
-        } else {
+        if !finish_first {
             let stop = stopping || shutdown.is_requested();
             fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stop);
-            blocking(|| finish(ctx, batch, printer))?;
         }
+        if let Err(error) = blocking(|| finish(ctx, batch, printer)) {
+            // The jobs in flight send nothing more and are handed back as they end (a
+            // journal that failed once may take them); the first error is returned.
+            failed.get_or_insert(error);
+            stopping = true;
+            shutdown.hurry();
+        }
+    }
+    if let Some(payload) = panicked {
+        std::panic::resume_unwind(payload);
+    }
+    if let Some(error) = failed {
+        return Err(error);
     }
     ending.not_started += queue.count();
     Ok(ending)
@@ -266,6 +300,105 @@ mod tests {
         assert_eq!(ctx.0, 0);
         // At most twice the limit started, plus a batch taken out and not yet handed back.
         assert!(ctx.1 <= 4 * 4, "{} jobs were out at once", ctx.1);
+    }
+
+    /// Job 0 ends at once; job 1 sends two stop signals once job 0 has ended, then never ends.
+    /// Returns what `finish` received and how the drive ended.
+    async fn second_signal_after_a_job_finished() -> (Vec<u32>, Ending) {
+        let limiter = Arc::new(Limiter::fixed(2));
+        let (signals, shutdown) = Shutdown::manual();
+        let signals = Arc::new(signals);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut done_tx = Some(done_tx);
+        let mut done_rx = Some(done_rx);
+        let mut finished = Vec::new();
+        let ending = drive(
+            Lanes {
+                limiter: &limiter,
+                shutdown: &shutdown,
+                what: "jobs",
+                finish_first: false,
+            },
+            &mut finished,
+            0..2u32,
+            &mut Quiet,
+            |_, i| {
+                let done_tx = if i == 0 { done_tx.take() } else { None };
+                let done_rx = if i == 1 { done_rx.take() } else { None };
+                let signals = Arc::clone(&signals);
+                async move {
+                    if let Some(tx) = done_tx {
+                        let _ = tx.send(());
+                        return Ok(i);
+                    }
+                    let _ = done_rx.expect("job 1").await;
+                    // Job 0's result is ready and not yet handed back.
+                    signals.send_replace(2);
+                    std::future::pending::<()>().await;
+                    Ok(i)
+                }
+            },
+            |finished: &mut Vec<u32>, batch, _| {
+                finished.extend(batch);
+                Ok::<_, ()>(())
+            },
+        )
+        .await
+        .unwrap();
+        (finished, ending)
+    }
+
+    #[tokio::test]
+    async fn a_second_signal_hands_back_every_result_already_received() {
+        let (finished, ending) = second_signal_after_a_job_finished().await;
+        assert_eq!(finished, [0], "the job that ended is handed back");
+        assert!(ending.interrupted);
+        assert_eq!(
+            ending.not_started, 1,
+            "only the job still running is dropped"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_finish_still_hands_back_the_jobs_in_flight() {
+        let limiter = Arc::new(Limiter::fixed(2));
+        let shutdown = Shutdown::never();
+        let mut calls = Vec::new();
+        let result = drive(
+            Lanes {
+                limiter: &limiter,
+                shutdown: &shutdown,
+                what: "jobs",
+                finish_first: false,
+            },
+            &mut calls,
+            0..10u32,
+            &mut Quiet,
+            |_, i| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(i))).await;
+                Ok(i)
+            },
+            |calls: &mut Vec<Vec<u32>>, batch, _| {
+                calls.push(batch);
+                if calls.len() == 1 {
+                    Err("disk full")
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        assert_eq!(result.unwrap_err(), "disk full");
+        let handed: Vec<u32> = calls.concat();
+        assert!(
+            handed.len() >= 2,
+            "the jobs started before the failure: {calls:?}"
+        );
+        assert!(handed.len() < 10, "no job started after it: {calls:?}");
+        assert!(
+            handed.iter().enumerate().all(|(k, &i)| k as u32 == i),
+            "{calls:?}"
+        );
     }
 
     #[tokio::test]

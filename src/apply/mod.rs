@@ -52,6 +52,8 @@ pub struct Summary {
     pub lost_expire_by: Option<chrono::DateTime<chrono::Utc>>,
     /// People never started because the run was interrupted.
     pub not_started: usize,
+    /// Users made by this run whose person was not invited (failed or stopped after it).
+    pub made_not_invited: usize,
     /// Set when the run was interrupted.
     pub interrupted: bool,
     /// Set when an auth failure stopped the run.
@@ -89,6 +91,11 @@ impl Summary {
         if updates && !matches!(result.outcome, Outcome::Failed { .. }) {
             self.updated += 1;
         }
+        // A user made for an invitation it did not get (`--no-invite` plans none).
+        let invited = matches!(result.outcome, Outcome::Done) && result.plan.has("invite");
+        if result.created && result.plan.has("invite") && !invited {
+            self.made_not_invited += 1;
+        }
         match &result.outcome {
             Outcome::Done if result.plan.has("invite") => {
                 self.invited += 1;
@@ -121,8 +128,11 @@ pub struct Applied {
     pub interrupted: bool,
     /// Set when an auth failure stopped the run.
     pub stopped: Option<ProxyError>,
-    /// People never started.
+    /// People never started, or stopped before anything was sent for them (their results
+    /// are not handed on).
     pub not_started: usize,
+    /// Of those, people whose user this run made (in bulk) before they were stopped.
+    pub made_not_started: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// The highest limit on people in flight reached.
@@ -136,6 +146,7 @@ impl Applied {
             interrupted: ending.interrupted,
             stopped: ending.stopped,
             not_started: ending.not_started,
+            made_not_started: 0,
             seconds: started.elapsed().as_secs_f64(),
             peak_concurrency: limiter.peak_limit(),
         }
@@ -144,7 +155,8 @@ impl Applied {
 
 /// Carries out a plan for each of `items` (each email once) for every command: `plan` makes
 /// an item's plan when the driver takes it, from the audit file as it is then. Each finished
-/// person is made durable in `audit`, then handed to `each` (which reports it).
+/// person is made durable in `audit`, then handed to `each` (which reports it); a person
+/// stopped before anything was sent is counted as not started instead.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply<T, S, P: Notes>(
     executor: &Executor,
@@ -159,6 +171,7 @@ pub async fn apply<T, S, P: Notes>(
     let started = Instant::now();
     let limiter = Arc::clone(executor.client.pacer().limiter());
     let mut ctx = (audit, state);
+    let mut stopped = 0;
     let ending = drive(
         Lanes {
             limiter: &limiter,
@@ -183,11 +196,17 @@ pub async fn apply<T, S, P: Notes>(
                 .collect();
             audit.append(records)?;
             for (result, _) in &batch {
-                each(state, result, printer);
+                if result.not_started() {
+                    stopped += 1;
+                } else {
+                    each(state, result, printer);
+                }
             }
             Ok(())
         },
     )
     .await?;
-    Ok(Applied::of(ending, started, &limiter))
+    let mut applied = Applied::of(ending, started, &limiter);
+    applied.not_started += stopped;
+    Ok(applied)
 }

@@ -80,6 +80,22 @@ impl Pacer {
         }
     }
 
+    /// Waits for a request's answer, unless a second stop signal comes first: then the
+    /// request is cut short ([`ProxyError::CutShort`]) and its job ends with what it has.
+    pub async fn answer<T>(
+        &self,
+        exchange: impl std::future::Future<Output = Result<T, ProxyError>>,
+    ) -> Result<T, ProxyError> {
+        let Some(stop) = self.stop.get() else {
+            return exchange.await;
+        };
+        tokio::select! {
+            biased;
+            () = stop.forced() => Err(ProxyError::CutShort),
+            answer = exchange => answer,
+        }
+    }
+
     /// Takes note of a finished request: a `retry-after` pauses the whole run, and an
     /// overloaded proxy makes the limiter back off.
     pub fn observe(&self, _elapsed: Duration, error: Option<&ProxyError>) {

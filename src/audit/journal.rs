@@ -18,23 +18,79 @@ pub(super) struct Fresh {
     len: u32,
 }
 
+/// Why a journal could not be read: the line (1-based) and what was wrong with it.
+#[derive(Debug)]
+pub(super) struct Damage {
+    pub(super) line: u64,
+    pub(super) message: String,
+}
+
+/// Reads a journal's records in order, handing each to `take`. Only a torn last line (one
+/// with no newline: a write a crash cut short) that does not read is dropped; any other line
+/// that does not read (not JSON, not UTF-8, not a record) is damage, and reading stops there.
+pub(super) fn read_journal(
+    file: File,
+    mut take: impl FnMut(Record),
+) -> std::io::Result<Result<(), Damage>> {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    for number in 1u64.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        let whole = line.last() == Some(&b'\n');
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(record) => take(record),
+            Err(_) if !whole => break,
+            Err(e) => {
+                return Ok(Err(Damage {
+                    line: number,
+                    message: e.to_string(),
+                }));
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Lays `record` over the records (replacing the one of its email, or added at the end).
+pub(super) fn lay_over(
+    records: &mut Vec<Record>,
+    index: &mut std::collections::HashMap<crate::types::Email, usize>,
+    record: Record,
+) {
+    match index.get(&record.email) {
+        Some(&i) => records[i] = record,
+        None => {
+            index.insert(record.email.clone(), records.len());
+            records.push(record);
+        }
+    }
+}
+
 impl Audit {
+    /// Folds in a journal a killed run left. A damaged journal is moved aside (named in the
+    /// error) and nothing is written: its records are never dropped.
     pub(super) fn replay(&mut self, journal: &Path) -> Result<usize, AuditError> {
         let file = File::open(journal).map_err(io_error(journal))?;
         let mut count = 0;
-        for line in BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            // A line cut short by a crash is the only kind that does not parse; skip it.
-            if let Ok(record) = serde_json::from_str::<Record>(&line) {
-                match self.index.get(&record.email) {
-                    Some(&i) => self.records[i] = record,
-                    None => {
-                        self.index.insert(record.email.clone(), self.records.len());
-                        self.records.push(record);
-                    }
-                }
-                count += 1;
-            }
+        let (records, index) = (&mut self.records, &mut self.index);
+        let read = read_journal(file, |record| {
+            lay_over(records, index, record);
+            count += 1;
+        })
+        .map_err(io_error(journal))?;
+        if let Err(Damage { line, message }) = read {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let aside = sibling(&self.path, &format!(".journal.damaged-{stamp}"));
+            std::fs::rename(journal, &aside).map_err(io_error(journal))?;
+            return Err(AuditError::JournalDamaged {
+                path: self.path.clone(),
+                line,
+                message,
+                aside,
+            });
         }
         Ok(count)
     }
@@ -144,6 +200,35 @@ mod tests {
         assert_eq!(audit.records().len(), 1);
         assert!(!sibling(&path, ".journal").exists());
         assert!(path.exists());
+    }
+
+    /// A journal of two good records with `bad` between them: the open is refused, the
+    /// journal is moved aside whole, and no audit file is written.
+    fn damaged_in_the_middle(bad: &[u8]) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let line = |email, id| {
+            let mut text = serde_json::to_vec(&record(email, id)).unwrap();
+            text.push(b'\n');
+            text
+        };
+        let journal = [line("a@x.co", "1"), bad.to_vec(), line("b@x.co", "2")].concat();
+        std::fs::write(sibling(&path, ".journal"), &journal).unwrap();
+        match Audit::open(&path) {
+            Err(AuditError::JournalDamaged { line, aside, .. }) => {
+                assert_eq!(line, 2);
+                assert_eq!(std::fs::read(&aside).unwrap(), journal, "kept whole");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!sibling(&path, ".journal").exists());
+        assert!(!path.exists(), "nothing written");
+    }
+
+    #[test]
+    fn a_line_that_does_not_read_before_the_last_is_kept_aside_and_reported() {
+        damaged_in_the_middle(b"{\"email\":\"c@x.co\",\"user_\n");
+        damaged_in_the_middle(b"\xff\xfe not utf-8\n");
     }
 
     #[test]

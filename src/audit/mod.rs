@@ -15,11 +15,10 @@ pub mod record;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::audit::file::{check_kind, load, open_private, sibling, tighten};
-use crate::audit::journal::Fresh;
+use crate::audit::journal::{Fresh, lay_over, read_journal};
 use crate::audit::record::Record;
 use crate::types::Email;
 
@@ -61,6 +60,21 @@ pub enum AuditError {
         recorded: String,
         /// The proxy of this run.
         proxy: String,
+    },
+    /// The journal a killed run left has a line that cannot be read (not only a torn last
+    /// line): it is moved aside, never dropped, and nothing is sent or written.
+    #[error(
+        "{path}: line {line} of the journal left by an interrupted run cannot be read ({message}); the journal was moved aside to {aside} and nothing was sent or written — recover its records by hand (one JSON record a line), then run again"
+    )]
+    JournalDamaged {
+        /// The audit file.
+        path: PathBuf,
+        /// The line that cannot be read (1-based).
+        line: u64,
+        /// What was wrong with it.
+        message: String,
+        /// Where the journal is now.
+        aside: PathBuf,
     },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
@@ -172,17 +186,14 @@ impl Audit {
             .enumerate()
             .map(|(i, r)| (r.email.clone(), i))
             .collect();
-        for line in BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            if let Ok(record) = serde_json::from_str::<Record>(&line) {
-                match index.get(&record.email) {
-                    Some(&i) => records[i] = record,
-                    None => {
-                        index.insert(record.email.clone(), records.len());
-                        records.push(record);
-                    }
-                }
-            }
+        // The run writing it may be mid-way through its last line: that one is left out.
+        let read = read_journal(file, |record| lay_over(&mut records, &mut index, record))
+            .map_err(io_error(&journal))?;
+        if let Err(damage) = read {
+            return Err(AuditError::Corrupt {
+                path: journal,
+                message: format!("line {}: {}", damage.line, damage.message),
+            });
         }
         Ok(records)
     }

@@ -151,7 +151,10 @@ async fn examine(
             teams.insert(id.clone(), team);
         }
     } else {
-        for team in preflight::read_teams(client, &asked).await?.into_values() {
+        for team in preflight::read_teams(client, &asked, preflight::TEAM_FLAG_HINT)
+            .await?
+            .into_values()
+        {
             teams.insert(team.team_id.clone(), Some(team));
         }
     }

@@ -1,19 +1,21 @@
-//! `onboard export [--team TEAM] [-o FILE]`: the proxy's users as a CSV `onboard` reads back
-//! (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so a run of
-//! the exported file changes nothing.
+//! `onboard export [--team TEAM] [-o FILE] [--json]`: the proxy's users as a CSV `onboard`
+//! reads back (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so
+//! a run of the exported file changes nothing; with `--json`, as JSON lines.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 use crate::apply::pacer::RetryPolicy;
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
 use crate::error::{Exit, Fatal};
+use crate::input::{self, RowReader};
 use crate::known;
-use crate::output::Printer;
-use crate::proxy::ProxyClient;
+use crate::output::{Format, Printer};
 use crate::proxy::api::UserRow;
 use crate::proxy::listing::{self, Distinct};
+use crate::proxy::{ProxyClient, ProxyError};
 use crate::shutdown::Shutdown;
 use crate::types::{TeamId, no_control};
 
@@ -43,10 +45,12 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
             Some(team) => {
                 no_control(team).map_err(|m| Fatal::new(format!("--team: {m}")))?;
                 let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-                Ok(preflight::resolve_teams(&client, &wanted)
-                    .await?
-                    .into_values()
-                    .next())
+                Ok(
+                    preflight::resolve_teams(&client, &wanted, preflight::TEAM_FLAG_HINT)
+                        .await?
+                        .into_values()
+                        .next(),
+                )
             }
             None => Ok(None),
         }
@@ -62,22 +66,37 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
             Err(e) => tracing::info!("{e}; reading it again"),
         }
     };
+    // Sorted by email: two exports of one proxy diff cleanly (the reading pages by user id).
+    let mut rows = rows;
+    rows.sort_unstable_by(|a, b| a.user_email.cmp(&b.user_email));
     let rows = rows.into_iter();
-    let (csv, teamless) =
-        to_csv(rows).map_err(|e| Fatal::new(format!("cannot write the CSV: {e}")))?;
-    if teamless > 0 {
-        printer.warn(&format!(
-            "{teamless} user(s) in no team left out (a row needs a team to be read back)"
-        ));
-    }
-    match &args.output {
-        Some(path) => std::fs::write(path, &csv)
-            .map_err(|e| Fatal::new(format!("{}: {e}", path.display())))?,
-        None => {
-            let text = String::from_utf8_lossy(&csv);
-            printer.data(text.trim_end_matches('\n'));
-            printer.flush();
+    let json = config.format == Format::Json;
+    let cannot = |e: std::io::Error| Fatal::new(format!("cannot write the export: {e}"));
+    let written = match &args.output {
+        Some(path) => {
+            // Written next to the file and renamed into place: never a partial export.
+            let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(dir) => dir,
+                None => std::path::Path::new("."),
+            };
+            let named = |e: std::io::Error| Fatal::new(format!("{}: {e}", path.display()));
+            let temp = tempfile::NamedTempFile::new_in(dir).map_err(named)?;
+            let mut out = std::io::BufWriter::new(temp);
+            let written = write_rows(rows, json, &mut out).map_err(cannot)?;
+            let temp = out.into_inner().map_err(|e| named(e.into_error()))?;
+            temp.persist(path).map_err(|e| named(e.error))?;
+            written
         }
+        None => {
+            printer.flush();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = write_rows(rows, json, &mut out).map_err(cannot)?;
+            out.flush().map_err(cannot)?;
+            written
+        }
+    };
+    for line in written.left_out() {
+        printer.warn(&line);
     }
     Ok(Exit::Success)
 }
@@ -103,7 +122,13 @@ async fn read_users(
             first.pages
         )));
     }
-    let stopped = |stopped| preflight::reads_stopped(stopped, client);
+    let stopped = |stopped| match stopped {
+        known::Stopped::Interrupted
+        | known::Stopped::Fatal(ProxyError::Interrupted | ProxyError::CutShort) => {
+            Fatal::stopped("interrupted while reading the proxy's users: nothing was written")
+        }
+        other => preflight::reads_stopped(other, client),
+    };
     let more = known::read_all(client, shutdown, (2..=first.pages).collect(), |page| {
         let client = client.clone();
         let team = team.cloned();
@@ -128,41 +153,127 @@ async fn read_users(
     Ok((rows, distinct))
 }
 
-/// The rows as CSV, and how many users were left out for having no team (a row without a
-/// team cannot be read back). Users without an email (`default_user_id`) are left out too;
-/// lists are comma-separated in one cell; an unset value is an empty cell ("not managed").
-fn to_csv(rows: impl Iterator<Item = UserRow>) -> Result<(Vec<u8>, usize), csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(COLUMNS)?;
-    let mut teamless = 0;
+/// What an export wrote, and what it left out.
+#[derive(Debug, Default)]
+struct Written {
+    /// Users written.
+    rows: usize,
+    /// Users in no team (a row needs a team to be read back).
+    teamless: usize,
+    /// Users whose row `onboard` would refuse, by the column at fault.
+    unreadable: BTreeMap<String, usize>,
+}
+
+impl Written {
+    /// The warnings for what was left out.
+    fn left_out(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if self.teamless > 0 {
+            lines.push(format!(
+                "{} left out: in no team (a row needs a team to be read back)",
+                users(self.teamless)
+            ));
+        }
+        let refused: usize = self.unreadable.values().sum();
+        if refused > 0 {
+            let fields: Vec<String> = self
+                .unreadable
+                .iter()
+                .map(|(field, n)| format!("{field}: {n}"))
+                .collect();
+            lines.push(format!(
+                "{} left out: onboard would refuse their row ({})",
+                users(refused),
+                fields.join(", ")
+            ));
+        }
+        lines
+    }
+}
+
+/// "1 user", "2 users".
+fn users(n: usize) -> String {
+    if n == 1 {
+        "1 user".into()
+    } else {
+        format!("{n} users")
+    }
+}
+
+/// Writes the rows as CSV that `onboard` reads back (or, with `json`, as JSON lines: one
+/// object a user, with the same columns), one at a time. Users without an email
+/// (`default_user_id`) are left out, and so is a user in no team, or whose row `onboard`
+/// would refuse (counted). In the CSV, lists are comma-separated in one cell, an unset value
+/// is an empty cell ("not managed"), and a cell a spreadsheet would take for a formula is
+/// neutralised ([`input::neutralise`]; `onboard` reads it back as it was).
+fn write_rows(
+    rows: impl Iterator<Item = UserRow>,
+    json: bool,
+    out: &mut impl Write,
+) -> std::io::Result<Written> {
+    let reader = RowReader::new(&COLUMNS).expect("the exported header reads");
+    let mut sink = if json {
+        Sink::Json(out)
+    } else {
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(COLUMNS)?;
+        Sink::Csv(Box::new(csv))
+    };
+    let mut written = Written::default();
     for row in rows {
         let Some(email) = row.user_email.as_deref().filter(|e| !e.trim().is_empty()) else {
             continue;
         };
-        let teams = row.teams.clone().unwrap_or_default().join(",");
+        let teams = row.teams.clone().unwrap_or_default();
         if teams.is_empty() {
-            teamless += 1;
+            written.teamless += 1;
             continue;
         }
         // A budget of 0 (a blocked user) is not one a CSV row can hold: left unmanaged.
-        let budget = row
-            .max_budget
-            .filter(|b| b.is_finite() && *b > 0.0)
-            .map(|b| b.to_string())
-            .unwrap_or_default();
-        let models = row.models.clone().unwrap_or_default().join(",");
-        writer.write_record([
-            email,
-            row.user_role.as_deref().unwrap_or_default(),
-            &teams,
-            &budget,
-            row.budget_duration.as_deref().unwrap_or_default(),
-            &models,
-            row.user_alias.as_deref().unwrap_or_default(),
-        ])?;
+        let budget = row.max_budget.filter(|b| b.is_finite() && *b > 0.0);
+        let values = [
+            email.to_string(),
+            row.user_role.clone().unwrap_or_default(),
+            teams.join(","),
+            budget.map(|b| b.to_string()).unwrap_or_default(),
+            row.budget_duration.clone().unwrap_or_default(),
+            row.models.clone().unwrap_or_default().join(","),
+            row.user_alias.clone().unwrap_or_default(),
+        ];
+        let cells = values.each_ref().map(|v| input::neutralise(v));
+        if let Err(problem) = reader.read(&cells.each_ref().map(|c| c.as_ref())) {
+            let field = problem.fields.first().map_or("row", |f| f.field.as_str());
+            *written.unreadable.entry(field.to_string()).or_default() += 1;
+            continue;
+        }
+        written.rows += 1;
+        match &mut sink {
+            Sink::Csv(csv) => csv.write_record(cells.iter().map(|c| c.as_ref()))?,
+            Sink::Json(out) => {
+                let object = serde_json::json!({
+                    "user_email": email,
+                    "user_role": row.user_role,
+                    "teams": teams,
+                    "max_budget": budget,
+                    "budget_duration": row.budget_duration,
+                    "models": row.models,
+                    "user_alias": row.user_alias,
+                });
+                serde_json::to_writer(&mut **out, &object)?;
+                out.write_all(b"\n")?;
+            }
+        }
     }
-    let bytes = writer.into_inner().map_err(|e| e.into_error())?;
-    Ok((bytes, teamless))
+    if let Sink::Csv(csv) = sink {
+        csv.into_inner().map_err(|e| e.into_error())?;
+    }
+    Ok(written)
+}
+
+/// Where the rows go: a CSV writer, or JSON lines.
+enum Sink<'a, W: Write> {
+    Csv(Box<csv::Writer<&'a mut W>>),
+    Json(&'a mut W),
 }
 
 #[cfg(test)]
@@ -181,8 +292,9 @@ mod tests {
             {"user_id": "u3", "user_email": "e@f.co", "teams": []}
         ]))
         .unwrap();
-        let (bytes, teamless) = to_csv(rows.into_iter()).unwrap();
-        assert_eq!(teamless, 1);
+        let mut bytes = Vec::new();
+        let written = write_rows(rows.into_iter(), false, &mut bytes).unwrap();
+        assert_eq!(written.teamless, 1);
         let text = String::from_utf8(bytes).unwrap();
         assert_eq!(
             text,
@@ -190,5 +302,69 @@ mod tests {
              a@b.co,internal_user,\"t1,t2\",25,30d,\"gpt-4o,gpt-4o-mini\",\"A, B\"\n\
              c@d.co,internal_user_viewer,t1,,,,\n"
         );
+    }
+
+    #[test]
+    fn only_rows_that_read_back_are_written_and_formulas_are_neutralised() {
+        let rows: Vec<UserRow> = serde_json::from_value(serde_json::json!([
+            {"user_id": "u1", "user_email": "not an email", "teams": ["t1"]},
+            {"user_id": "u2", "user_email": "\"a,\\\"b\"@x.co", "teams": ["t1"]},
+            {"user_id": "u3", "user_email": "=cmd|calc@x.co", "teams": ["t1"],
+             "user_alias": "=HYPERLINK(\"http://evil\")", "user_role": "internal_user"},
+            {"user_id": "u4", "user_email": "ok@x.co", "teams": ["t1"], "user_role": "wizard"}
+        ]))
+        .unwrap();
+        let mut bytes = Vec::new();
+        let written = write_rows(rows.into_iter(), false, &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        // The quoted email with a comma and a quote is one `onboard` reads: it is written.
+        assert_eq!(written.rows, 2, "{text}");
+        assert_eq!(
+            written.unreadable,
+            BTreeMap::from([("user_email".into(), 1), ("user_role".into(), 1)])
+        );
+        assert_eq!(
+            written.left_out(),
+            ["2 users left out: onboard would refuse their row (user_email: 1, user_role: 1)"]
+        );
+        let line = text.lines().nth(2).unwrap();
+        assert!(
+            line.starts_with("'=cmd|calc@x.co,internal_user,t1,,,,"),
+            "{line}"
+        );
+        let roster = crate::input::parse_csv(
+            std::path::Path::new("x"),
+            text.as_bytes(),
+            &Default::default(),
+        )
+        .unwrap();
+        assert!(roster.problems.is_empty(), "{:?}", roster.problems);
+        assert_eq!(roster.people[0].email.as_str(), "\"a,\\\"b\"@x.co");
+        assert_eq!(roster.people[1].email.as_str(), "=cmd|calc@x.co");
+        assert_eq!(
+            roster.people[1].alias.as_deref(),
+            Some("=HYPERLINK(\"http://evil\")")
+        );
+    }
+
+    #[test]
+    fn json_is_one_object_a_user() {
+        let rows: Vec<UserRow> = serde_json::from_value(serde_json::json!([
+            {"user_id": "u1", "user_email": "a@b.co", "teams": ["t1", "t2"], "max_budget": 5.0},
+            {"user_id": "u2", "user_email": "=c@d.co", "teams": ["t1"], "models": ["m"]}
+        ]))
+        .unwrap();
+        let mut bytes = Vec::new();
+        write_rows(rows.into_iter(), true, &mut bytes).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["teams"], serde_json::json!(["t1", "t2"]));
+        assert_eq!(lines[0]["max_budget"], 5.0);
+        assert_eq!(lines[1]["user_email"], "=c@d.co", "JSON is not neutralised");
+        assert_eq!(lines[1]["models"], serde_json::json!(["m"]));
     }
 }

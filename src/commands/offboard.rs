@@ -56,7 +56,8 @@ pub async fn offboard(
         let team = match &args.team {
             Some(team) => {
                 let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-                let resolved = preflight::resolve_teams(&client, &wanted).await?;
+                let resolved =
+                    preflight::resolve_teams(&client, &wanted, preflight::TEAM_FLAG_HINT).await?;
                 resolved.into_values().next()
             }
             None => None,
@@ -134,14 +135,9 @@ pub async fn offboard(
     if acting.is_empty() {
         printer.finish_with(
             &[format!(
-                "onboard: offboard: nothing to do for {} people ({}{})",
-                plans.len(),
-                skip_counts(&plans),
-                if failed_skips > 0 {
-                    format!(", {failed_skips} failed")
-                } else {
-                    String::new()
-                }
+                "onboard: offboard: nothing to do for {}{}",
+                crate::output::people(plans.len()),
+                in_parens(&[skip_counts(&plans), failed_count(failed_skips)])
             )],
             refused + failed_skips > 0,
         );
@@ -240,6 +236,29 @@ pub async fn offboard(
         return Err(preflight::explain(error, &executor.client));
     }
     Ok(Exit::of(failed + refused, applied.interrupted))
+}
+
+/// " (a, b)" of the parts that are not empty, or nothing.
+fn in_parens(parts: &[String]) -> String {
+    let parts: Vec<&str> = parts
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// "1 failed", or nothing when none did.
+fn failed_count(failed: usize) -> String {
+    if failed > 0 {
+        format!("{failed} failed")
+    } else {
+        String::new()
+    }
 }
 
 /// "2 not on the proxy, 1 proxy admins refused": the skips worth naming (those that occur).

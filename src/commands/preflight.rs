@@ -39,7 +39,7 @@ pub fn explain(error: ProxyError, client: &ProxyClient) -> Fatal {
             .hint("check LITELLM_MASTER_KEY / LITELLM_PROXY_API_KEY: it must be the proxy's master key"),
         ProxyError::Forbidden(message) => Fatal::new(format!("this key is not a proxy admin key (HTTP 403): {message}"))
             .hint("use the proxy's master key or a proxy_admin key"),
-        ProxyError::Interrupted => Fatal::interrupted(),
+        ProxyError::Interrupted | ProxyError::CutShort => Fatal::interrupted(),
         other => Fatal::new(format!("the proxy at {url} failed a pre-flight check: {other}")),
     }
 }
@@ -58,7 +58,7 @@ pub async fn check(
     // The remaining reads are independent: ask them at once, report them in order.
     let default_user = UserId::new("default_user_id");
     let (resolved, has_default_user, (links, sso)) = tokio::join!(
-        read_teams(client, teams),
+        read_teams(client, teams, ONBOARD_TEAMS_HINT),
         client.user_exists(&default_user),
         links(client)
     );
@@ -165,13 +165,22 @@ pub async fn links(client: &ProxyClient) -> (Links, bool) {
     (links, ui.sso_configured == Some(true))
 }
 
+/// The hint for a team an onboarding run cannot resolve.
+const ONBOARD_TEAMS_HINT: &str =
+    "the proxy would silently create these users without the team; fix the team column or --team";
+
+/// The hint for a `--team` of `export` or `offboard` that cannot be resolved.
+pub const TEAM_FLAG_HINT: &str =
+    "--team takes a team id or an alias that exactly one team on this proxy has";
+
 /// Resolves every distinct team (one request per team): an id that exists, or an alias that
-/// exactly one team has. All problems are reported together.
+/// exactly one team has. All problems are reported together, with `hint`.
 pub async fn resolve_teams(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
+    hint: &str,
 ) -> Result<BTreeMap<TeamId, TeamId>, Fatal> {
-    let read = read_teams(client, teams).await?;
+    let read = read_teams(client, teams, hint).await?;
     Ok(read
         .into_iter()
         .map(|(written, team)| (written, team.team_id))
@@ -179,10 +188,11 @@ pub async fn resolve_teams(
 }
 
 /// Reads every distinct team once (`/team/info` by id, else `/v2/team/list` by exact alias):
-/// each team as written → the team. All problems are reported together.
+/// each team as written → the team. All problems are reported together, with `hint`.
 pub async fn read_teams(
     client: &ProxyClient,
     teams: &BTreeSet<TeamId>,
+    hint: &str,
 ) -> Result<BTreeMap<TeamId, Team>, Fatal> {
     let mut resolved = BTreeMap::new();
     let mut problems = Vec::new();
@@ -205,7 +215,7 @@ pub async fn read_teams(
     if problems.is_empty() {
         Ok(resolved)
     } else {
-        Err(Fatal::new(problems.join("\n  ")).hint("the proxy would silently create these users without the team; fix the team column or --team"))
+        Err(Fatal::new(problems.join("\n  ")).hint(hint))
     }
 }
 

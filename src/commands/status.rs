@@ -298,8 +298,8 @@ fn totals(
         counts[r.state(now) as usize] += 1;
     }
     let mut text = format!(
-        "{} people: {} pending, {} expired, {} accepted, {} failed, {} user deleted",
-        all.len(),
+        "{}: {} pending, {} expired, {} accepted, {} failed, {} user deleted",
+        crate::output::people(all.len()),
         counts[State::Pending as usize],
         counts[State::Expired as usize],
         counts[State::Accepted as usize],

@@ -8,6 +8,38 @@ use crate::cli::MailArgs;
 use crate::error::Fatal;
 use crate::mail::{Login, MailConfig, PASSWORD_VAR, Secret, Template, TlsMode, is_loopback_host};
 
+/// The email flags given on the command line (a setting that only comes from its
+/// environment variable is not one: the environment may serve other commands).
+pub fn given(args: &MailArgs) -> Vec<&'static str> {
+    let from_line = |value: &Option<String>, var: &str| {
+        value.is_some() && std::env::var(var).ok().as_ref() != value.as_ref()
+    };
+    let port_from_line = args.smtp_port.is_some()
+        && std::env::var("ONBOARD_SMTP_PORT").ok() != args.smtp_port.map(|p| p.to_string());
+    [
+        ("--send-email", args.send_email),
+        (
+            "--smtp-host",
+            from_line(&args.smtp_host, "ONBOARD_SMTP_HOST"),
+        ),
+        ("--smtp-port", port_from_line),
+        (
+            "--smtp-username",
+            from_line(&args.smtp_username, "ONBOARD_SMTP_USERNAME"),
+        ),
+        ("--smtp-password-file", args.smtp_password_file.is_some()),
+        (
+            "--smtp-from",
+            from_line(&args.smtp_from, "ONBOARD_SMTP_FROM"),
+        ),
+        ("--smtp-ca-cert", args.smtp_ca_cert.is_some()),
+        ("--email-template", args.email_template.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(flag, on)| on.then_some(flag))
+    .collect()
+}
+
 /// Resolves the flags and the environment: `None` without `--send-email`. Every missing or
 /// wrong setting is a fatal error here, before the first request.
 pub fn resolve(args: &MailArgs) -> Result<Option<MailConfig>, Fatal> {

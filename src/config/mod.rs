@@ -7,6 +7,7 @@ pub use task::{
     BulkTask, DoctorTask, ExportTask, InviteTask, OffboardTask, RefreshTask, StatusTask, Task,
 };
 
+pub use mail::given as mail_flags_given;
 pub use mail::resolve as resolve_mail;
 
 use std::net::IpAddr;

@@ -8,6 +8,31 @@ use crate::audit::record::State;
 use crate::cli::{Cli, Command};
 use crate::types::Role;
 
+impl Task {
+    /// Refuses flags this command does not use (exit 2), rather than ignoring them: the
+    /// email flags outside the bulk run, `invite` and `refresh`.
+    pub fn check_flags(&self, cli: &Cli) -> Result<(), crate::error::Fatal> {
+        let name = match self {
+            Task::Bulk(_) | Task::Invite(_) | Task::Refresh(_) | Task::Completions(_) => {
+                return Ok(());
+            }
+            Task::Offboard(_) => "offboard",
+            Task::Export(_) => "export",
+            Task::Status(_) => "status",
+            Task::Doctor(_) => "doctor",
+        };
+        let given = super::mail::given(&cli.global.mail);
+        if given.is_empty() {
+            return Ok(());
+        }
+        Err(crate::error::Fatal::new(format!(
+            "`onboard {name}` sends no email: {} not used",
+            given.join(", ")
+        ))
+        .hint("leave the email flags out (they are for the onboarding run, invite and refresh)"))
+    }
+}
+
 /// What the user asked for, in the program's own types: clap's stop in this module.
 #[derive(Debug)]
 pub enum Task {

@@ -1,5 +1,6 @@
 //! The CSV input: read, checked row by row, deduplicated into the people to onboard.
 
+mod cell;
 mod columns;
 mod read;
 mod row;
@@ -166,6 +167,7 @@ pub enum InputError {
     },
 }
 
+pub use cell::{RowReader, neutralise};
 pub use read::read_csv;
 
 /// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.
@@ -189,12 +191,9 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    // At most a person a line: room for all at once, so a large file is not held twice
-    // while its people grow.
-    let mut roster = Roster {
-        people: Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count() + 1),
-        ..Roster::default()
-    };
+    // No room reserved up front: a file of blank lines would reserve a person for each. The
+    // people grow as rows are read, and spare room is given back at the end.
+    let mut roster = Roster::default();
     let mut columns: Option<Columns> = None;
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::default();

@@ -15,6 +15,7 @@ pub(super) fn row(
     let raw_email = cols
         .email
         .and_then(|i| record.get(i))
+        .map(super::cell::restore)
         .filter(|v| !v.is_empty());
     let named = [
         (cols.email, "user_email"),
@@ -44,6 +45,7 @@ pub(super) fn row(
         index
             .filter(|i| !tainted.contains(i))
             .and_then(|i| record.get(i))
+            .map(super::cell::restore)
             .filter(|v| !v.is_empty())
     };
     let mut check = |index: Option<usize>, field: &str, result: Result<(), String>| {

@@ -31,15 +31,15 @@ impl Mailer {
     ) -> Result<MailSummary, AuditError> {
         let now = Utc::now();
         let mut seen = HashSet::new();
-        let mut queue: Vec<(Record, u64)> = Vec::new();
+        // Who is to be emailed, by position: each record is read when its email starts, so a
+        // large run does not hold every record at once.
+        let mut queue: Vec<usize> = Vec::new();
         for (i, email) in emails.iter().enumerate() {
-            if !seen.insert(email) {
-                continue;
-            }
-            if let Some(record) = audit.get(email)?.filter(|r| r.needs_email(now)) {
-                queue.push((record, i as u64));
+            if seen.insert(email) && audit.get(email)?.is_some_and(|r| r.needs_email(now)) {
+                queue.push(i);
             }
         }
+        drop(seen);
         let limiter = Arc::new(Limiter::fixed(MAIL_CONCURRENCY));
         let mut state = (audit, MailSummary::default());
         let ending = drive(
@@ -53,18 +53,24 @@ impl Mailer {
             &mut state,
             queue,
             printer,
-            |_, (record, order): (Record, u64)| {
+            |(audit, _), i: usize| {
+                let record = audit.get(&emails[i]);
                 let mailer = self.clone();
                 async move {
+                    let record = match record {
+                        Ok(record) => record.expect("a queued email has a record"),
+                        Err(e) => return Ok(Err(e)),
+                    };
                     let result = mailer.send_invitation(&record).await;
-                    Ok((record, order, result))
+                    Ok(Ok((record, i as u64, result)))
                 }
             },
             |(audit, summary), results, printer| {
                 let at = Utc::now();
                 let mut batch = Vec::with_capacity(results.len());
                 let mut lines = Vec::new();
-                for (mut record, order, result) in results {
+                for done in results {
+                    let (mut record, order, result) = done?;
                     match result {
                         Ok(()) => {
                             record.emailed_at = Some(at);

@@ -288,6 +288,12 @@ impl Printer {
         if summary.not_started > 0 {
             line.push_str(&format!(", {} not started", summary.not_started));
         }
+        if summary.made_not_invited > 0 {
+            line.push_str(&format!(
+                ", {} user(s) made and not invited (a re-run invites them)",
+                summary.made_not_invited
+            ));
+        }
         let mut lines = vec![format!("onboard: {line} in {:.1} s", summary.seconds)];
         lines.extend(
             summary

@@ -88,8 +88,8 @@ impl Printer {
         let counts = plan_lines(plans, |line| self.out(line));
         self.flush();
         self.note(&format!(
-            "dry run, nothing was written: {} people: {counts}",
-            plans.len()
+            "dry run, nothing was written: {}: {counts}",
+            super::people(plans.len())
         ));
     }
 
@@ -97,7 +97,10 @@ impl Printer {
     /// before it asks for confirmation.
     pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
         let counts = plan_lines(plans, |line| self.err(&format!("  {line}")));
-        self.err(&format!("onboard: the plan: {total} people: {counts}"));
+        self.err(&format!(
+            "onboard: the plan: {}: {counts}",
+            super::people(total)
+        ));
     }
 }
 

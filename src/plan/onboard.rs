@@ -148,20 +148,39 @@ impl Onboarding {
     pub fn creates_user(&self, pending: &Pending, record: Option<&Record>) -> bool {
         match pending {
             Pending::Planned(plan) => plan.creates_user(),
-            Pending::Person(person) => {
-                let lookup = self.lookups.get(&person.email);
-                let lookup = lookup.unwrap_or(&Lookup::NotAsked);
-                let plan = decide(
-                    person,
-                    record,
-                    lookup,
-                    &self.rosters,
-                    self.options,
-                    self.now,
-                );
+            // A plan being decided has no person yet: its first action says it.
+            Pending::Person(person) => self.peek(person, record, |plan| {
                 plan.actions.first() == Some(&Action::CreateUser)
-            }
+            }),
         }
+    }
+
+    /// True when their plan adopts a user the audit file does not know (one made in the admin
+    /// UI, or by another tool) and invites them: a new password link for someone who may
+    /// already use the proxy. Found without planning them for good.
+    pub fn invites_existing_user(&self, person: &Person, record: Option<&Record>) -> bool {
+        self.peek(person, record, |plan| {
+            matches!(plan.actions.first(), Some(Action::AdoptUser { .. })) && plan.has("invite")
+        })
+    }
+
+    /// What `test` says of someone's plan, decided without using up their look-up.
+    fn peek(
+        &self,
+        person: &Person,
+        record: Option<&Record>,
+        test: impl FnOnce(&PersonPlan) -> bool,
+    ) -> bool {
+        let lookup = self.lookups.get(&person.email);
+        let lookup = lookup.unwrap_or(&Lookup::NotAsked);
+        test(&decide(
+            person,
+            record,
+            lookup,
+            &self.rosters,
+            self.options,
+            self.now,
+        ))
     }
 }
 

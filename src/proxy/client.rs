@@ -131,7 +131,7 @@ impl ProxyClient {
             request = request.json(&body);
         }
         let started = Instant::now();
-        let result = self.exchange(path, request).await;
+        let result = self.pacer.answer(self.exchange(path, request)).await;
         let elapsed = started.elapsed();
         self.pacer.observe(elapsed, result.as_ref().err());
         // The path only: query strings carry emails and invitation ids (credentials).
@@ -140,15 +140,8 @@ impl ProxyClient {
             Err(e) => tracing::info!("{method} /{path} failed in {elapsed:.1?}: {}", e.reason()),
         }
         result.and_then(|(status, text)| {
-            serde_json::from_str(&text).map_err(|e| {
-                // Scrub, then cut: a cut would leave a piece of the key the scrub cannot find.
-                // serde's own message may quote a value from the body: scrub it too.
-                let quoted = shorten(&self.key.scrub(&text), QUOTED_BODY_CHARS);
-                ProxyError::Decode(
-                    self.key
-                        .scrub(&format!("{path}: HTTP {status}: {e}: {quoted}")),
-                )
-            })
+            serde_json::from_str(&text)
+                .map_err(|e| decode_error(path, status, &e, &text, &self.key))
         })
     }
 
@@ -224,6 +217,29 @@ impl ProxyClient {
     }
 }
 
+/// The error for an answer that could not be read. An answer about invitations holds
+/// invitation ids (credentials): nothing of it is quoted, nor serde's message (which may
+/// quote a value), only where it stopped. Any other answer is quoted in part, the key
+/// scrubbed first (a cut would leave a piece of the key the scrub cannot find) and again
+/// from serde's message.
+fn decode_error(
+    path: &str,
+    status: StatusCode,
+    error: &serde_json::Error,
+    text: &str,
+    key: &MasterKey,
+) -> ProxyError {
+    if path.starts_with("invitation") || path.starts_with("onboarding") {
+        return ProxyError::Decode(format!(
+            "{path}: HTTP {status}: the answer could not be read (at line {} column {}; not quoted: it may hold invitation ids)",
+            error.line(),
+            error.column()
+        ));
+    }
+    let quoted = shorten(&key.scrub(text), QUOTED_BODY_CHARS);
+    ProxyError::Decode(key.scrub(&format!("{path}: HTTP {status}: {error}: {quoted}")))
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -248,6 +264,29 @@ fn is_certificate_error(chain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_invitation_answer_quotes_no_id() {
+        let key = MasterKey::new("sk-secret-key");
+        let body = r#"{"id": "inv-7f3a9c2e-credential", "user_id": 5}"#;
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Answer {
+            id: String,
+            user_id: String,
+        }
+        let error = serde_json::from_str::<Answer>(body).unwrap_err();
+        for path in ["invitation/new", "invitation/info"] {
+            let message = decode_error(path, StatusCode::OK, &error, body, &key).to_string();
+            assert!(!message.contains("inv-7f3a9c2e"), "{message}");
+            assert!(message.contains(path), "{message}");
+        }
+        let message = decode_error("user/list", StatusCode::OK, &error, body, &key).to_string();
+        assert!(
+            message.contains("user_id"),
+            "other answers are quoted: {message}"
+        );
+    }
 
     #[test]
     fn certificate_errors_are_told_apart() {

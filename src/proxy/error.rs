@@ -94,6 +94,12 @@ pub enum ProxyError {
     /// The run was interrupted (Ctrl-C / SIGTERM) before this request was sent: it was not.
     #[error("interrupted before the request was sent")]
     Interrupted,
+    /// A second stop signal cut the request short while it was on its way: the proxy may or
+    /// may not have carried it out (like a lost answer), and it is not sent again.
+    #[error(
+        "interrupted while waiting for the proxy's answer; the request may or may not have been carried out"
+    )]
+    CutShort,
     /// The proxy answered 2xx with something we could not read.
     #[error("unexpected answer from the proxy: {0}")]
     Decode(String),
@@ -148,7 +154,7 @@ impl ProxyError {
 
     /// True when the request may have been carried out although we got no success.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, ProxyError::Ambiguous(_))
+        matches!(self, ProxyError::Ambiguous(_) | ProxyError::CutShort)
             || matches!(self, ProxyError::Status { status, .. } if *status >= 500)
             || matches!(self, ProxyError::Unavailable { status, .. } if *status == 502 || *status == 504)
     }
@@ -176,7 +182,7 @@ impl ProxyError {
             ProxyError::Certificate { .. } => "untrusted TLS certificate".into(),
             ProxyError::Ambiguous(_) => "no answer from the proxy".into(),
             ProxyError::Decode(_) => "unexpected answer".into(),
-            ProxyError::Interrupted => "interrupted".into(),
+            ProxyError::Interrupted | ProxyError::CutShort => "interrupted".into(),
             ProxyError::Incomplete { .. } => "incomplete listing".into(),
         }
     }

@@ -65,6 +65,22 @@ impl Env {
         cmd
     }
 
+    /// The `onboard` binary as a plain process (to run in the background, to signal, to
+    /// cap), pointed at the emulator with a clean environment; stdout and stderr piped.
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_onboard"));
+        command
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("NO_COLOR", "1")
+            .env("LITELLM_PROXY_URL", self.emulator.url())
+            .env("LITELLM_MASTER_KEY", KEY)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
     /// Writes a file in the scratch directory and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);

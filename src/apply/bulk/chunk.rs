@@ -146,6 +146,15 @@ pub(super) async fn create_chunk(
             }
             Err(error) => error,
         };
+        if matches!(error, ProxyError::CutShort) {
+            // A second stop signal: nothing is looked up or sent again, and each person's
+            // record says their user may have been made.
+            for (_, person, _) in pending.drain(..) {
+                let (message, reason) = (error.to_string(), error.reason());
+                made.insert(person.email, Made::Failed { message, reason });
+            }
+            break;
+        }
         if error.is_ambiguous() {
             // Some rows may have been created: look every email up before sending again.
             let emails: Vec<Email> = pending.iter().map(|(_, p, _)| p.email.clone()).collect();

@@ -136,13 +136,17 @@ pub async fn apply_bulk<S, P: Notes>(
             onboarding.creates_user(item, audit.prior(item.email()))
         })
         .collect();
-    let (jobs, groups) = queue(members, items.len());
+    let people = items.len();
+    let (jobs, groups) = queue(members, people);
     let mut slots: Vec<Option<Pending>> = items.into_iter().map(Some).collect();
     let published: Vec<watch::Sender<Option<Chunk>>> =
         groups.iter().map(|_| watch::channel(None).0).collect();
     let mut groups: Vec<Option<Members>> = groups.into_iter().map(Some).collect();
     let disabled = Arc::new(AtomicBool::new(false));
     let mut ctx = (audit, state);
+    // People handed to `each`, and people stopped before anything was sent whose user the
+    // chunk made.
+    let (mut reported, mut made_stopped) = (0, 0);
     let ending = drive(
         Lanes {
             limiter: &limiter,
@@ -238,7 +242,13 @@ pub async fn apply_bulk<S, P: Notes>(
             audit.append(records)?;
             for done in batch {
                 match done {
-                    Finished::Person(result, _) => each(state, &result, printer),
+                    Finished::Person(result, _) if result.not_started() => {
+                        made_stopped += usize::from(result.created);
+                    }
+                    Finished::Person(result, _) => {
+                        reported += 1;
+                        each(state, &result, printer);
+                    }
                     Finished::Chunk(k, _, made, report) => {
                         chunk(state, &report, printer);
                         chunks.push((k, made));
@@ -252,7 +262,28 @@ pub async fn apply_bulk<S, P: Notes>(
         },
     )
     .await?;
-    Ok(Applied::of(ending, started, &limiter))
+    let mut applied = Applied::of(ending, started, &limiter);
+    // Counted by people: the driver's count of jobs not started includes chunks.
+    applied.not_started = people - reported;
+    applied.made_not_started = made_stopped + made_never_started(&published);
+    Ok(applied)
+}
+
+/// Users made by a chunk whose person was never started (their record says so).
+fn made_never_started(published: &[watch::Sender<Option<Chunk>>]) -> usize {
+    published
+        .iter()
+        .filter_map(|chunk| chunk.borrow().clone())
+        .map(|chunk| {
+            let members = chunk.lock().expect("chunk lock");
+            members
+                .values()
+                .filter(|m| {
+                    matches!(&m.made, Made::Created { record, .. } if record.user == Some(UserOrigin::Created))
+                })
+                .count()
+        })
+        .sum()
 }
 
 /// Carries out a bulk-created person's plan once their chunk is done.

@@ -43,6 +43,80 @@ mod against_the_emulator {
 
     const DEV_TEST: &str = "f6dbea80-21b4-4f7b-a669-3d6adcc6e8d1";
 
+    fn client(emulator: &litellm_emulator::Emulator) -> ProxyClient {
+        let pacer = Arc::new(Pacer::new(Arc::new(Limiter::fixed(4)), None));
+        let url = url::Url::parse(&emulator.url()).unwrap();
+        ProxyClient::new(
+            &url,
+            MasterKey::new(emulator.master_key()),
+            &ClientOptions::default(),
+            pacer,
+        )
+        .unwrap()
+    }
+
+    fn person(line: u64, email: &str, team: &str) -> Person {
+        Person {
+            line,
+            email: Email::unchecked(email),
+            team: TeamId::new(team),
+            role: Role::InternalUser,
+            alias: None,
+            more_teams: Vec::new(),
+            settings: Default::default(),
+        }
+    }
+
+    struct Quiet;
+
+    impl crate::apply::drive::Notes for Quiet {
+        fn note(&mut self, _: &str) {}
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_stopped_before_it_starts_counts_people_not_jobs() {
+        let emulator =
+            litellm_emulator::Emulator::start(litellm_emulator::EmulatorConfig::default())
+                .await
+                .unwrap();
+        let client = client(&emulator);
+        let executor = Executor {
+            links: crate::proxy::links::Links::new(client.base(), None),
+            client,
+            retry: RetryPolicy::default(),
+        };
+        let items: Vec<Pending> = (0..3)
+            .map(|i| Pending::Person(person(i, &format!("p{i}@company.com"), DEV_TEST)))
+            .collect();
+        let mut onboarding = Onboarding {
+            lookups: Default::default(),
+            rosters: Default::default(),
+            options: Default::default(),
+            now: Utc::now(),
+            grants: Default::default(),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut audit = Audit::open(&dir.path().join("results.json")).unwrap();
+        let (signals, shutdown) = Shutdown::manual();
+        signals.send_replace(1);
+        let applied = apply_bulk(
+            &executor,
+            items,
+            &mut onboarding,
+            &mut audit,
+            &mut Quiet,
+            &shutdown,
+            &mut (),
+            |_, _, _| {},
+            |_, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert!(applied.interrupted);
+        assert_eq!(applied.not_started, 3, "three people (and one chunk job)");
+        assert_eq!(emulator.stats().write_requests, 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rows_fail_alone_an_unknown_team_fails_its_person_an_existing_email_is_to_adopt() {
         let emulator =
@@ -50,27 +124,8 @@ mod against_the_emulator {
                 .await
                 .unwrap();
         let existing = emulator.add_user("taken@company.com", &[DEV_TEST]);
-        let pacer = Arc::new(Pacer::new(Arc::new(Limiter::fixed(4)), None));
-        let url = url::Url::parse(&emulator.url()).unwrap();
-        let client = ProxyClient::new(
-            &url,
-            MasterKey::new(emulator.master_key()),
-            &ClientOptions::default(),
-            pacer,
-        )
-        .unwrap();
-        let entry = |i: u64, email: &str, team: &str| {
-            let person = Person {
-                line: i,
-                email: Email::unchecked(email),
-                team: TeamId::new(team),
-                role: Role::InternalUser,
-                alias: None,
-                more_teams: Vec::new(),
-                settings: Default::default(),
-            };
-            (i, person, None)
-        };
+        let client = client(&emulator);
+        let entry = |i: u64, email: &str, team: &str| (i, person(i, email, team), None);
         let entries = vec![
             entry(0, "new@company.com", DEV_TEST),
             entry(1, "lost@company.com", "no-such-team"),

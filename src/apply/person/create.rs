@@ -81,6 +81,8 @@ impl Executor {
                         }
                     });
                 }
+                // A second stop signal: no look-up, nothing sent again.
+                ProxyError::CutShort => return Err(error),
                 e if e.is_ambiguous() => {
                     // The user may have been created: look before sending it again.
                     if let Some(got) = self.adopt(plan, tally, UserOrigin::Created).await? {

@@ -80,6 +80,14 @@ pub struct PersonResult {
     pub lost_invitations: u32,
 }
 
+impl PersonResult {
+    /// True when a stop signal came before anything was sent for this person: there is
+    /// nothing to record or report, and a summary counts them as not started.
+    pub fn not_started(&self) -> bool {
+        !self.changed && matches!(self.outcome, Outcome::Failed { .. })
+    }
+}
+
 impl Executor {
     /// Carries out the proxy actions of `plan` (not `email_link`: mail comes after the run),
     /// given what the audit file knew of the person.

@@ -2,7 +2,7 @@
 
 mod steps;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use crate::apply::Summary;
@@ -224,8 +224,19 @@ async fn onboard_people(
     let mut onboarding =
         look_up(&client, retry, &shutdown, &people, &audit, options, dry_run).await?;
     onboarding.grants = grants;
+    let existing = people
+        .iter()
+        .filter(|p| onboarding.invites_existing_user(p, audit.prior(&p.email)))
+        .count();
+    if existing > 0 {
+        printer.warn(&format!(
+            "{} a user on the proxy that the audit file does not know (made in the admin UI or by another tool): each gets a new invitation, a password link; if they already use the proxy, pass --no-invite to adopt them without one",
+            has(existing)
+        ));
+    }
+    let invalid = invalid_plans(&invalid, &people);
     let mut items: Vec<Pending> = people.into_iter().map(Pending::Person).collect();
-    items.extend(invalid_plans(&invalid).map(Pending::from));
+    items.extend(invalid.into_iter().map(Pending::from));
     if dry_run || prune {
         // A dry run shows every plan, and pruning adds removals to them: both plan everyone
         // first. A plain run plans each person as the driver takes them.
@@ -309,16 +320,40 @@ async fn onboard_people(
     Ok(summary.exit(mailed.failed))
 }
 
-/// The plans of the rows that failed validation (`--skip-invalid`): recorded as failed.
-fn invalid_plans(invalid: &[input::RowProblem]) -> impl Iterator<Item = PersonPlan> + '_ {
-    invalid.iter().filter_map(|problem| {
-        let raw = problem.raw_email.as_deref()?;
-        Some(plan::invalid(
-            Email::unchecked(raw),
-            problem.line,
-            format!("invalid row (line {}): {}", problem.line, problem.detail()),
-        ))
-    })
+/// "1 person has", "2 people have".
+fn has(n: usize) -> String {
+    let verb = if n == 1 { "has" } else { "have" };
+    format!("{} {verb}", crate::output::people(n))
+}
+
+/// The plans of the rows that failed validation (`--skip-invalid`): recorded as failed. Each
+/// email runs once: a row whose email a valid row has is left to that row (it is listed among
+/// the invalid rows all the same), and of several invalid rows of one email the first is kept.
+fn invalid_plans(invalid: &[input::RowProblem], people: &[Person]) -> Vec<PersonPlan> {
+    let mut seen: HashSet<Email> = HashSet::new();
+    let mut plans: Vec<PersonPlan> = invalid
+        .iter()
+        .filter_map(|problem| {
+            let raw = problem.raw_email.as_deref()?;
+            let email = Email::unchecked(raw);
+            seen.insert(email.clone()).then(|| {
+                plan::invalid(
+                    email,
+                    problem.line,
+                    format!("invalid row (line {}): {}", problem.line, problem.detail()),
+                )
+            })
+        })
+        .collect();
+    if !plans.is_empty() {
+        let valid: HashSet<&Email> = people
+            .iter()
+            .map(|p| &p.email)
+            .filter(|e| seen.contains(*e))
+            .collect();
+        plans.retain(|plan| !valid.contains(&plan.email));
+    }
+    plans
 }
 
 /// Asks for confirmation of a plan's removals (`--prune`), if it has any.

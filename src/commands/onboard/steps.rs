@@ -179,6 +179,7 @@ pub(super) async fn run(
     summary.interrupted = applied.interrupted;
     summary.stopped = applied.stopped;
     summary.not_started = applied.not_started;
+    summary.made_not_invited += applied.made_not_started;
     summary.seconds = applied.seconds;
     summary.peak_concurrency = applied.peak_concurrency;
     (Ok(summary), recipients)
