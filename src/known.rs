@@ -25,7 +25,7 @@ pub enum Stopped {
     Fatal(ProxyError),
 }
 
-/// Runs `read` for each item, at most the client's limit at a time, and returns the answers
+/// Runs `read` for each item, at most the client's read limit at a time, and returns the answers
 /// in the items' order. An auth failure stops every read.
 pub async fn read_all<T, R, Fut>(
     client: &ProxyClient,
@@ -50,17 +50,17 @@ where
                 return Err(Stopped::Interrupted);
             }
             // Answers not yet taken count against the limit too (see `drive`).
-            if tasks.len() >= crate::apply::drive::room(&limiter) {
+            if tasks.len() >= 2 * limiter.read_limit() {
                 next = Some((i, item));
                 break;
             }
-            let permit = match limiter.try_acquire() {
+            let permit = match limiter.try_acquire_read() {
                 Some(permit) => permit,
                 // Nothing of ours in flight to free a permit: wait for one (held elsewhere).
                 None if tasks.is_empty() => tokio::select! {
                     biased;
                     () = shutdown.requested() => return Err(Stopped::Interrupted),
-                    permit = limiter.acquire() => permit,
+                    permit = limiter.acquire_read() => permit,
                 },
                 None => {
                     next = Some((i, item));

@@ -191,7 +191,7 @@ impl RetryPolicy {
 /// The limit on people in flight: fixed, or adaptive (Vegas-style).
 ///
 /// Adaptive: each finished person reports its mean request latency. The limiter keeps the
-/// lowest recent latency as the no-load latency and estimates how many requests are queued
+/// run's lowest latency as the no-load latency and estimates how many requests are queued
 /// at the proxy as `limit × (1 − no_load / latency)`. It raises the limit while that queue is
 /// small and lowers it when the queue grows or the proxy answers 429/503 — so it climbs when
 /// round trips dominate, and settles at the knee when the proxy is the bottleneck.
@@ -208,17 +208,29 @@ struct LimitState {
     adaptive: bool,
     max: usize,
     peak_limit: f64,
-    window_min: f64,
-    previous_min: f64,
-    samples: u32,
+    /// The lowest smoothed latency of the run: the proxy's answer with nothing queued.
+    no_load: f64,
     smoothed: f64,
     last_cut: Option<std::time::Instant>,
 }
 
+/// Reads an adaptive limiter lets in flight however low its limit is.
+pub const READS_IN_FLIGHT: usize = 4;
+
+impl LimitState {
+    /// Permits that may be out at once, for people or for reads.
+    fn cap(&self, read: bool) -> usize {
+        let limit = self.limit.floor().max(1.0) as usize;
+        if read && self.adaptive {
+            limit.max(READS_IN_FLIGHT.min(self.max))
+        } else {
+            limit
+        }
+    }
+}
+
 /// The shortest time between two overload cuts of the limit.
 const CUT_WINDOW: Duration = Duration::from_millis(100);
-
-const WINDOW: u32 = 250;
 
 impl Limiter {
     /// A fixed limit of `n` people in flight.
@@ -239,9 +251,7 @@ impl Limiter {
                 adaptive,
                 max,
                 peak_limit: limit,
-                window_min: f64::INFINITY,
-                previous_min: f64::INFINITY,
-                samples: 0,
+                no_load: f64::INFINITY,
                 smoothed: 0.0,
                 last_cut: None,
             }),
@@ -251,9 +261,18 @@ impl Limiter {
 
     /// Waits for room for one more person.
     pub async fn acquire(self: &Arc<Self>) -> Permit {
+        self.acquire_as(false).await
+    }
+
+    /// Waits for room for one more read (see [`Limiter::read_limit`]).
+    pub async fn acquire_read(self: &Arc<Self>) -> Permit {
+        self.acquire_as(true).await
+    }
+
+    async fn acquire_as(self: &Arc<Self>, read: bool) -> Permit {
         loop {
             let notified = self.notify.notified();
-            if let Some(permit) = self.try_acquire() {
+            if let Some(permit) = self.try_acquire_as(read) {
                 return permit;
             }
             notified.await;
@@ -262,14 +281,30 @@ impl Limiter {
 
     /// Room for one more person now, if there is any.
     pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        self.try_acquire_as(false)
+    }
+
+    /// Room for one more read now, if there is any.
+    pub fn try_acquire_read(self: &Arc<Self>) -> Option<Permit> {
+        self.try_acquire_as(true)
+    }
+
+    fn try_acquire_as(self: &Arc<Self>, read: bool) -> Option<Permit> {
         let mut state = self.state.lock().expect("limiter lock");
-        if (state.in_flight as f64) < state.limit.floor().max(1.0) {
+        if state.in_flight < state.cap(read) {
             state.in_flight += 1;
             return Some(Permit {
                 limiter: Arc::clone(self),
             });
         }
         None
+    }
+
+    /// How many reads may be in flight: the limit, but at least [`READS_IN_FLIGHT`] when it
+    /// adapts. Reads are not sampled (a page's cost is its rows, not the proxy's queue), so an
+    /// adaptive limit that starts low to learn the proxy's latency learns nothing from them.
+    pub fn read_limit(&self) -> usize {
+        self.state.lock().expect("limiter lock").cap(true)
     }
 
     /// The current limit.
@@ -296,21 +331,20 @@ impl Limiter {
             rtt
         };
         let smoothed = s.smoothed;
-        s.window_min = s.window_min.min(smoothed);
-        s.samples += 1;
-        if s.samples >= WINDOW {
-            s.previous_min = s.window_min;
-            s.window_min = f64::INFINITY;
-            s.samples = 0;
-        }
-        let no_load = s.window_min.min(s.previous_min);
+        // The base is kept for the whole run: a window that forgets it measures a steady
+        // queue as "no load" and lets the limit creep up on a proxy with few workers.
+        s.no_load = s.no_load.min(smoothed);
+        let no_load = s.no_load;
         let queued = s.limit * (1.0 - no_load / smoothed);
         let step = 1.0 / s.limit.sqrt().max(1.0);
-        // Vegas' thresholds: a few requests queued at the proxy is the knee.
-        let alpha = 3.0 * s.limit.log10().max(1.0);
+        // Vegas' thresholds: a few requests queued at the proxy is the knee. A limit of L can
+        // show at most L queued, so for small limits the thresholds are a share of L: else a
+        // proxy with one worker keeps four in flight and three of them waiting.
+        let alpha = (3.0 * s.limit.log10().max(1.0)).min(s.limit / 4.0);
+        let beta = (2.0 * alpha).min(s.limit / 2.0);
         if queued < alpha {
             s.limit = (s.limit + step * 1.5).min(s.max as f64);
-        } else if queued > 2.0 * alpha {
+        } else if queued > beta {
             s.limit = (s.limit - step).max(1.0);
         }
         s.peak_limit = s.peak_limit.max(s.limit);
@@ -404,6 +438,34 @@ mod tests {
             limiter.sample(Duration::from_millis(20));
         }
         assert!(limiter.limit() > 30.0, "limit {}", limiter.limit());
+    }
+
+    #[test]
+    fn reads_go_four_at_a_time_while_the_adaptive_limit_is_low_but_never_past_a_fixed_one() {
+        let adaptive = Arc::new(Limiter::adaptive(1, 64));
+        let reads: Vec<_> = std::iter::from_fn(|| adaptive.try_acquire_read()).collect();
+        assert_eq!(reads.len(), super::READS_IN_FLIGHT);
+        drop(reads);
+        let person = adaptive.try_acquire().expect("one person");
+        assert!(
+            adaptive.try_acquire().is_none(),
+            "a limit of 1 holds one person"
+        );
+        drop(person);
+        let fixed = Arc::new(Limiter::fixed(2));
+        let reads: Vec<_> = std::iter::from_fn(|| fixed.try_acquire_read()).collect();
+        assert_eq!(reads.len(), 2);
+    }
+
+    #[test]
+    fn on_a_proxy_with_one_worker_the_default_limit_stays_low() {
+        // One worker: every request in flight beyond the first waits its turn.
+        let limiter = Limiter::adaptive(crate::config::ADAPTIVE_START, 64);
+        for _ in 0..1_000 {
+            let in_flight = limiter.limit().floor().max(1.0);
+            limiter.sample(Duration::from_millis(10).mul_f64(in_flight));
+        }
+        assert!(limiter.limit() < 3.0, "limit {}", limiter.limit());
     }
 
     #[test]

@@ -110,12 +110,18 @@ fn without_userinfo(raw: &str) -> String {
 /// The adaptive limit's ceiling when `--concurrency` is not given.
 pub const ADAPTIVE_MAX: usize = 64;
 
+/// Where the adaptive limit starts: one in flight shows the proxy's latency with nothing
+/// queued, the baseline every later sample is held against (a start of 4 on a proxy with one
+/// worker measured three queued requests as "no load" and never came down). It reaches 4
+/// within a few people.
+pub const ADAPTIVE_START: usize = 1;
+
 impl Config {
     /// Builds the client with the run's pacing.
     pub fn client(&self) -> anyhow::Result<ProxyClient> {
         let limiter = match self.concurrency {
             Some(n) => Limiter::fixed(n),
-            None => Limiter::adaptive(4, ADAPTIVE_MAX),
+            None => Limiter::adaptive(ADAPTIVE_START, ADAPTIVE_MAX),
         };
         let pacer = Arc::new(Pacer::new(Arc::new(limiter), self.rate));
         let options = ClientOptions {
