@@ -238,7 +238,17 @@ fn a_second_signal_on_offboard_keeps_every_delete_received() {
     let env = Env::default_proxy();
     let (csv, emails) = onboarded(&env, "o", 52);
     env.emulator.set_latency(Duration::from_millis(100));
-    let mut child = spawn(&env, &["offboard", &csv, "--yes", "--concurrency", "8"]);
+    // One delete a person, so deletes are in flight when the signals come.
+    let args = [
+        "offboard",
+        &csv,
+        "--yes",
+        "--concurrency",
+        "8",
+        "--bulk",
+        "never",
+    ];
+    let mut child = spawn(&env, &args);
     wait_until(&mut child, || journal_lines(&env) >= 1);
     two_signals(&env, child, "offboard");
     assert_recorded(&env, &emails, "offboard");

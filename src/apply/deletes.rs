@@ -43,7 +43,7 @@ pub async fn apply_deleting_in_bulk<S, P: Notes>(
         .collect();
     for mut plan in plans {
         if let Some(user_id) = plan.actions.iter().find_map(|a| match a {
-            Action::DeleteUser { user_id } => Some(user_id.clone()),
+            Action::DeleteUser { user_id, .. } => Some(user_id.clone()),
             _ => None,
         }) {
             users.insert(plan.email.clone(), user_id);
@@ -172,7 +172,7 @@ fn finish(
     match answer {
         Ok(()) => {
             let user_id = result.plan.actions.iter().find_map(|a| match a {
-                Action::DeleteUser { user_id } => Some(user_id.clone()),
+                Action::DeleteUser { user_id, .. } => Some(user_id.clone()),
                 _ => None,
             });
             result.record.user_id = user_id.or(result.record.user_id.take());

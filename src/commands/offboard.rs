@@ -168,11 +168,10 @@ pub async fn offboard(
                 let user_deleted = result.plan.has("delete_user");
                 totals.users_deleted += usize::from(user_deleted);
                 for action in &result.plan.actions {
-                    match action {
-                        Action::RemoveFromTeam { .. } => totals.memberships_removed += 1,
-                        Action::DeleteInvitation { .. } => totals.invitations_deleted += 1,
-                        _ => {}
+                    if let Action::RemoveFromTeam { .. } = action {
+                        totals.memberships_removed += 1;
                     }
+                    totals.invitations_deleted += action.invitations_deleted();
                 }
                 if !user_deleted {
                     totals.invitations_deleted -= result.delete_failed.len();

@@ -212,12 +212,12 @@ impl Printer {
         if result.plan.has("delete_user") {
             done.push("user deleted".to_string());
         }
-        let deletes = result
+        let deletes: usize = result
             .plan
             .actions
             .iter()
-            .filter(|a| a.name() == "delete_invitation")
-            .count();
+            .map(crate::plan::Action::invitations_deleted)
+            .sum();
         if deletes > 0 {
             let failed = result.delete_failed.len();
             let mut text = format!("{} invitation(s) deleted", deletes - failed);

@@ -26,7 +26,7 @@ fn plan_lines(plans: &[PersonPlan], mut emit: impl FnMut(&str)) -> String {
             bump(&mut skips, skip.name());
         }
         let mut line = format!("{}:", plan.email);
-        let names: Vec<&str> = plan.actions.iter().map(|a| a.name()).collect();
+        let names: Vec<String> = plan.actions.iter().map(Action::label).collect();
         if !names.is_empty() {
             line.push(' ');
             line.push_str(&names.join(", "));

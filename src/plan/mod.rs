@@ -65,10 +65,13 @@ pub enum Action {
     /// Email the person their (new or not yet emailed) link.
     EmailLink,
     /// `POST /user/delete` of this one user, confirmed on the proxy by this run's reads (its
-    /// keys, memberships and invitations go with it).
+    /// keys, memberships and invitations go with it, in the proxy's one transaction).
     DeleteUser {
         /// The user.
         user_id: UserId,
+        /// The live invitations the audit file knows of, which the proxy deletes with the user
+        /// (no request of their own).
+        invitations: Vec<InvitationId>,
     },
     /// `POST /team/member_delete` by `user_id`, planned only for a member the team's roster
     /// (read in this run) lists.
@@ -141,6 +144,27 @@ impl Action {
                 | Action::RemoveFromTeam { .. }
                 | Action::GrantTeamPermissions { .. }
         )
+    }
+
+    /// The invitations the action deletes: its own, or those that go with a deleted user.
+    pub fn invitations_deleted(&self) -> usize {
+        match self {
+            Action::DeleteInvitation { .. } => 1,
+            Action::DeleteUser { invitations, .. } => invitations.len(),
+            _ => 0,
+        }
+    }
+
+    /// The action as a plan line shows it: its name, and what goes with a deleted user.
+    pub fn label(&self) -> String {
+        match self {
+            Action::DeleteUser { invitations, .. } if !invitations.is_empty() => format!(
+                "delete_user (with {} live invitation{})",
+                invitations.len(),
+                if invitations.len() == 1 { "" } else { "s" }
+            ),
+            _ => self.name().to_string(),
+        }
     }
 
     /// True for an action that takes something away (asks for confirmation first).

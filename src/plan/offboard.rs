@@ -89,16 +89,11 @@ pub fn offboard(
         }
         return plan;
     }
-    if let Some(record) = record {
-        plan.actions.extend(
-            record
-                .live_invitations(now)
-                .into_iter()
-                .map(|invitation_id| Action::DeleteInvitation { invitation_id }),
-        );
-    }
+    // The proxy deletes the user's invitations with the user, in one transaction
+    // (`/user/delete` and `bulk_delete` alike): they are noted, not sent.
     plan.actions.push(Action::DeleteUser {
         user_id: row.user_id.clone(),
+        invitations: record.map(|r| r.live_invitations(now)).unwrap_or_default(),
     });
     plan
 }
@@ -274,7 +269,7 @@ mod tests {
     }
 
     #[test]
-    fn offboarding_deletes_live_invitations_then_the_user_the_proxy_named() {
+    fn offboarding_deletes_the_user_the_proxy_named_and_its_live_invitations_go_with_it() {
         let record = invited("a@b.co");
         let plan = offboard(
             &email("a@b.co"),
@@ -284,16 +279,19 @@ mod tests {
             &OffboardOptions::default(),
             now(),
         );
+        assert_eq!(names(&plan), ["delete_user"]);
+        // The id read now, never the audit file's; both live invitations noted, none sent.
         assert_eq!(
-            names(&plan),
-            ["delete_invitation", "delete_invitation", "delete_user"]
-        );
-        // The id read now, never the audit file's.
-        assert_eq!(
-            plan.actions[2],
+            plan.actions[0],
             Action::DeleteUser {
-                user_id: UserId::new("u1")
+                user_id: UserId::new("u1"),
+                invitations: vec![InvitationId::new("old"), InvitationId::new("new")],
             }
+        );
+        assert_eq!(plan.actions[0].invitations_deleted(), 2);
+        assert_eq!(
+            plan.actions[0].label(),
+            "delete_user (with 2 live invitations)"
         );
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Action, FieldChange, PersonPlan, Skip};
-use crate::types::{Email, TeamId, UserId};
+use crate::types::{Email, InvitationId, TeamId, UserId};
 
 /// A plan as `--dry-run --json` shows it: one object per person.
 #[derive(Debug, Serialize)]
@@ -19,6 +19,9 @@ pub struct PlanView<'a> {
     /// The user the plan adopts, deletes or removes from teams.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<&'a UserId>,
+    /// The live invitations the proxy deletes with the user (`delete_user`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invitations_with_user: Vec<&'a InvitationId>,
     /// The teams the plan removes the person from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove_from: Vec<&'a TeamId>,
@@ -53,10 +56,18 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
             team: plan.team(),
             user_id: plan.actions.iter().find_map(|a| match a {
                 Action::AdoptUser { user_id }
-                | Action::DeleteUser { user_id }
+                | Action::DeleteUser { user_id, .. }
                 | Action::RemoveFromTeam { user_id, .. } => Some(user_id),
                 _ => None,
             }),
+            invitations_with_user: plan
+                .actions
+                .iter()
+                .flat_map(|a| match a {
+                    Action::DeleteUser { invitations, .. } => invitations.iter().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
             remove_from: plan
                 .actions
                 .iter()

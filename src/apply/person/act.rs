@@ -139,7 +139,7 @@ impl Executor {
                 record.updated_at = now;
             }
             Action::EmailLink => {}
-            Action::DeleteUser { user_id } => {
+            Action::DeleteUser { user_id, .. } => {
                 match self
                     .retrying(tally, || self.client.delete_user(user_id))
                     .await
