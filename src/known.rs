@@ -50,17 +50,17 @@ where
                 return Err(Stopped::Interrupted);
             }
             // Answers not yet taken count against the limit too (see `drive`).
-            if tasks.len() >= 2 * limiter.read_limit() {
+            if tasks.len() >= 2 * limiter.unsampled_limit() {
                 next = Some((i, item));
                 break;
             }
-            let permit = match limiter.try_acquire_read() {
+            let permit = match limiter.try_acquire_unsampled() {
                 Some(permit) => permit,
                 // Nothing of ours in flight to free a permit: wait for one (held elsewhere).
                 None if tasks.is_empty() => tokio::select! {
                     biased;
                     () = shutdown.requested() => return Err(Stopped::Interrupted),
-                    permit = limiter.acquire_read() => permit,
+                    permit = limiter.acquire_unsampled() => permit,
                 },
                 None => {
                     next = Some((i, item));

@@ -102,6 +102,7 @@ pub async fn apply_deleting_in_bulk<S, P: Notes>(
             shutdown,
             what: "users to delete",
             finish_first: false,
+            unsampled: true,
         },
         &mut ctx,
         jobs,

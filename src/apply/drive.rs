@@ -56,6 +56,9 @@ pub struct Lanes<'a> {
     /// journaled before the next one starts). Otherwise the next jobs start first, keeping
     /// the proxy busy while the journal syncs.
     pub finish_first: bool,
+    /// The jobs' latencies are not sampled (bulk deletes): they may go
+    /// [`crate::apply::pacer::UNSAMPLED_IN_FLIGHT`] at a time however low the limit is.
+    pub unsampled: bool,
 }
 
 /// Runs `start(ctx, item)` for each item, at most the lanes' limit at a time, and hands each
@@ -82,6 +85,7 @@ where
         shutdown,
         what,
         finish_first,
+        unsampled,
     } = lanes;
     let mut ending = Ending::default();
     let mut queue = items.into_iter().peekable();
@@ -106,7 +110,14 @@ where
                 ));
             }
         }
-        fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stopping);
+        fill(
+            &mut tasks,
+            &mut queue,
+            ctx,
+            &mut start,
+            (limiter, unsampled),
+            stopping,
+        );
         if tasks.is_empty() {
             break;
         }
@@ -161,7 +172,14 @@ where
         // runtime.
         if !finish_first {
             let stop = stopping || shutdown.is_requested();
-            fill(&mut tasks, &mut queue, ctx, &mut start, limiter, stop);
+            fill(
+                &mut tasks,
+                &mut queue,
+                ctx,
+                &mut start,
+                (limiter, unsampled),
+                stop,
+            );
         }
         if let Err(error) = blocking(|| finish(ctx, batch, printer)) {
             // The jobs in flight send nothing more and are handed back as they end (a
@@ -189,14 +207,18 @@ fn fill<C, T, R, Fut>(
     queue: &mut std::iter::Peekable<impl Iterator<Item = T>>,
     ctx: &mut C,
     start: &mut impl FnMut(&mut C, T) -> Fut,
-    limiter: &Arc<Limiter>,
+    (limiter, unsampled): (&Arc<Limiter>, bool),
     stopping: bool,
 ) where
     R: Send + 'static,
     Fut: Future<Output = Result<R, StopRun>> + Send + 'static,
 {
-    while !stopping && queue.peek().is_some() && tasks.len() < room(limiter) {
-        let Some(permit) = limiter.try_acquire() else {
+    let room = match unsampled {
+        true => 2 * limiter.unsampled_limit(),
+        false => room(limiter),
+    };
+    while !stopping && queue.peek().is_some() && tasks.len() < room {
+        let Some(permit) = limiter.try_acquire_as(unsampled) else {
             break;
         };
         let job = start(ctx, queue.next().expect("peeked"));
@@ -248,6 +270,7 @@ mod tests {
                 shutdown: &shutdown,
                 what: "jobs",
                 finish_first,
+                unsampled: false,
             },
             &mut ctx,
             0..3,
@@ -281,6 +304,7 @@ mod tests {
                 shutdown: &shutdown,
                 what: "jobs",
                 finish_first: false,
+                unsampled: false,
             },
             &mut ctx,
             0..5_000u32,
@@ -318,6 +342,7 @@ mod tests {
                 shutdown: &shutdown,
                 what: "jobs",
                 finish_first: false,
+                unsampled: false,
             },
             &mut finished,
             0..2u32,
@@ -370,6 +395,7 @@ mod tests {
                 shutdown: &shutdown,
                 what: "jobs",
                 finish_first: false,
+                unsampled: false,
             },
             &mut calls,
             0..10u32,

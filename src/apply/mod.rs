@@ -178,6 +178,7 @@ pub async fn apply<T, S, P: Notes>(
             shutdown,
             what: "people",
             finish_first: false,
+            unsampled: false,
         },
         &mut ctx,
         items.into_iter().enumerate(),

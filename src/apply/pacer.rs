@@ -214,15 +214,16 @@ struct LimitState {
     last_cut: Option<std::time::Instant>,
 }
 
-/// Reads an adaptive limiter lets in flight however low its limit is.
-pub const READS_IN_FLIGHT: usize = 4;
+/// Unsampled jobs (reads, bulk deletes) an adaptive limiter lets in flight however low its
+/// limit is: on a proxy with one worker they queue there, on one with several they overlap.
+pub const UNSAMPLED_IN_FLIGHT: usize = 4;
 
 impl LimitState {
-    /// Permits that may be out at once, for people or for reads.
-    fn cap(&self, read: bool) -> usize {
+    /// Permits that may be out at once, for people or for unsampled jobs.
+    fn cap(&self, unsampled: bool) -> usize {
         let limit = self.limit.floor().max(1.0) as usize;
-        if read && self.adaptive {
-            limit.max(READS_IN_FLIGHT.min(self.max))
+        if unsampled && self.adaptive {
+            limit.max(UNSAMPLED_IN_FLIGHT.min(self.max))
         } else {
             limit
         }
@@ -264,15 +265,16 @@ impl Limiter {
         self.acquire_as(false).await
     }
 
-    /// Waits for room for one more read (see [`Limiter::read_limit`]).
-    pub async fn acquire_read(self: &Arc<Self>) -> Permit {
+    /// Waits for room for one more job the limit learns nothing from (see
+    /// [`Limiter::unsampled_limit`]).
+    pub async fn acquire_unsampled(self: &Arc<Self>) -> Permit {
         self.acquire_as(true).await
     }
 
-    async fn acquire_as(self: &Arc<Self>, read: bool) -> Permit {
+    async fn acquire_as(self: &Arc<Self>, unsampled: bool) -> Permit {
         loop {
             let notified = self.notify.notified();
-            if let Some(permit) = self.try_acquire_as(read) {
+            if let Some(permit) = self.try_acquire_as(unsampled) {
                 return permit;
             }
             notified.await;
@@ -284,14 +286,15 @@ impl Limiter {
         self.try_acquire_as(false)
     }
 
-    /// Room for one more read now, if there is any.
-    pub fn try_acquire_read(self: &Arc<Self>) -> Option<Permit> {
+    /// Room for one more job the limit learns nothing from, if there is any.
+    pub fn try_acquire_unsampled(self: &Arc<Self>) -> Option<Permit> {
         self.try_acquire_as(true)
     }
 
-    fn try_acquire_as(self: &Arc<Self>, read: bool) -> Option<Permit> {
+    /// A permit for a person or (`unsampled`) a job the limit learns nothing from.
+    pub fn try_acquire_as(self: &Arc<Self>, unsampled: bool) -> Option<Permit> {
         let mut state = self.state.lock().expect("limiter lock");
-        if state.in_flight < state.cap(read) {
+        if state.in_flight < state.cap(unsampled) {
             state.in_flight += 1;
             return Some(Permit {
                 limiter: Arc::clone(self),
@@ -300,10 +303,11 @@ impl Limiter {
         None
     }
 
-    /// How many reads may be in flight: the limit, but at least [`READS_IN_FLIGHT`] when it
-    /// adapts. Reads are not sampled (a page's cost is its rows, not the proxy's queue), so an
-    /// adaptive limit that starts low to learn the proxy's latency learns nothing from them.
-    pub fn read_limit(&self) -> usize {
+    /// How many jobs the limit learns nothing from may be in flight: the limit, but at least
+    /// [`UNSAMPLED_IN_FLIGHT`] when it adapts. Reads and bulk deletes are not sampled (their
+    /// cost is their rows, not the proxy's queue), so a limit that starts low to learn the
+    /// proxy's latency would hold them one at a time for a whole run that is only them.
+    pub fn unsampled_limit(&self) -> usize {
         self.state.lock().expect("limiter lock").cap(true)
     }
 
@@ -441,10 +445,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_go_four_at_a_time_while_the_adaptive_limit_is_low_but_never_past_a_fixed_one() {
+    fn unsampled_jobs_go_four_at_a_time_while_the_adaptive_limit_is_low_but_never_past_a_fixed_one()
+    {
         let adaptive = Arc::new(Limiter::adaptive(1, 64));
-        let reads: Vec<_> = std::iter::from_fn(|| adaptive.try_acquire_read()).collect();
-        assert_eq!(reads.len(), super::READS_IN_FLIGHT);
+        let reads: Vec<_> = std::iter::from_fn(|| adaptive.try_acquire_unsampled()).collect();
+        assert_eq!(reads.len(), super::UNSAMPLED_IN_FLIGHT);
         drop(reads);
         let person = adaptive.try_acquire().expect("one person");
         assert!(
@@ -453,7 +458,7 @@ mod tests {
         );
         drop(person);
         let fixed = Arc::new(Limiter::fixed(2));
-        let reads: Vec<_> = std::iter::from_fn(|| fixed.try_acquire_read()).collect();
+        let reads: Vec<_> = std::iter::from_fn(|| fixed.try_acquire_unsampled()).collect();
         assert_eq!(reads.len(), 2);
     }
 

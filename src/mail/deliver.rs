@@ -49,6 +49,7 @@ impl Mailer {
                 what: "emails",
                 // A sent email is journaled before the next one starts: a crash never sends it twice.
                 finish_first: true,
+                unsampled: false,
             },
             &mut state,
             queue,

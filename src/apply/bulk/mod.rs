@@ -153,6 +153,7 @@ pub async fn apply_bulk<S, P: Notes>(
             shutdown,
             what: "people",
             finish_first: false,
+            unsampled: false,
         },
         &mut ctx,
         jobs,
