@@ -1,6 +1,8 @@
 //! `onboard --version`: the version, and the commit when built from this project's git checkout
 //! (the build script decides; an sdist or a copy without git gets the version alone).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -23,20 +25,15 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 #[test]
 fn version_names_the_commit_it_was_built_from() {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let version = env!("CARGO_PKG_VERSION");
-    let expected = if checkout.join(".git").exists() {
-        let commit = git(checkout, &["rev-parse", "--short=12", "HEAD"]);
-        format!("onboard {version} (commit {commit})\n")
-    } else {
-        format!("onboard {version}\n")
-    };
     let output = assert_cmd::cargo::cargo_bin_cmd!("onboard")
         .arg("--version")
         .output()
         .unwrap();
     assert!(output.status.success());
-    assert_eq!(String::from_utf8(output.stdout).unwrap(), expected);
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        common::expected_version()
+    );
 }
 
 #[test]
