@@ -31,7 +31,7 @@ Examples:
 
 /// Onboard people into a LiteLLM proxy: users, invitations and onboarding links.
 #[derive(Debug, Parser)]
-#[command(name = "onboard", version, about, after_help = EXAMPLES)]
+#[command(name = "onboard", version = env!("ONBOARD_VERSION"), about, after_help = EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
     /// The CSV of people to onboard (user_email,team_id[,user_role,user_alias], or the admin

@@ -54,7 +54,11 @@ impl Env {
 
     /// The `onboard` binary, pointed at the emulator, with a clean environment.
     pub fn onboard(&self) -> Command {
-        let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("onboard");
+        self.program(assert_cmd::cargo::cargo_bin_cmd!("onboard"))
+    }
+
+    /// `cmd` (another build of `onboard`) run as [`Env::onboard`] runs this one.
+    pub fn program(&self, mut cmd: Command) -> Command {
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -137,6 +141,24 @@ impl Env {
         ));
         status == 200
     }
+}
+
+/// What `onboard --version` must print when built from this checkout: the version, and the
+/// commit when the checkout is a git work tree.
+pub fn expected_version() -> String {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let version = env!("CARGO_PKG_VERSION");
+    if !checkout.join(".git").exists() {
+        return format!("onboard {version}\n");
+    }
+    let output = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(checkout)
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git rev-parse: {output:?}");
+    let commit = String::from_utf8(output.stdout).expect("hex");
+    format!("onboard {version} (commit {})\n", commit.trim())
 }
 
 /// Reads an audit file.
