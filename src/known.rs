@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
-
+use crate::apply::drive::{Lanes, Notes, StopRun, drive};
 use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::audit::record::Record;
 use crate::plan::{InvitationCheck, Lookup, Rosters};
@@ -25,8 +24,10 @@ pub enum Stopped {
     Fatal(ProxyError),
 }
 
-/// Runs `read` for each item, at most the client's read limit at a time, and returns the answers
-/// in the items' order. An auth failure stops every read.
+/// Runs `read` for each item through the driver (at most the client's limit for unsampled
+/// jobs at a time) and returns the answers in the items' order. A failure that would hit
+/// every read (the key, the proxy) stops them all; so does a stop signal, after the reads in
+/// flight are answered.
 pub async fn read_all<T, R, Fut>(
     client: &ProxyClient,
     shutdown: &Shutdown,
@@ -39,54 +40,47 @@ where
     Fut: Future<Output = Result<R, ProxyError>> + Send + 'static,
 {
     let limiter = Arc::clone(client.pacer().limiter());
-    let total = items.len();
-    let mut answers: Vec<Option<R>> = (0..total).map(|_| None).collect();
-    let mut tasks = JoinSet::new();
-    let mut queue = items.into_iter().enumerate();
-    let mut next = queue.next();
-    loop {
-        while let Some((i, item)) = next.take() {
-            if shutdown.is_requested() {
-                return Err(Stopped::Interrupted);
-            }
-            // Answers not yet taken count against the limit too (see `drive`).
-            if tasks.len() >= 2 * limiter.unsampled_limit() {
-                next = Some((i, item));
-                break;
-            }
-            let permit = match limiter.try_acquire_unsampled() {
-                Some(permit) => permit,
-                // Nothing of ours in flight to free a permit: wait for one (held elsewhere).
-                None if tasks.is_empty() => tokio::select! {
-                    biased;
-                    () = shutdown.requested() => return Err(Stopped::Interrupted),
-                    permit = limiter.acquire_unsampled() => permit,
-                },
-                None => {
-                    next = Some((i, item));
-                    break;
-                }
-            };
+    let mut answers: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let lanes = Lanes {
+        limiter: &limiter,
+        shutdown,
+        what: "reads",
+        finish_first: false,
+        unsampled: true,
+    };
+    let ending = drive(
+        lanes,
+        &mut answers,
+        items.into_iter().enumerate(),
+        &mut Silent,
+        |_, (i, item)| {
             let job = read(item);
-            tasks.spawn(async move {
-                let answer = job.await;
-                drop(permit);
-                (i, answer)
-            });
-            next = queue.next();
-        }
-        let joined = tokio::select! {
-            biased;
-            () = shutdown.requested() => return Err(Stopped::Interrupted),
-            joined = tasks.join_next() => joined,
-        };
-        let Some(joined) = joined else { break };
-        let (i, answer) = joined.map_err(|e| Stopped::Fatal(ProxyError::Decode(e.to_string())))?;
-        // Readers turn a person's failure into an answer; an error here stops every read.
-        answers[i] = Some(answer.map_err(Stopped::Fatal)?);
+            // Readers turn a person's failure into an answer; an error here stops every read.
+            async move { job.await.map(|answer| (i, answer)).map_err(StopRun) }
+        },
+        |answers, batch, _| {
+            for (i, answer) in batch {
+                answers[i] = Some(answer);
+            }
+            Ok::<_, std::convert::Infallible>(())
+        },
+    )
+    .await
+    .unwrap_or_else(|never| match never {});
+    if let Some(error) = ending.stopped {
+        return Err(Stopped::Fatal(error));
     }
-    debug_assert!(answers.iter().all(Option::is_some), "every item was read");
+    if ending.interrupted || answers.iter().any(Option::is_none) {
+        return Err(Stopped::Interrupted);
+    }
     Ok(answers.into_iter().flatten().collect())
+}
+
+/// Reads say nothing while they run.
+struct Silent;
+
+impl Notes for Silent {
+    fn note(&mut self, _: &str) {}
 }
 
 /// Looks up each email on the proxy, one exact-email look-up each: the cost grows with the

@@ -119,7 +119,17 @@ where
             stopping,
         );
         if tasks.is_empty() {
-            break;
+            if stopping || queue.peek().is_none() {
+                break;
+            }
+            // Nothing of ours in flight to free a permit: they are held elsewhere (another
+            // drive on the same limiter). Wait for one, or for a stop.
+            tokio::select! {
+                biased;
+                () = shutdown.requested() => {}
+                permit = limiter.acquire_as(unsampled) => drop(permit),
+            }
+            continue;
         }
         let first = tokio::select! {
             biased;

@@ -265,13 +265,8 @@ impl Limiter {
         self.acquire_as(false).await
     }
 
-    /// Waits for room for one more job the limit learns nothing from (see
-    /// [`Limiter::unsampled_limit`]).
-    pub async fn acquire_unsampled(self: &Arc<Self>) -> Permit {
-        self.acquire_as(true).await
-    }
-
-    async fn acquire_as(self: &Arc<Self>, unsampled: bool) -> Permit {
+    /// Waits for a permit for a person or (`unsampled`) a job the limit learns nothing from.
+    pub async fn acquire_as(self: &Arc<Self>, unsampled: bool) -> Permit {
         loop {
             let notified = self.notify.notified();
             if let Some(permit) = self.try_acquire_as(unsampled) {
@@ -284,11 +279,6 @@ impl Limiter {
     /// Room for one more person now, if there is any.
     pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
         self.try_acquire_as(false)
-    }
-
-    /// Room for one more job the limit learns nothing from, if there is any.
-    pub fn try_acquire_unsampled(self: &Arc<Self>) -> Option<Permit> {
-        self.try_acquire_as(true)
     }
 
     /// A permit for a person or (`unsampled`) a job the limit learns nothing from.
@@ -448,7 +438,7 @@ mod tests {
     fn unsampled_jobs_go_four_at_a_time_while_the_adaptive_limit_is_low_but_never_past_a_fixed_one()
     {
         let adaptive = Arc::new(Limiter::adaptive(1, 64));
-        let reads: Vec<_> = std::iter::from_fn(|| adaptive.try_acquire_unsampled()).collect();
+        let reads: Vec<_> = std::iter::from_fn(|| adaptive.try_acquire_as(true)).collect();
         assert_eq!(reads.len(), super::UNSAMPLED_IN_FLIGHT);
         drop(reads);
         let person = adaptive.try_acquire().expect("one person");
@@ -458,7 +448,7 @@ mod tests {
         );
         drop(person);
         let fixed = Arc::new(Limiter::fixed(2));
-        let reads: Vec<_> = std::iter::from_fn(|| fixed.try_acquire_unsampled()).collect();
+        let reads: Vec<_> = std::iter::from_fn(|| fixed.try_acquire_as(true)).collect();
         assert_eq!(reads.len(), 2);
     }
 
