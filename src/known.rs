@@ -6,12 +6,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::apply::drive::{Lanes, Notes, StopRun, drive};
-use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::audit::record::Record;
 use crate::plan::{InvitationCheck, Lookup, Rosters};
 use crate::proxy::ProxyError;
 use crate::proxy::api::UserRow;
 use crate::proxy::client::ProxyClient;
+use crate::proxy::pacer::{RetryPolicy, Tally};
 use crate::shutdown::Shutdown;
 use crate::types::{Email, InvitationId, TeamId, UserId};
 
@@ -262,8 +262,8 @@ pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::pacer::{Limiter, Pacer};
     use crate::proxy::client::ClientOptions;
+    use crate::proxy::pacer::{Limiter, Pacer};
     use crate::types::MasterKey;
 
     #[tokio::test]

@@ -11,12 +11,12 @@ use std::time::Instant;
 use chrono::Utc;
 
 use crate::apply::drive::{Lanes, Notes, drive};
-use crate::apply::pacer::RetryPolicy;
 use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::{Applied, apply};
 use crate::audit::{Audit, AuditError};
 use crate::plan::{Action, PersonPlan};
 use crate::proxy::bulk_delete::MAX_BULK_DELETES;
+use crate::proxy::pacer::RetryPolicy;
 use crate::proxy::{ProxyClient, ProxyError};
 use crate::shutdown::Shutdown;
 use crate::types::{Email, UserId};

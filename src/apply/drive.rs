@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::apply::pacer::Limiter;
 use crate::proxy::ProxyError;
+use crate::proxy::pacer::Limiter;
 use crate::shutdown::Shutdown;
 
 /// How long jobs in flight may take to finish after the first stop signal; after it they
@@ -57,7 +57,7 @@ pub struct Lanes<'a> {
     /// the proxy busy while the journal syncs.
     pub finish_first: bool,
     /// The jobs' latencies are not sampled (bulk deletes): they may go
-    /// [`crate::apply::pacer::UNSAMPLED_IN_FLIGHT`] at a time however low the limit is.
+    /// [`crate::proxy::pacer::UNSAMPLED_IN_FLIGHT`] at a time however low the limit is.
     pub unsampled: bool,
 }
 

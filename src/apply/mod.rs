@@ -6,7 +6,6 @@
 pub mod bulk;
 pub mod deletes;
 pub mod drive;
-pub mod pacer;
 pub mod person;
 pub mod superseded;
 
@@ -141,7 +140,11 @@ pub struct Applied {
 
 impl Applied {
     /// How a drive that started at `started` under `limiter` ended.
-    pub(crate) fn of(ending: drive::Ending, started: Instant, limiter: &pacer::Limiter) -> Self {
+    pub(crate) fn of(
+        ending: drive::Ending,
+        started: Instant,
+        limiter: &crate::proxy::pacer::Limiter,
+    ) -> Self {
         Applied {
             interrupted: ending.interrupted,
             stopped: ending.stopped,

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::apply::pacer::RetryPolicy;
 use crate::audit::record::Record;
 use crate::proxy::ProxyError;
 use crate::proxy::client::ProxyClient;
+use crate::proxy::pacer::RetryPolicy;
 use crate::types::InvitationId;
 
 /// True when the proxy says an invitation is not there (deleted, or its user deleted).

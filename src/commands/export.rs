@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use crate::apply::pacer::RetryPolicy;
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
@@ -15,6 +14,7 @@ use crate::known;
 use crate::output::{Format, Printer};
 use crate::proxy::api::UserRow;
 use crate::proxy::listing::{self, Distinct};
+use crate::proxy::pacer::RetryPolicy;
 use crate::proxy::{ProxyClient, ProxyError};
 use crate::shutdown::Shutdown;
 use crate::types::{TeamId, no_control};

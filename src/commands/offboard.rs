@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
 
-use crate::apply::pacer::RetryPolicy;
 use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::{self};
 use crate::audit::Audit;
@@ -21,6 +20,7 @@ use crate::plan::offboard::{self as planner, OffboardOptions};
 use crate::plan::{self, Action, Lookup, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
 use crate::proxy::links::Links;
+use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::types::BulkMode;
 use crate::types::{Email, TeamId, UserId, no_control};

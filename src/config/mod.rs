@@ -17,11 +17,11 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::apply::pacer::{Limiter, Pacer, RetryPolicy};
 use crate::cli::GlobalArgs;
 use crate::error::Fatal;
 use crate::output::Format;
 use crate::proxy::client::{ClientOptions, ProxyClient};
+use crate::proxy::pacer::{Limiter, Pacer, RetryPolicy};
 use crate::types::MasterKey;
 
 /// Env vars that may hold the master key, in order of preference.

@@ -9,13 +9,13 @@ use chrono::Utc;
 use super::{MAIL_CONCURRENCY, MailConfig, MailError, Mailer, is_tls};
 use crate::apply::Summary;
 use crate::apply::drive::{Lanes, drive};
-use crate::apply::pacer::Limiter;
 use crate::audit::record::Record;
 use crate::audit::{Audit, AuditError};
 use crate::error::Fatal;
 use crate::output::Printer;
 use crate::plan::PersonPlan;
 use crate::proxy::links::Links;
+use crate::proxy::pacer::Limiter;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, InvitationId};
 

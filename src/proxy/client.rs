@@ -7,8 +7,8 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::apply::pacer::Pacer;
 use crate::proxy::error::{ProxyError, shorten};
+use crate::proxy::pacer::Pacer;
 use crate::types::MasterKey;
 
 /// The largest answer read from the proxy. Every answer `onboard` needs is a few KiB (a page of

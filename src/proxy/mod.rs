@@ -10,6 +10,7 @@ mod health;
 mod invitations;
 pub mod links;
 pub mod listing;
+pub mod pacer;
 mod teams;
 mod users;
 

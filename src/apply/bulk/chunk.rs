@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 
 use super::ChunkReport;
-use crate::apply::pacer::RetryPolicy;
 use crate::audit::record::{Record, UserOrigin};
 use crate::input::Person;
 use crate::known;
@@ -15,6 +14,7 @@ use crate::proxy::ProxyError;
 use crate::proxy::api::NewUser;
 use crate::proxy::bulk::{MAX_BULK_ROWS, RowOutcome};
 use crate::proxy::client::ProxyClient;
+use crate::proxy::pacer::RetryPolicy;
 use crate::types::{Email, UserId};
 
 /// What became of a person in their chunk.

@@ -36,9 +36,9 @@ mod against_the_emulator {
     use std::sync::atomic::Ordering;
 
     use super::*;
-    use crate::apply::pacer::{Limiter, Pacer, RetryPolicy};
     use crate::input::Person;
     use crate::proxy::client::{ClientOptions, ProxyClient};
+    use crate::proxy::pacer::{Limiter, Pacer, RetryPolicy};
     use crate::types::{Email, MasterKey, Role, TeamId};
 
     const DEV_TEST: &str = "f6dbea80-21b4-4f7b-a669-3d6adcc6e8d1";

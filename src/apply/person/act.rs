@@ -5,11 +5,11 @@ use std::sync::atomic::AtomicU32;
 use chrono::Utc;
 
 use super::{Done, Executor, describe, no_user, record_invitation};
-use crate::apply::pacer::Tally;
 use crate::apply::superseded;
 use crate::audit::record::{Grant, Record, UserOrigin};
 use crate::plan::{Action, PersonPlan};
 use crate::proxy::ProxyError;
+use crate::proxy::pacer::Tally;
 use crate::settings::TeamRole;
 use crate::types::UserId;
 

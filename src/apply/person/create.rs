@@ -4,12 +4,12 @@
 use std::time::Instant;
 
 use super::{Executor, no_user};
-use crate::apply::pacer::Tally;
 use crate::audit::record::UserOrigin;
 use crate::input::Person;
 use crate::plan::PersonPlan;
 use crate::proxy::ProxyError;
 use crate::proxy::api::NewUser;
+use crate::proxy::pacer::Tally;
 use crate::settings::TeamRole;
 use crate::types::{TeamId, UserId};
 

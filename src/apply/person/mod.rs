@@ -21,7 +21,6 @@ use std::future::Future;
 use chrono::Utc;
 
 use crate::apply::drive::StopRun;
-use crate::apply::pacer::{RetryPolicy, Tally};
 use crate::apply::superseded::Cleanup;
 use crate::audit::record::Record;
 use crate::input::Person;
@@ -30,6 +29,7 @@ use crate::proxy::ProxyError;
 use crate::proxy::api::Invitation;
 use crate::proxy::client::ProxyClient;
 use crate::proxy::links::Links;
+use crate::proxy::pacer::{RetryPolicy, Tally};
 pub use create::new_user;
 
 /// What the executor needs to act on one proxy.

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 
-use crate::apply::pacer::RetryPolicy;
 use crate::apply::person::Executor;
 use crate::apply::{self, Summary};
 use crate::audit::{Audit, AuditError};
@@ -16,6 +15,7 @@ use crate::known;
 use crate::output::Printer;
 use crate::plan::{self, OnboardOptions, Onboarding, Pending, readiness};
 use crate::proxy::ProxyClient;
+use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, TeamId};
 

@@ -8,7 +8,6 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 
 use crate::apply::apply;
-use crate::apply::pacer::RetryPolicy;
 use crate::apply::person::{Executor, Outcome, PersonResult};
 use crate::apply::superseded::Cleanup;
 use crate::audit::Audit;
@@ -21,6 +20,7 @@ use crate::known;
 use crate::output::Printer;
 use crate::plan::{self, InvitationCheck, PersonPlan, RefreshOptions, Skip};
 use crate::proxy::client::ProxyClient;
+use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::types::Email;
 
