@@ -98,7 +98,7 @@ pub async fn lookups(
             let answer = retried(retry, || client.find_users_by_email(&email)).await;
             match answer {
                 Err(e) if e.is_auth() => Err(e),
-                Ok(rows) => Ok(lookup_of(rows)),
+                Ok(rows) => Ok(Lookup::of(rows)),
                 Err(e) => Ok(Lookup::Failed(e.to_string())),
             }
         }
@@ -249,14 +249,6 @@ where
     Fut: Future<Output = Result<T, ProxyError>>,
 {
     retry.run(call, |_| {}).await
-}
-
-pub(crate) fn lookup_of(mut rows: Vec<UserRow>) -> Lookup {
-    match rows.len() {
-        0 => Lookup::Absent,
-        1 => Lookup::Found(Box::new(rows.remove(0))),
-        _ => Lookup::Several(rows.into_iter().map(|r| r.user_id).collect()),
-    }
 }
 
 #[cfg(test)]

@@ -234,6 +234,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loopback_host_names() {
+        for host in ["localhost", "127.0.0.1", "127.8.0.1", "::1", "[::1]"] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "smtp.example.com",
+            "localhost.example.com",
+            "::2",
+            // Names are not resolved: only `localhost` itself is this machine.
+            "mail.localhost",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
     fn loopback_hosts() {
         for url in [
             "http://localhost:4000",

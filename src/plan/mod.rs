@@ -359,6 +359,17 @@ pub enum Lookup {
     Failed(String),
 }
 
+impl Lookup {
+    /// What an exact-email read's rows say of the email.
+    pub fn of(mut rows: Vec<UserRow>) -> Self {
+        match rows.len() {
+            0 => Lookup::Absent,
+            1 => Lookup::Found(Box::new(rows.remove(0))),
+            _ => Lookup::Several(rows.into_iter().map(|r| r.user_id).collect()),
+        }
+    }
+}
+
 /// Why a person with several users on the proxy is left alone: the proxy error's own words.
 fn several_users(email: Email, ids: &[UserId]) -> String {
     crate::proxy::ProxyError::SeveralUsers {

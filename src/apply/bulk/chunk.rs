@@ -8,7 +8,6 @@ use chrono::Utc;
 use super::ChunkReport;
 use crate::audit::record::{Record, UserOrigin};
 use crate::input::Person;
-use crate::known;
 use crate::plan::Lookup;
 use crate::proxy::ProxyError;
 use crate::proxy::api::NewUser;
@@ -236,7 +235,7 @@ async fn look_up(
             .run(|| client.find_users_by_email(email), &mut *count)
             .await
         {
-            found.insert(email.clone(), known::lookup_of(rows));
+            found.insert(email.clone(), crate::plan::Lookup::of(rows));
         }
     }
     found
