@@ -110,14 +110,7 @@ where
                 ));
             }
         }
-        fill(
-            &mut tasks,
-            &mut queue,
-            ctx,
-            &mut start,
-            (limiter, unsampled),
-            stopping,
-        );
+        fill(&mut tasks, &mut queue, ctx, &mut start, lanes, stopping);
         if tasks.is_empty() {
             if stopping || queue.peek().is_none() {
                 break;
@@ -182,14 +175,7 @@ where
         // runtime.
         if !finish_first {
             let stop = stopping || shutdown.is_requested();
-            fill(
-                &mut tasks,
-                &mut queue,
-                ctx,
-                &mut start,
-                (limiter, unsampled),
-                stop,
-            );
+            fill(&mut tasks, &mut queue, ctx, &mut start, lanes, stop);
         }
         if let Err(error) = blocking(|| finish(ctx, batch, printer)) {
             // The jobs in flight send nothing more and are handed back as they end (a
@@ -217,12 +203,15 @@ fn fill<C, T, R, Fut>(
     queue: &mut std::iter::Peekable<impl Iterator<Item = T>>,
     ctx: &mut C,
     start: &mut impl FnMut(&mut C, T) -> Fut,
-    (limiter, unsampled): (&Arc<Limiter>, bool),
+    lanes: Lanes<'_>,
     stopping: bool,
 ) where
     R: Send + 'static,
     Fut: Future<Output = Result<R, StopRun>> + Send + 'static,
 {
+    let Lanes {
+        limiter, unsampled, ..
+    } = lanes;
     let room = match unsampled {
         true => 2 * limiter.unsampled_limit(),
         false => room(limiter),
