@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::apply::drive::{Lanes, Notes, StopRun, drive};
+use crate::apply::drive::{Lanes, Silent, StopRun, drive};
 use crate::audit::record::Record;
 use crate::plan::{InvitationCheck, Lookup, Rosters};
 use crate::proxy::ProxyError;
@@ -74,13 +74,6 @@ where
         return Err(Stopped::Interrupted);
     }
     Ok(answers.into_iter().flatten().collect())
-}
-
-/// Reads say nothing while they run.
-struct Silent;
-
-impl Notes for Silent {
-    fn note(&mut self, _: &str) {}
 }
 
 /// Looks up each email on the proxy, one exact-email look-up each: the cost grows with the

@@ -26,18 +26,7 @@ fn an_export_with_odd_users_reads_back_and_says_what_it_left_out() {
     let text = std::fs::read_to_string(&exported).unwrap();
     assert!(text.contains("\n'=cmd|calc@company.com,"), "{text}");
     assert!(!text.contains("not an email"), "{text}");
-    let dry = env
-        .onboard()
-        .args([exported.to_str().unwrap(), "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        dry.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
-    let plans: Vec<serde_json::Value> = serde_json::from_slice(&dry.stdout).unwrap();
+    let plans = env.dry_run_plans(&exported);
     let emails: Vec<&str> = plans.iter().map(|p| p["email"].as_str().unwrap()).collect();
     assert!(emails.contains(&"=cmd|calc@company.com"), "{emails:?}");
     assert_eq!(plans.len(), 2);

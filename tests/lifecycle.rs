@@ -336,18 +336,7 @@ fn an_export_reads_back_as_a_no_op() {
     assert_eq!(text.lines().count(), 3, "{text}");
 
     env.emulator.reset_stats();
-    let dry = env
-        .onboard()
-        .args([exported.to_str().unwrap(), "--dry-run", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        dry.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
-    let plans: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
+    let plans = env.dry_run_plans(&exported);
     assert_eq!(plans.len(), 2);
     for plan in &plans {
         assert_eq!(plan["actions"], json!([]), "{plan}");

@@ -30,6 +30,13 @@ pub trait Notes {
     fn note(&mut self, message: &str);
 }
 
+/// Notes that go nowhere: a drive nobody watches (reads).
+pub struct Silent;
+
+impl Notes for Silent {
+    fn note(&mut self, _: &str) {}
+}
+
 /// How a drive ended, besides the results it handed back.
 #[derive(Debug, Default)]
 pub struct Ending {
@@ -249,28 +256,62 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    /// Notes go nowhere in these tests.
-    struct Quiet;
+    /// The lanes of these tests: people's jobs, handed back as `finish_first` says.
+    fn lanes<'a>(
+        limiter: &'a Arc<Limiter>,
+        shutdown: &'a Shutdown,
+        finish_first: bool,
+    ) -> Lanes<'a> {
+        Lanes {
+            limiter,
+            shutdown,
+            what: "jobs",
+            finish_first,
+            unsampled: false,
+        }
+    }
 
-    impl Notes for Quiet {
-        fn note(&mut self, _: &str) {}
+    #[tokio::test]
+    async fn unsampled_jobs_overlap_while_the_adaptive_limit_is_one() {
+        let limiter = Arc::new(Limiter::adaptive(1, 64));
+        let shutdown = Shutdown::never();
+        let now = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut peak = 0;
+        let mut unsampled = lanes(&limiter, &shutdown, false);
+        unsampled.unsampled = true;
+        drive(
+            unsampled,
+            &mut peak,
+            0..8u32,
+            &mut Silent,
+            |_, _| {
+                let now = Arc::clone(&now);
+                async move {
+                    let at = now.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(at)
+                }
+            },
+            |peak: &mut usize, batch, _| {
+                *peak = batch.into_iter().fold(*peak, usize::max);
+                Ok::<_, ()>(())
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(peak, crate::proxy::pacer::UNSAMPLED_IN_FLIGHT);
     }
 
     /// The order of starts and finishes, with one job in flight at a time.
     async fn order(finish_first: bool) -> Vec<String> {
         let limiter = Arc::new(Limiter::fixed(1));
         let shutdown = Shutdown::never();
-        let mut printer = Quiet;
+        let mut printer = Silent;
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut ctx = ();
         drive(
-            Lanes {
-                limiter: &limiter,
-                shutdown: &shutdown,
-                what: "jobs",
-                finish_first,
-                unsampled: false,
-            },
+            lanes(&limiter, &shutdown, finish_first),
             &mut ctx,
             0..3,
             &mut printer,
@@ -294,17 +335,11 @@ mod tests {
     async fn jobs_that_finish_at_once_are_not_all_started_before_any_is_handed_back() {
         let limiter = Arc::new(Limiter::fixed(4));
         let shutdown = Shutdown::never();
-        let mut printer = Quiet;
+        let mut printer = Silent;
         // (started and not yet handed back, the most of them at once)
         let mut ctx = (0usize, 0usize);
         drive(
-            Lanes {
-                limiter: &limiter,
-                shutdown: &shutdown,
-                what: "jobs",
-                finish_first: false,
-                unsampled: false,
-            },
+            lanes(&limiter, &shutdown, false),
             &mut ctx,
             0..5_000u32,
             &mut printer,
@@ -336,16 +371,10 @@ mod tests {
         let mut done_rx = Some(done_rx);
         let mut finished = Vec::new();
         let ending = drive(
-            Lanes {
-                limiter: &limiter,
-                shutdown: &shutdown,
-                what: "jobs",
-                finish_first: false,
-                unsampled: false,
-            },
+            lanes(&limiter, &shutdown, false),
             &mut finished,
             0..2u32,
-            &mut Quiet,
+            &mut Silent,
             |_, i| {
                 let done_tx = if i == 0 { done_tx.take() } else { None };
                 let done_rx = if i == 1 { done_rx.take() } else { None };
@@ -389,16 +418,10 @@ mod tests {
         let shutdown = Shutdown::never();
         let mut calls = Vec::new();
         let result = drive(
-            Lanes {
-                limiter: &limiter,
-                shutdown: &shutdown,
-                what: "jobs",
-                finish_first: false,
-                unsampled: false,
-            },
+            lanes(&limiter, &shutdown, false),
             &mut calls,
             0..10u32,
-            &mut Quiet,
+            &mut Silent,
             |_, i| async move {
                 tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(i))).await;
                 Ok(i)

@@ -97,6 +97,19 @@ impl Env {
         read_records(&self.results_path())
     }
 
+    /// The plans `onboard CSV --dry-run --json` prints; the dry run must exit 0.
+    pub fn dry_run_plans(&self, csv: &Path) -> Vec<Value> {
+        let dry = self
+            .onboard()
+            .arg(csv)
+            .args(["--dry-run", "--json"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&dry.stderr);
+        assert_eq!(dry.status.code(), Some(0), "{stderr}");
+        serde_json::from_slice(&dry.stdout).unwrap()
+    }
+
     /// The record for one email.
     pub fn record(&self, email: &str) -> Value {
         self.records()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::app::App;
 use crate::errors::{HResult, ok};
@@ -18,7 +18,12 @@ pub(crate) async fn readiness(State(app): State<Arc<App>>) -> HResult {
     if app.version().is_new() {
         return ok(json!({"status": "healthy", "db": "connected"}));
     }
-    ok(json!({
+    ok(full_readiness(&app))
+}
+
+/// What 1.80's readiness names, and `/readiness/details` starts with.
+fn full_readiness(app: &App) -> Value {
+    json!({
         "status": "healthy",
         "db": "connected",
         "cache": null,
@@ -27,7 +32,7 @@ pub(crate) async fn readiness(State(app): State<Arc<App>>) -> HResult {
         "use_aiohttp_transport": true,
         "log_level": "WARNING",
         "is_detailed_debug": false,
-    }))
+    })
 }
 
 /// `GET /health/readiness/details` (file 29, with the master key): the full readiness answer,
@@ -37,18 +42,10 @@ pub(crate) async fn readiness_details(
     headers: axum::http::HeaderMap,
 ) -> HResult {
     crate::auth::authenticate(&app, &headers)?;
-    ok(json!({
-        "status": "healthy",
-        "db": "connected",
-        "cache": null,
-        "litellm_version": app.version().litellm_version(),
-        "success_callbacks": [],
-        "use_aiohttp_transport": true,
-        "log_level": "WARNING",
-        "is_detailed_debug": false,
-        "show_no_redis_warning": false,
-        "show_env_credential_login_warning": true,
-    }))
+    let mut details = full_readiness(&app);
+    details["show_no_redis_warning"] = json!(false);
+    details["show_env_credential_login_warning"] = json!(true);
+    ok(details)
 }
 
 /// `GET /.well-known/litellm-ui-config`.
