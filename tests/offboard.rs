@@ -135,6 +135,20 @@ fn offboard_by_email_and_csv_removes_exactly_the_planned_people() {
         assert_eq!(actions, &["delete_user"]);
         assert_eq!(skip, &None);
     }
+    // The invitations that go with each user are counted, never named: an id is a link.
+    let views: Vec<Value> = serde_json::from_slice(&dry.stdout).unwrap();
+    assert!(
+        views.iter().all(|v| v["invitations_with_user"] == 1),
+        "{views:?}"
+    );
+    let printed = String::from_utf8_lossy(&dry.stdout);
+    for email in ["ann@company.com", "bob@company.com", "cat@company.com"] {
+        let id = env.record(email)["invitation_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!printed.contains(&id), "{email}'s invitation id printed");
+    }
 
     // The run.
     let run = env

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Action, FieldChange, PersonPlan, Skip};
-use crate::types::{Email, InvitationId, TeamId, UserId};
+use crate::types::{Email, TeamId, UserId};
 
 /// A plan as `--dry-run --json` shows it: one object per person.
 #[derive(Debug, Serialize)]
@@ -19,9 +19,10 @@ pub struct PlanView<'a> {
     /// The user the plan adopts, deletes or removes from teams.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<&'a UserId>,
-    /// The live invitations the proxy deletes with the user (`delete_user`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub invitations_with_user: Vec<&'a InvitationId>,
+    /// How many live invitations the proxy deletes with the user (`delete_user`): a count,
+    /// since an invitation id is the person's link.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub invitations_with_user: usize,
     /// The teams the plan removes the person from.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub remove_from: Vec<&'a TeamId>,
@@ -63,11 +64,9 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
             invitations_with_user: plan
                 .actions
                 .iter()
-                .flat_map(|a| match a {
-                    Action::DeleteUser { invitations, .. } => invitations.iter().collect(),
-                    _ => Vec::new(),
-                })
-                .collect(),
+                .filter(|a| matches!(a, Action::DeleteUser { .. }))
+                .map(Action::invitations_deleted)
+                .sum(),
             remove_from: plan
                 .actions
                 .iter()
@@ -110,4 +109,8 @@ impl<'a> From<&'a PersonPlan> for PlanView<'a> {
                 .collect(),
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
