@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{Audit, AuditError};
-use crate::plan::{PersonPlan, Skip};
+use crate::plan::{ActionKind, PersonPlan, Skip};
 use crate::proxy::ProxyError;
 use crate::shutdown::Shutdown;
 use drive::{Lanes, Notes, drive};
@@ -79,30 +79,27 @@ impl Summary {
             self.lost_expire_by = self.lost_expire_by.max(by);
         }
         if !matches!(result.outcome, Outcome::Failed { .. }) {
-            self.removed_from_teams += result
-                .plan
-                .actions
-                .iter()
-                .filter(|a| a.name() == "remove_from_team")
-                .count();
+            self.removed_from_teams += result.plan.count(ActionKind::RemoveFromTeam);
         }
-        let updates = result.plan.has("update_user") || result.plan.has("update_team_role");
+        let updates =
+            result.plan.has(ActionKind::UpdateUser) || result.plan.has(ActionKind::UpdateTeamRole);
         if updates && !matches!(result.outcome, Outcome::Failed { .. }) {
             self.updated += 1;
         }
         // A user made for an invitation it did not get (`--no-invite` plans none).
-        let invited = matches!(result.outcome, Outcome::Done) && result.plan.has("invite");
-        if result.created && result.plan.has("invite") && !invited {
+        let invited =
+            matches!(result.outcome, Outcome::Done) && result.plan.has(ActionKind::Invite);
+        if result.created && result.plan.has(ActionKind::Invite) && !invited {
             self.made_not_invited += 1;
         }
         match &result.outcome {
-            Outcome::Done if result.plan.has("invite") => {
+            Outcome::Done if result.plan.has(ActionKind::Invite) => {
                 self.invited += 1;
                 if result.created {
                     self.created += 1;
                 }
             }
-            Outcome::Done if result.plan.has("record_sso_link") => {
+            Outcome::Done if result.plan.has(ActionKind::RecordSsoLink) => {
                 self.sso_linked += 1;
                 if result.created {
                     self.sso_created += 1;

@@ -17,7 +17,7 @@ use crate::input::Person;
 use crate::known;
 use crate::output::Printer;
 use crate::plan::offboard::{self as planner, OffboardOptions};
-use crate::plan::{self, Action, Lookup, PersonPlan, Skip};
+use crate::plan::{self, Action, ActionKind, Lookup, PersonPlan, Skip};
 use crate::proxy::ProxyClient;
 use crate::proxy::links::Links;
 use crate::proxy::pacer::RetryPolicy;
@@ -153,7 +153,10 @@ pub async fn offboard(
     };
     printer.progress(acting.len() as u64);
     let mut totals = Totals::default();
-    let deletes = acting.iter().filter(|p| p.has("delete_user")).count();
+    let deletes = acting
+        .iter()
+        .filter(|p| p.has(ActionKind::DeleteUser))
+        .count();
     let in_bulk =
         args.bulk == BulkMode::Auto && deletes > 1 && bulk_deletes(&executor.client).await;
     let each = |totals: &mut Totals, result: &PersonResult, printer: &mut Printer| {
@@ -165,7 +168,7 @@ pub async fn offboard(
                 *totals.failure_reasons.entry(reason.clone()).or_default() += 1;
             }
             _ => {
-                let user_deleted = result.plan.has("delete_user");
+                let user_deleted = result.plan.has(ActionKind::DeleteUser);
                 totals.users_deleted += usize::from(user_deleted);
                 for action in &result.plan.actions {
                     if let Action::RemoveFromTeam { .. } = action {

@@ -17,7 +17,7 @@ use crate::config::StatusTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::{Format, Printer};
-use crate::plan::{self, InvitationCheck};
+use crate::plan::{self, ActionKind, InvitationCheck};
 use crate::shutdown::Shutdown;
 use crate::types::Email;
 
@@ -152,7 +152,7 @@ async fn check(
         shutdown,
         &mut accepted,
         |n, result, _| {
-            if result.plan.has("record_accepted") && result.outcome == Outcome::Done {
+            if result.plan.has(ActionKind::RecordAccepted) && result.outcome == Outcome::Done {
                 *n += 1;
             }
         },

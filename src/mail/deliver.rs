@@ -13,7 +13,7 @@ use crate::audit::record::Record;
 use crate::audit::{Audit, AuditError};
 use crate::error::Fatal;
 use crate::output::Printer;
-use crate::plan::PersonPlan;
+use crate::plan::{ActionKind, PersonPlan};
 use crate::proxy::links::Links;
 use crate::proxy::pacer::Limiter;
 use crate::shutdown::Shutdown;
@@ -191,7 +191,7 @@ pub fn preview(
     links: &Links,
     printer: &mut Printer,
 ) {
-    let first = plans.iter().find(|p| p.has("email_link"));
+    let first = plans.iter().find(|p| p.has(ActionKind::EmailLink));
     let (Some(mailer), Some(person)) = (mailer, first.and_then(|p| p.person.as_ref())) else {
         return;
     };

@@ -8,7 +8,7 @@ use super::plan::changes;
 use super::{DIM, Format, GREEN, Printer, RED, when};
 use crate::apply::Summary;
 use crate::apply::person::{Outcome, PersonResult};
-use crate::plan::{Action, Skip};
+use crate::plan::{Action, ActionKind, Skip};
 
 impl Printer {
     /// Reports one finished person.
@@ -30,7 +30,7 @@ impl Printer {
             );
             self.skip_line_plain(&line);
         }
-        if result.plan.has("record_sso_link")
+        if result.plan.has(ActionKind::RecordSsoLink)
             && !matches!(result.outcome, Outcome::Failed { .. })
             && !self.quiet
         {
@@ -51,7 +51,7 @@ impl Printer {
         let record = &result.record;
         let link = record.onboarding_link.as_deref().unwrap_or_default();
         match &result.outcome {
-            Outcome::Done if result.plan.has("invite") => {
+            Outcome::Done if result.plan.has(ActionKind::Invite) => {
                 let pending = result.cleanup.pending as usize + result.delete_failed.len();
                 if pending > 0 {
                     self.warn(&format!(
@@ -59,8 +59,8 @@ impl Printer {
                     ));
                 }
                 let expires = record.expires_at.map(when).unwrap_or_default();
-                let what = if result.plan.has("adopt_user")
-                    || !result.created && result.plan.has("create_user")
+                let what = if result.plan.has(ActionKind::AdoptUser)
+                    || !result.created && result.plan.has(ActionKind::CreateUser)
                 {
                     "existing user"
                 } else if result.created {
@@ -147,7 +147,7 @@ impl Printer {
             Outcome::Failed { .. } => ("failed", json!(null)),
             _ => match &result.plan.skip {
                 Some(skip) => (skip.name(), json!(null)),
-                None if result.plan.has("invite") => (
+                None if result.plan.has(ActionKind::Invite) => (
                     "invited",
                     json!(if result.created {
                         "created"
@@ -209,7 +209,7 @@ impl Printer {
         if !teams.is_empty() {
             done.push(format!("removed from team {}", teams.join(", ")));
         }
-        if result.plan.has("delete_user") {
+        if result.plan.has(ActionKind::DeleteUser) {
             done.push("user deleted".to_string());
         }
         let deletes: usize = result
@@ -221,7 +221,7 @@ impl Printer {
         if deletes > 0 {
             let failed = result.delete_failed.len();
             let mut text = format!("{} invitation(s) deleted", deletes - failed);
-            if failed > 0 && !result.plan.has("delete_user") {
+            if failed > 0 && !result.plan.has(ActionKind::DeleteUser) {
                 text.push_str(&format!(
                     ", {failed} could not be (kept as pending; `onboard refresh` tries again)"
                 ));

@@ -109,24 +109,96 @@ pub enum Action {
     },
 }
 
+/// What an action is, without its data: what callers branch on (an action added to
+/// [`Action`] must be given a kind here, and every `match` on kinds then says what it does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActionKind {
+    /// [`Action::CreateUser`].
+    CreateUser,
+    /// [`Action::AdoptUser`].
+    AdoptUser,
+    /// [`Action::AddToTeam`].
+    AddToTeam,
+    /// [`Action::Invite`].
+    Invite,
+    /// [`Action::DeleteInvitation`].
+    DeleteInvitation,
+    /// [`Action::RecordAccepted`].
+    RecordAccepted,
+    /// [`Action::RecordUserDeleted`].
+    RecordUserDeleted,
+    /// [`Action::EmailLink`].
+    EmailLink,
+    /// [`Action::DeleteUser`].
+    DeleteUser,
+    /// [`Action::RemoveFromTeam`].
+    RemoveFromTeam,
+    /// [`Action::UpdateUser`].
+    UpdateUser,
+    /// [`Action::UpdateTeamRole`].
+    UpdateTeamRole,
+    /// [`Action::RecordSsoLink`].
+    RecordSsoLink,
+    /// [`Action::GrantTeamPermissions`].
+    GrantTeamPermissions,
+}
+
+impl ActionKind {
+    /// The name `--dry-run --json` shows, as documented in the README.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::CreateUser => "create_user",
+            ActionKind::AdoptUser => "adopt_user",
+            ActionKind::AddToTeam => "add_to_team",
+            ActionKind::Invite => "invite",
+            ActionKind::DeleteInvitation => "delete_invitation",
+            ActionKind::RecordAccepted => "record_accepted",
+            ActionKind::RecordUserDeleted => "record_user_deleted",
+            ActionKind::EmailLink => "email_link",
+            ActionKind::DeleteUser => "delete_user",
+            ActionKind::RemoveFromTeam => "remove_from_team",
+            ActionKind::UpdateUser => "update_user",
+            ActionKind::UpdateTeamRole => "update_team_role",
+            ActionKind::RecordSsoLink => "record_sso_link",
+            ActionKind::GrantTeamPermissions => "grant_team_permissions",
+        }
+    }
+}
+
 impl Action {
+    /// What the action is.
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::CreateUser => ActionKind::CreateUser,
+            Action::AdoptUser { .. } => ActionKind::AdoptUser,
+            Action::AddToTeam { .. } => ActionKind::AddToTeam,
+            Action::Invite => ActionKind::Invite,
+            Action::DeleteInvitation { .. } => ActionKind::DeleteInvitation,
+            Action::RecordAccepted { .. } => ActionKind::RecordAccepted,
+            Action::RecordUserDeleted => ActionKind::RecordUserDeleted,
+            Action::EmailLink => ActionKind::EmailLink,
+            Action::DeleteUser { .. } => ActionKind::DeleteUser,
+            Action::RemoveFromTeam { .. } => ActionKind::RemoveFromTeam,
+            Action::UpdateUser { .. } => ActionKind::UpdateUser,
+            Action::UpdateTeamRole { .. } => ActionKind::UpdateTeamRole,
+            Action::RecordSsoLink => ActionKind::RecordSsoLink,
+            Action::GrantTeamPermissions { .. } => ActionKind::GrantTeamPermissions,
+        }
+    }
+
     /// The action's name, as documented in the README.
     pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    /// The team a membership action is about.
+    pub fn team(&self) -> Option<&TeamId> {
         match self {
-            Action::CreateUser => "create_user",
-            Action::AdoptUser { .. } => "adopt_user",
-            Action::AddToTeam { .. } => "add_to_team",
-            Action::Invite => "invite",
-            Action::DeleteInvitation { .. } => "delete_invitation",
-            Action::RecordAccepted { .. } => "record_accepted",
-            Action::RecordUserDeleted => "record_user_deleted",
-            Action::EmailLink => "email_link",
-            Action::DeleteUser { .. } => "delete_user",
-            Action::RemoveFromTeam { .. } => "remove_from_team",
-            Action::UpdateUser { .. } => "update_user",
-            Action::UpdateTeamRole { .. } => "update_team_role",
-            Action::RecordSsoLink => "record_sso_link",
-            Action::GrantTeamPermissions { .. } => "grant_team_permissions",
+            Action::AddToTeam { team }
+            | Action::RemoveFromTeam { team, .. }
+            | Action::UpdateTeamRole { team, .. }
+            | Action::GrantTeamPermissions { team, .. } => Some(team),
+            _ => None,
         }
     }
 
@@ -302,9 +374,14 @@ impl PersonPlan {
             .or_else(|| self.person.as_ref().map(|p| &p.team))
     }
 
-    /// True when the plan holds this action (by name).
-    pub fn has(&self, name: &str) -> bool {
-        self.actions.iter().any(|a| a.name() == name)
+    /// True when the plan holds an action of this kind.
+    pub fn has(&self, kind: ActionKind) -> bool {
+        self.actions.iter().any(|a| a.kind() == kind)
+    }
+
+    /// How many actions of this kind the plan holds.
+    pub fn count(&self, kind: ActionKind) -> usize {
+        self.actions.iter().filter(|a| a.kind() == kind).count()
     }
 
     /// True when the plan starts by creating the person's user (what bulk creates do).

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::reconcile::{self, Rosters};
 use super::refresh::pending_deletes;
-use super::{Action, Lookup, Pending, PersonPlan, Skip};
+use super::{Action, ActionKind, Lookup, Pending, PersonPlan, Skip};
 use crate::audit::record::Record;
 use crate::input::Person;
 use crate::types::{Email, TeamId, UserId};
@@ -160,7 +160,8 @@ impl Onboarding {
     /// already use the proxy. Found without planning them for good.
     pub fn invites_existing_user(&self, person: &Person, record: Option<&Record>) -> bool {
         self.peek(person, record, |plan| {
-            matches!(plan.actions.first(), Some(Action::AdoptUser { .. })) && plan.has("invite")
+            matches!(plan.actions.first(), Some(Action::AdoptUser { .. }))
+                && plan.has(ActionKind::Invite)
         })
     }
 

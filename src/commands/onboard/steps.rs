@@ -13,7 +13,7 @@ use crate::error::Fatal;
 use crate::input::Person;
 use crate::known;
 use crate::output::Printer;
-use crate::plan::{self, OnboardOptions, Onboarding, Pending, readiness};
+use crate::plan::{self, ActionKind, OnboardOptions, Onboarding, Pending, readiness};
 use crate::proxy::ProxyClient;
 use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -130,7 +130,7 @@ pub(super) async fn run(
                 result: &apply::person::PersonResult,
                 printer: &mut Printer| {
         summary.add(result);
-        if result.plan.has("email_link") {
+        if result.plan.has(ActionKind::EmailLink) {
             recipients.push((result.plan.line, result.plan.email.clone()));
         }
         printer.person(result);

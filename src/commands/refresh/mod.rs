@@ -18,7 +18,7 @@ use crate::config::RefreshTask;
 use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::Printer;
-use crate::plan::{self, InvitationCheck, PersonPlan, RefreshOptions, Skip};
+use crate::plan::{self, ActionKind, InvitationCheck, PersonPlan, RefreshOptions, Skip};
 use crate::proxy::client::ProxyClient;
 use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
@@ -59,13 +59,13 @@ enum Change {
 impl Change {
     /// What a plan would do, for a dry run.
     fn planned(plan: &PersonPlan) -> Change {
-        if plan.has("invite") {
+        if plan.has(ActionKind::Invite) {
             Change::WouldRenew
-        } else if plan.has("record_accepted") {
+        } else if plan.has(ActionKind::RecordAccepted) {
             Change::Accepted
-        } else if plan.has("record_user_deleted") {
+        } else if plan.has(ActionKind::RecordUserDeleted) {
             Change::UserDeleted
-        } else if plan.has("delete_invitation") && plan.skip.is_none() {
+        } else if plan.has(ActionKind::DeleteInvitation) && plan.skip.is_none() {
             Change::Untouched
         } else if let Some(Skip::LookupFailed) = plan.skip {
             Change::Failed {
@@ -82,13 +82,8 @@ impl Change {
             Outcome::Failed { reason } => Change::Failed {
                 reason: reason.clone(),
             },
-            _ if result.plan.has("invite") => Change::Renewed {
-                deleted: (result
-                    .plan
-                    .actions
-                    .iter()
-                    .filter(|a| a.name() == "delete_invitation")
-                    .count()
+            _ if result.plan.has(ActionKind::Invite) => Change::Renewed {
+                deleted: (result.plan.count(ActionKind::DeleteInvitation)
                     - result.delete_failed.len()) as u32,
                 old_kept: result.delete_failed.first().cloned(),
             },
