@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use crate::apply::drive::{Lanes, Silent, StopRun, drive};
 use crate::audit::record::Record;
-use crate::plan::{InvitationCheck, Lookup, Rosters};
+use crate::plan::{InvitationCheck, Lookup};
 use crate::proxy::ProxyError;
 use crate::proxy::api::UserRow;
 use crate::proxy::client::ProxyClient;
 use crate::proxy::pacer::{RetryPolicy, Tally};
 use crate::shutdown::Shutdown;
-use crate::types::{Email, InvitationId, TeamId, UserId};
+use crate::types::{Email, InvitationId, UserId};
 
 /// Why the reads stopped before every answer was in.
 #[derive(Debug)]
@@ -156,26 +156,6 @@ pub async fn lookups_known(
 
 /// Users read by id in one request.
 const ID_BATCH: usize = 100;
-
-/// Reads the roster (members and their team roles) of each team, for rows with a
-/// `team_role` cell: `/team/member_update` is only sent for members seen here.
-pub async fn rosters(
-    client: &ProxyClient,
-    retry: RetryPolicy,
-    shutdown: &Shutdown,
-    teams: Vec<TeamId>,
-) -> Result<Rosters, Stopped> {
-    let answers = read_all(client, shutdown, teams.clone(), |team| {
-        let client = client.clone();
-        async move { retried(retry, || client.team_roster(&team)).await }
-    })
-    .await?;
-    Ok(teams
-        .into_iter()
-        .zip(answers)
-        .map(|(team, members)| (team, members.into_iter().collect()))
-        .collect())
-}
 
 /// Asks `/invitation/info` about every open record of the audit file (`refresh`, `status --check`).
 /// The records are the audit file's own: only their invitation ids are copied for the reads.

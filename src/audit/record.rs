@@ -131,6 +131,10 @@ pub struct Record {
     /// When `onboard offboard` deleted the user on the proxy (their invitations went with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offboarded_at: Option<DateTime<Utc>>,
+    /// The teams the person is in, as this tool last saw or made them (the proxy is read again
+    /// each run; `team_id` is the first, for readers of the guide's format).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<TeamId>,
     /// Teams `onboard offboard --team` or `--prune` removed the person from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed_from_teams: Vec<TeamId>,
@@ -169,6 +173,9 @@ pub enum State {
     /// The user was made (e.g. in a bulk chunk) but the run stopped before the invitation:
     /// a re-run invites them without creating anything.
     NotInvited,
+    /// `offboard --team` or `--prune` removed the person from their teams (named in
+    /// `removed_from_teams`); they have no invitation and no team this tool knows of.
+    Removed,
 }
 
 /// How a proxy is named in records: its base URL without credentials, query, fragment or
@@ -212,6 +219,7 @@ impl Record {
             lost_invitations_expire_by: None,
             proxy_url: None,
             offboarded_at: None,
+            teams: Vec::new(),
             removed_from_teams: Vec::new(),
             granted_permissions: Vec::new(),
             updated_at: now,
@@ -228,6 +236,11 @@ impl Record {
             State::Accepted
         } else if self.user_deleted_at.is_some() {
             State::UserDeleted
+        } else if self.invitation_id.is_none()
+            && !self.removed_from_teams.is_empty()
+            && self.teams.is_empty()
+        {
+            State::Removed
         } else if self.invitation_id.is_none() && self.status == Status::Success {
             State::Sso
         } else if self.invitation_id.is_none() && self.user_id.is_some() && self.error.is_none() {
@@ -427,10 +440,45 @@ impl Record {
         self.updated_at = now;
     }
 
-    /// Records that the person was removed from `team` (kept once).
+    /// The teams the person is in as far as the record knows: its set, else its one team.
+    pub fn known_teams(&self) -> Vec<String> {
+        match (&self.team_id, self.teams.is_empty()) {
+            (Some(team), true) => vec![team.as_str().to_string()],
+            _ => self.teams.iter().map(|t| t.as_str().to_string()).collect(),
+        }
+    }
+
+    /// Records that the person is in `team` (added now, or made with it).
+    pub fn note_added_to(&mut self, team: &TeamId, now: DateTime<Utc>) {
+        if self.teams.is_empty()
+            && let Some(first) = &self.team_id
+        {
+            // A record written before teams were kept as a set.
+            self.teams.push(first.clone());
+        }
+        if !self.teams.contains(team) {
+            self.teams.push(team.clone());
+        }
+        self.removed_from_teams.retain(|t| t != team);
+        if self.team_id.is_none() {
+            self.team_id = Some(team.clone());
+        }
+        self.updated_at = now;
+    }
+
+    /// Records that the person was removed from `team` (kept once): it leaves their teams, and
+    /// `team_id` becomes the next team they are in. A removal is not a failure: a record
+    /// with no error says so.
     pub fn note_removed_from(&mut self, team: &TeamId, now: DateTime<Utc>) {
         if !self.removed_from_teams.contains(team) {
             self.removed_from_teams.push(team.clone());
+        }
+        self.teams.retain(|t| t != team);
+        if self.team_id.as_ref() == Some(team) {
+            self.team_id = self.teams.first().cloned();
+        }
+        if self.error.is_none() {
+            self.status = Status::Success;
         }
         self.updated_at = now;
     }

@@ -305,29 +305,20 @@ async fn read_users(
         .map_err(|stopped| preflight::reads_stopped(stopped, client))
 }
 
-/// `--prune`: adds to `plans` the removals that make the CSV the whole membership of each
-/// team it names. CSV people in another of those teams get the removals added to their own
-/// plan; everyone else gets a plan of removals only (plus the deletes of their live
-/// invitations when they are left in no team).
-pub async fn add_prune_plans(
+/// `--prune`: the plans of the members of the CSV's teams whom no row names — their
+/// removals, plus the deletes of their live invitations when that leaves them in no team.
+/// The CSV's own people were pruned by their plans; `plans` are theirs, read for the users
+/// they adopt. The rosters are the run's (read in pre-flight).
+pub async fn prune_plans(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
     people: &[Person],
+    rosters: &plan::Rosters,
     audit: &Audit,
-    plans: &mut Vec<PersonPlan>,
+    plans: &[PersonPlan],
     printer: &mut Printer,
-) -> Result<(), Fatal> {
-    let teams: BTreeSet<TeamId> = people.iter().map(|p| p.team.clone()).collect();
-    let mut rosters = Vec::new();
-    for team in teams {
-        let members = client
-            .team_members(&team)
-            .await
-            .map_err(|e| preflight::explain(e, client))?
-            .ok_or_else(|| Fatal::new(format!("team {team} not found")))?;
-        rosters.push((team, members));
-    }
+) -> Result<Vec<PersonPlan>, Fatal> {
     let adopted: HashMap<&Email, &UserId> = plans
         .iter()
         .filter_map(|p| {
@@ -337,7 +328,7 @@ pub async fn add_prune_plans(
             })
         })
         .collect();
-    let removals = planner::prune_removals(&rosters, people, |email| {
+    let removals = planner::prune_removals(rosters, people, |email| {
         adopted
             .get(email)
             .map(|id| (*id).clone())
@@ -347,37 +338,21 @@ pub async fn add_prune_plans(
         printer.warn(warning);
     }
     let now = Utc::now();
-    let mut others = Vec::new();
-    let position: HashMap<Email, usize> = plans
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.email.clone(), i))
-        .collect();
-    for (email, memberships) in removals.by_email {
-        match position.get(&email) {
-            Some(&i) => plans[i]
-                .actions
-                .extend(planner::removal_actions(&memberships)),
-            None => others.push((email, memberships)),
-        }
-    }
-    let needing: Vec<Email> = others
-        .iter()
-        .filter(|(email, _)| planner::prune_needs_teams(audit.prior(email), now))
-        .map(|(email, _)| email.clone())
+    let needing: Vec<Email> = removals
+        .by_email
+        .keys()
+        .filter(|email| planner::prune_needs_teams(audit.prior(email), now))
+        .cloned()
         .collect();
     let lookups = read_users(client, retry, shutdown, needing, audit).await?;
-    for (email, memberships) in others {
-        let lookup = lookups.get(&email).cloned().unwrap_or_default();
-        plans.push(planner::prune(
-            &email,
-            &memberships,
-            audit.prior(&email),
-            &lookup,
-            now,
-        ));
-    }
-    Ok(())
+    Ok(removals
+        .by_email
+        .into_iter()
+        .map(|(email, memberships)| {
+            let lookup = lookups.get(&email).cloned().unwrap_or_default();
+            planner::prune(&email, &memberships, audit.prior(&email), &lookup, now)
+        })
+        .collect())
 }
 
 /// Asks the proxy, once and without a write, whether it deletes users in bulk.

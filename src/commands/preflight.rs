@@ -309,6 +309,7 @@ mod tests {
             team_id,
             team_alias: None,
             state: Default::default(),
+            members: Vec::new(),
         });
         let ambiguous = team_problem(&evil, &twins).unwrap();
         assert!(ambiguous.contains("(a\\u{1b}[2J, b)"), "{ambiguous}");

@@ -176,6 +176,7 @@ fn label(state: State) -> &'static str {
         State::Sso => "sso (no invitation)",
         State::NotInvited => "not invited yet",
         State::Offboarded => "offboarded",
+        State::Removed => "removed from teams",
     }
 }
 
@@ -226,7 +227,7 @@ fn table(rows: &[(&Record, State)], now: DateTime<Utc>, show_links: bool) -> Vec
     let mut cells: Vec<Vec<String>> = vec![
         [
             "EMAIL",
-            "TEAM",
+            "TEAMS",
             "USER",
             "INVITED (UTC)",
             "EXPIRES",
@@ -243,7 +244,7 @@ fn table(rows: &[(&Record, State)], now: DateTime<Utc>, show_links: bool) -> Vec
         };
         cells.push(vec![
             r.email.to_string(),
-            r.team_id.as_ref().map_or("-".into(), ToString::to_string),
+            teams(r),
             origin(r).into(),
             r.invited_at
                 .map_or("-".into(), |at| at.format("%Y-%m-%d %H:%M").to_string()),
@@ -260,10 +261,22 @@ fn table(rows: &[(&Record, State)], now: DateTime<Utc>, show_links: bool) -> Vec
     crate::output::table(&cells)
 }
 
+/// Every team the person is in (as the record knows), then the teams they were removed from.
+fn teams(r: &Record) -> String {
+    let mut names = r.known_teams();
+    names.extend(r.removed_from_teams.iter().map(|t| format!("-{t}")));
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(",")
+    }
+}
+
 fn json_row(r: &Record, state: State, show_links: bool) -> serde_json::Value {
     let mut row = json!({
         "email": r.email,
         "team_id": r.team_id,
+        "teams": r.known_teams(),
         "user_id": r.user_id,
         "user": r.user,
         "invited_at": r.invited_at,
@@ -293,7 +306,7 @@ fn totals(
     now: DateTime<Utc>,
     filtered: bool,
 ) -> String {
-    let mut counts = [0usize; 8];
+    let mut counts = [0usize; 9];
     for r in all {
         counts[r.state(now) as usize] += 1;
     }
@@ -319,6 +332,12 @@ fn totals(
         text.push_str(&format!(
             ", {} not invited yet (a re-run invites them)",
             counts[State::NotInvited as usize]
+        ));
+    }
+    if counts[State::Removed as usize] > 0 {
+        text.push_str(&format!(
+            ", {} removed from teams",
+            counts[State::Removed as usize]
         ));
     }
     if filtered {

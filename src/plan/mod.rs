@@ -8,6 +8,7 @@
 
 pub mod readiness;
 pub mod reconcile;
+pub mod teams;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,7 +17,8 @@ use crate::input::Person;
 use crate::proxy::api::UserRow;
 use crate::settings::TeamRole;
 use crate::types::{Email, InvitationId, TeamId, UserId};
-pub use reconcile::{FieldChange, Rosters};
+pub use reconcile::FieldChange;
+pub use teams::Rosters;
 pub use view::PlanView;
 
 mod onboard;

@@ -7,10 +7,11 @@
 //! with a list holding an unknown id answers 404 after partly acting), and a membership is
 //! removed only when the team's roster lists it (`/team/member_delete` of a non-member is a 400).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::teams::{Rosters, is_protected};
 use super::{Action, Lookup, PersonPlan, Skip};
 use crate::audit::record::Record;
 use crate::input::Person;
@@ -98,10 +99,11 @@ pub fn offboard(
     plan
 }
 
-/// The memberships `--prune` removes, by email: for each team the CSV names, the members its
-/// roster lists that the CSV does not put in that team. Team admins (and `default_user_id`)
-/// are never removed; a member without an email cannot be matched and is left alone (named in
-/// the warnings).
+/// The memberships `--prune` removes from people the CSV does not name, by email: every
+/// membership of a team the CSV names (a roster read in this run) held by a member who is
+/// none of the CSV's people. Team admins (and `default_user_id`) are never removed; a member
+/// without an email cannot be matched and is left alone (named in the warnings). The CSV's
+/// own people are pruned by their plans ([`super::reconcile::removals`]).
 #[derive(Debug, Default)]
 pub struct Removals {
     /// Email → the (team, user) memberships to remove.
@@ -110,57 +112,46 @@ pub struct Removals {
     pub warnings: Vec<String>,
 }
 
-/// Finds the memberships `--prune` removes. `rosters` holds each CSV team's members (by the
-/// team's id); `known_user` gives a CSV person's user id when it is known (from the audit
-/// file or this run's reads), so a member whose proxy email differs is still recognised.
+/// Finds the memberships `--prune` removes from people no row names. `known_user` gives a CSV
+/// person's user id when it is known (from the audit file or this run's reads), so a member
+/// whose proxy email differs is still recognised.
 pub fn prune_removals(
-    rosters: &[(TeamId, Vec<TeamMember>)],
+    rosters: &Rosters,
     people: &[Person],
     known_user: impl Fn(&Email) -> Option<UserId>,
 ) -> Removals {
-    let mut keep_emails: HashMap<&TeamId, BTreeSet<&Email>> = HashMap::new();
-    let mut keep_ids: HashMap<&TeamId, BTreeSet<UserId>> = HashMap::new();
-    for person in people {
-        keep_emails
-            .entry(&person.team)
-            .or_default()
-            .insert(&person.email);
-        if let Some(id) = known_user(&person.email) {
-            keep_ids.entry(&person.team).or_default().insert(id);
-        }
-    }
+    let named: BTreeSet<&Email> = people.iter().map(|p| &p.email).collect();
+    let named_ids: HashSet<UserId> = people.iter().filter_map(|p| known_user(&p.email)).collect();
     let mut removals = Removals::default();
-    for (team, members) in rosters {
-        for member in members {
-            if member.is_admin() {
-                continue;
-            }
-            let Some(user_id) = &member.user_id else {
-                continue;
-            };
-            if keep_ids.get(team).is_some_and(|ids| ids.contains(user_id)) {
-                continue;
-            }
-            let Some(email) = member
-                .user_email
-                .as_deref()
-                .and_then(|e| Email::parse(e).ok())
-            else {
+    for (user_id, email, memberships) in rosters.members() {
+        if named_ids.contains(user_id) || email.is_some_and(|e| named.contains(e)) {
+            continue;
+        }
+        let removable = memberships.iter().filter(|m| !is_protected(user_id, m));
+        let Some(email) = email else {
+            for m in removable {
                 removals.warnings.push(format!(
-                    "--prune: member {user_id} of team {team} has no usable email, so the CSV cannot name them: left in the team"
+                    "--prune: member {user_id} of team {} has no usable email, so the CSV cannot name them: left in the team",
+                    m.team
                 ));
-                continue;
-            };
-            if keep_emails.get(team).is_some_and(|e| e.contains(&email)) {
-                continue;
             }
+            continue;
+        };
+        let found: Vec<(TeamId, UserId)> = removable
+            .map(|m| (m.team.clone(), user_id.clone()))
+            .collect();
+        if !found.is_empty() {
             removals
                 .by_email
-                .entry(email)
+                .entry(email.clone())
                 .or_default()
-                .push((team.clone(), user_id.clone()));
+                .extend(found);
         }
     }
+    for memberships in removals.by_email.values_mut() {
+        memberships.sort();
+    }
+    removals.warnings.sort();
     removals
 }
 
@@ -374,27 +365,23 @@ mod tests {
     }
 
     #[test]
-    fn prune_removes_members_the_csv_does_not_name_and_never_admins() {
+    fn prune_removes_members_the_csv_names_nowhere_and_never_admins() {
         let t1 = TeamId::new("t1");
         let t2 = TeamId::new("t2");
-        let rosters = vec![
-            (
-                t1.clone(),
-                vec![
-                    member("default_user_id", None, "admin"),
-                    member("u-admin", Some("boss@b.co"), "admin"),
-                    member("u-keep", Some("Keep@B.co"), "user"),
-                    member("u-moved", Some("moved@b.co"), "user"),
-                    member("u-gone", Some("gone@b.co"), "user"),
-                    member("u-renamed", Some("old-name@b.co"), "user"),
-                    member("u-noemail", None, "user"),
-                ],
-            ),
-            (
-                t2.clone(),
-                vec![member("u-moved", Some("moved@b.co"), "user")],
-            ),
-        ];
+        let mut rosters = Rosters::default();
+        rosters.insert(
+            &t1,
+            &[
+                member("default_user_id", None, "admin"),
+                member("u-admin", Some("boss@b.co"), "admin"),
+                member("u-keep", Some("Keep@B.co"), "user"),
+                member("u-moved", Some("moved@b.co"), "user"),
+                member("u-gone", Some("gone@b.co"), "user"),
+                member("u-renamed", Some("old-name@b.co"), "user"),
+                member("u-noemail", None, "user"),
+            ],
+        );
+        rosters.insert(&t2, &[member("u-moved", Some("moved@b.co"), "user")]);
         let person = |address: &str, team: &TeamId| Person {
             line: 2,
             email: email(address),
@@ -412,11 +399,12 @@ mod tests {
         let removals = prune_removals(&rosters, &people, |e| {
             (e.as_str() == "new-name@b.co").then(|| UserId::new("u-renamed"))
         });
+        // moved@b.co is a CSV person: their own plan removes them from t1.
         let emails: Vec<&str> = removals.by_email.keys().map(Email::as_str).collect();
-        assert_eq!(emails, ["gone@b.co", "moved@b.co"]);
+        assert_eq!(emails, ["gone@b.co"]);
         assert_eq!(
-            removals.by_email[&email("moved@b.co")],
-            vec![(t1.clone(), UserId::new("u-moved"))]
+            removals.by_email[&email("gone@b.co")],
+            vec![(t1.clone(), UserId::new("u-gone"))]
         );
         assert_eq!(removals.warnings.len(), 1, "{:?}", removals.warnings);
     }

@@ -21,6 +21,8 @@ pub struct OnboardOptions {
     pub send_email: bool,
     /// `--no-invite` (SSO proxies): users and memberships only; the link is `<proxy>/ui`.
     pub no_invite: bool,
+    /// `--prune`: the CSV is the whole membership of each team it names.
+    pub prune: bool,
 }
 
 /// The user id an onboarding run can rely on without asking the proxy: the audit file's,
@@ -79,7 +81,7 @@ fn onboard_skip(
 pub struct Onboarding {
     /// What the proxy said of the emails asked about.
     pub lookups: HashMap<Email, Lookup>,
-    /// The rosters of the teams whose roles are compared.
+    /// The rosters of the run's teams (read in pre-flight): the teams people are in.
     pub rosters: Rosters,
     /// The run's options.
     pub options: OnboardOptions,
@@ -212,21 +214,30 @@ fn decide(
     now: DateTime<Utc>,
 ) -> PersonPlan {
     let mut plan = PersonPlan::new(person.email.clone(), person.line);
-    let recorded_team = record.and_then(|r| r.team_id.as_ref());
-    let team_changed = recorded_team != Some(&person.team);
     // The user's row as just read, when it is the user the audit file knows.
     let seen = match (known_user(record), lookup) {
         (Some(id), Lookup::Found(row)) if &row.user_id == id => Some(row),
         _ => None,
     };
-    let existing_actions = |plan: &mut PersonPlan| match seen {
-        Some(row) => plan
-            .actions
-            .extend(reconcile::existing(person, row, rosters)),
-        None if team_changed => plan.actions.push(Action::AddToTeam {
-            team: person.team.clone(),
-        }),
-        None => {}
+    // Whose memberships are theirs: the user acted on, and any member with their email.
+    let ids = |user: Option<&UserId>| -> Vec<UserId> {
+        let mut ids: Vec<UserId> = user.into_iter().cloned().collect();
+        for id in rosters.users_with(&person.email) {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        ids
+    };
+    let existing_actions = |plan: &mut PersonPlan| {
+        let ids = ids(known_user(record));
+        plan.actions.extend(match seen {
+            Some(row) => reconcile::existing(person, row, &ids, rosters, options.prune),
+            None => {
+                let recorded = record.map(Record::known_teams).unwrap_or_default();
+                reconcile::team_actions(person, &ids, &recorded, rosters, options.prune)
+            }
+        });
     };
     if let Some(skip) = onboard_skip(record, options, now) {
         let record = record.expect("a skip needs a record");
@@ -247,8 +258,14 @@ fn decide(
                 plan.actions.push(Action::AdoptUser {
                     user_id: row.user_id.clone(),
                 });
-                plan.actions
-                    .extend(reconcile::existing(person, row, rosters));
+                let ids = ids(Some(&row.user_id));
+                plan.actions.extend(reconcile::existing(
+                    person,
+                    row,
+                    &ids,
+                    rosters,
+                    options.prune,
+                ));
             }
             Lookup::Several(ids) => {
                 plan.skip = Some(Skip::SeveralUsers);
@@ -263,6 +280,12 @@ fn decide(
             Lookup::Absent | Lookup::NotAsked => {
                 plan.actions.push(Action::CreateUser);
                 plan.actions.extend(reconcile::after_create(person));
+                if options.prune {
+                    // A user made elsewhere that the proxy will say exists: the rosters know it.
+                    let ids = ids(None);
+                    plan.actions
+                        .extend(reconcile::removals(person, &ids, rosters));
+                }
             }
         },
     }

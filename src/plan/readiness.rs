@@ -300,6 +300,7 @@ pub fn missing_team(team: &TeamId, people: usize) -> Finding {
         team_id: team.clone(),
         team_alias: None,
         state: TeamState::default(),
+        members: Vec::new(),
     };
     Finding::of_team(&team, people, Problem::TeamMissing)
 }

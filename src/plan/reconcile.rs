@@ -7,7 +7,7 @@
 //! email, or for an unknown id, `/user/update` would create a user; `/team/member_update` for
 //! a non-member leaves a stray membership row. A cell left empty is "not managed here".
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
@@ -15,6 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::input::Person;
 use crate::plan::Action;
+pub use crate::plan::teams::Rosters;
+use crate::plan::teams::is_protected;
 use crate::proxy::api::UserRow;
 use crate::settings::TeamRole;
 use crate::types::{TeamId, UserId};
@@ -64,10 +66,6 @@ fn shown(value: &Value) -> String {
     };
     crate::types::escape(&text)
 }
-
-/// Each team's members as this run read them (`/team/info`): user id → team role. Read only
-/// for teams of rows with a `team_role` cell.
-pub type Rosters = HashMap<TeamId, HashMap<UserId, String>>;
 
 /// The `/user/update` fields where `row` (the proxy's user) differs from what `person` manages.
 pub fn user_changes(person: &Person, row: &UserRow) -> Vec<FieldChange> {
@@ -137,39 +135,69 @@ pub fn user_changes(person: &Person, row: &UserRow) -> Vec<FieldChange> {
     changes
 }
 
-/// The team actions for an existing user `user_id`, whose row lists `member_of`:
-/// `add_to_team` for each of the person's teams the user is not in, `update_team_role` for
-/// each team whose roster (read now) has the user with another role.
+/// The team actions for a user the proxy has, whose memberships are read on `rosters` under
+/// any of `ids` (the user the plan acts on, and every member with the person's email):
+/// `add_to_team` for each of the person's teams they are not in, `update_team_role` for each
+/// team whose roster has them with another role, and with `prune` the [`removals`]. A team
+/// whose roster was not read falls back to `member_of` (the user's row, else the audit file).
 pub fn team_actions(
     person: &Person,
-    user_id: &UserId,
+    ids: &[UserId],
     member_of: &[String],
     rosters: &Rosters,
+    prune: bool,
 ) -> Vec<Action> {
     let mut actions = Vec::new();
-    for team in person.teams() {
-        if !member_of.iter().any(|t| t == team.as_str()) {
-            actions.push(Action::AddToTeam { team: team.clone() });
-            continue;
-        }
-        let Some(wanted) = person.settings.team_role else {
-            continue;
+    let mut seen = BTreeSet::new();
+    for team in person.teams().filter(|t| seen.insert(*t)) {
+        // `Some(role)`: a member (`None` role: known only from `member_of`).
+        let member = if rosters.is_read(team) {
+            ids.iter().find_map(|id| rosters.role(team, id)).map(Some)
+        } else {
+            member_of.iter().any(|t| t == team.as_str()).then_some(None)
         };
-        // Only a member seen on the team's roster in this run is updated.
-        let seen = rosters.get(team).and_then(|r| r.get(user_id));
-        if seen.is_some_and(|role| role != wanted.as_str()) {
-            actions.push(Action::UpdateTeamRole {
-                team: team.clone(),
-                role: wanted,
-            });
+        match (member, person.settings.team_role) {
+            (None, _) => actions.push(Action::AddToTeam { team: team.clone() }),
+            // Only a member seen on the team's roster in this run is updated.
+            (Some(Some(role)), Some(wanted)) if role != wanted.as_str() => {
+                actions.push(Action::UpdateTeamRole {
+                    team: team.clone(),
+                    role: wanted,
+                });
+            }
+            _ => {}
         }
+    }
+    if prune {
+        actions.extend(removals(person, ids, rosters));
     }
     actions
 }
 
+/// `--prune`: `remove_from_team` for each team of the run (a roster read) that lists the
+/// person under any of `ids` and that their row does not name. A team admin's membership
+/// and `default_user_id`'s are never removed.
+pub fn removals(person: &Person, ids: &[UserId], rosters: &Rosters) -> Vec<Action> {
+    let wanted: BTreeSet<&TeamId> = person.teams().collect();
+    ids.iter()
+        .flat_map(|id| rosters.memberships(id).iter().map(move |m| (id, m)))
+        .filter(|(id, m)| !wanted.contains(&m.team) && !is_protected(id, m))
+        .map(|(id, m)| Action::RemoveFromTeam {
+            team: m.team.clone(),
+            user_id: id.clone(),
+        })
+        .collect()
+}
+
 /// Everything that differs for a user this run just read (`row`): the user's update (if any
 /// field differs), then the team actions.
-pub fn existing(person: &Person, row: &UserRow, rosters: &Rosters) -> Vec<Action> {
+pub fn existing(
+    person: &Person,
+    row: &UserRow,
+    ids: &[UserId],
+    rosters: &Rosters,
+    prune: bool,
+) -> Vec<Action> {
     let mut actions = Vec::new();
     let changes = user_changes(person, row);
     if !changes.is_empty() {
@@ -179,7 +207,7 @@ pub fn existing(person: &Person, row: &UserRow, rosters: &Rosters) -> Vec<Action
         });
     }
     let member_of = row.teams.clone().unwrap_or_default();
-    actions.extend(team_actions(person, &row.user_id, &member_of, rosters));
+    actions.extend(team_actions(person, ids, &member_of, rosters, prune));
     actions
 }
 
@@ -240,7 +268,7 @@ mod tests {
             changes[1].to,
             serde_json::json!({"k": "v2", "created_by_tool": "onboard"})
         );
-        let actions = existing(&p, &r, &Rosters::new());
+        let actions = existing(&p, &r, &[r.user_id.clone()], &Rosters::default(), false);
         assert_eq!(actions.len(), 2);
         assert_eq!(
             actions[1],
@@ -257,22 +285,57 @@ mod tests {
             ..Settings::default()
         });
         let id = UserId::new("u1");
+        let member = |role: &str| crate::proxy::api::TeamMember {
+            user_id: Some(id.clone()),
+            user_email: None,
+            role: Some(role.into()),
+        };
+        // The user's row says t2, but t2's roster read now does not have them.
         let member_of = vec!["t1".to_string(), "t2".to_string()];
-        let mut rosters = Rosters::new();
-        rosters.insert(TeamId::new("t1"), [(id.clone(), "user".to_string())].into());
-        // t2: the row says member, but the roster read now does not have them.
-        rosters.insert(TeamId::new("t2"), HashMap::new());
+        let mut rosters = Rosters::default();
+        rosters.insert(&TeamId::new("t1"), &[member("user")]);
+        rosters.insert(&TeamId::new("t2"), &[]);
         assert_eq!(
-            team_actions(&p, &id, &member_of, &rosters),
-            [Action::UpdateTeamRole {
-                team: TeamId::new("t1"),
-                role: TeamRole::Admin
+            team_actions(&p, &[id.clone()], &member_of, &rosters, false),
+            [
+                Action::UpdateTeamRole {
+                    team: TeamId::new("t1"),
+                    role: TeamRole::Admin
+                },
+                Action::AddToTeam {
+                    team: TeamId::new("t2")
+                }
+            ]
+        );
+        let mut rosters = Rosters::default();
+        rosters.insert(&TeamId::new("t1"), &[member("admin")]);
+        rosters.insert(&TeamId::new("t2"), &[member("admin")]);
+        assert!(team_actions(&p, &[id.clone()], &member_of, &rosters, false).is_empty());
+    }
+
+    #[test]
+    fn prune_removes_only_teams_of_the_run_the_row_does_not_name_and_never_an_admin() {
+        let p = person(Settings::default());
+        let id = UserId::new("u1");
+        let member = |role: &str| crate::proxy::api::TeamMember {
+            user_id: Some(id.clone()),
+            user_email: Some("alice@company.com".into()),
+            role: Some(role.into()),
+        };
+        let mut rosters = Rosters::default();
+        for team in ["t1", "t2", "t3"] {
+            rosters.insert(&TeamId::new(team), &[member("user")]);
+        }
+        rosters.insert(&TeamId::new("t4"), &[member("admin")]);
+        // Found by email: the roster's id is the one removed.
+        let ids = rosters.users_with(&p.email).to_vec();
+        assert_eq!(
+            team_actions(&p, &ids, &[], &rosters, true),
+            [Action::RemoveFromTeam {
+                team: TeamId::new("t3"),
+                user_id: id.clone()
             }]
         );
-        rosters.insert(
-            TeamId::new("t1"),
-            [(id.clone(), "admin".to_string())].into(),
-        );
-        assert!(team_actions(&p, &id, &member_of, &rosters).is_empty());
+        assert!(team_actions(&p, &ids, &[], &rosters, false).is_empty());
     }
 }

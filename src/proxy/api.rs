@@ -121,6 +121,9 @@ pub struct Team {
     /// What decides whether its members can work.
     #[serde(flatten)]
     pub state: TeamState,
+    /// Its members and their team roles, as read with the team (`members_with_roles`).
+    #[serde(default, rename = "members_with_roles")]
+    pub members: Vec<TeamMember>,
 }
 
 impl Team {
@@ -131,8 +134,8 @@ impl Team {
 }
 
 /// What decides whether a team's members can work, as the team's row tells it. A field an
-/// older proxy does not send is `None` (nothing is concluded from it). The roster is not
-/// read here (a large team's is megabytes).
+/// older proxy does not send is `None` (nothing is concluded from it). The roster is
+/// [`Team::members`].
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct TeamState {
     /// The management routes non-admin members may call (`[]` on a team from `/team/new`).

@@ -26,17 +26,6 @@ impl ProxyClient {
             .map(drop)
     }
 
-    /// `GET /team/info`: the team's members and their roles (`members_with_roles`).
-    pub async fn team_roster(&self, team: &TeamId) -> Result<Vec<(UserId, String)>, ProxyError> {
-        Ok(self
-            .team_members(team)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| Some((m.user_id?, m.role.unwrap_or_else(|| "user".into()))))
-            .collect())
-    }
-
     /// `POST /team/member_add` by `user_id` (never by email: that would create a user), with a
     /// team role (`user` or `admin`). Returns false when the user was already in the team.
     pub async fn add_team_member_as(
@@ -56,7 +45,7 @@ impl ProxyClient {
         }
     }
 
-    /// `GET /team/info`: the team and its state (not its roster); `None` when it does not exist.
+    /// `GET /team/info`: the team, its state and its roster; `None` when it does not exist.
     pub async fn team(&self, team: &TeamId) -> Result<Option<Team>, ProxyError> {
         #[derive(Deserialize)]
         struct Info {
@@ -70,6 +59,8 @@ impl ProxyClient {
             team_alias: Option<String>,
             #[serde(flatten)]
             state: TeamState,
+            #[serde(default)]
+            members_with_roles: Vec<TeamMember>,
         }
         match self
             .send::<Info>(
@@ -81,14 +72,15 @@ impl ProxyClient {
             .await
         {
             Ok(info) => {
-                let (team_alias, state) = info
+                let (team_alias, state, members) = info
                     .team_info
-                    .map(|t| (t.team_alias, t.state))
+                    .map(|t| (t.team_alias, t.state, t.members_with_roles))
                     .unwrap_or_default();
                 Ok(Some(Team {
                     team_alias,
                     team_id: info.team_id,
                     state,
+                    members,
                 }))
             }
             Err(ProxyError::NotFound(_)) => Ok(None),

@@ -14,14 +14,17 @@ use crate::proxy::api::NewUser;
 use crate::proxy::bulk::{MAX_BULK_ROWS, RowOutcome};
 use crate::proxy::client::ProxyClient;
 use crate::proxy::pacer::RetryPolicy;
-use crate::types::{Email, UserId};
+use crate::types::{Email, TeamId, UserId};
 
 /// What became of a person in their chunk.
 #[derive(Clone, Debug)]
 pub(super) enum Made {
-    /// Created (the record, journaled, holds the user id); `in_team` when the proxy said the
-    /// user joined the team.
-    Created { record: Box<Record>, in_team: bool },
+    /// Created (the record, journaled, holds the user id); `missing`: the teams the create
+    /// asked for that the proxy did not say the user joined (each gets `add_to_team`).
+    Created {
+        record: Box<Record>,
+        missing: Vec<TeamId>,
+    },
     /// Not created in bulk: the plan goes the per-person way (`/user/new`, adopt on exists).
     PerPerson,
     /// The proxy has a user with this email: adopted by one exact look-up, no `/user/new`.
@@ -45,24 +48,35 @@ pub(super) fn chunks<T>(people: Vec<T>) -> Vec<Vec<T>> {
 }
 
 /// The record of a user created (or found after a lost answer) in a chunk: the user id, no
-/// invitation. The team is recorded only once the user is known to be in it, so a re-run
-/// after a kill adds them to it.
+/// invitation. A team is recorded only once the user is known to be in it (not `missing`),
+/// so a re-run after a kill adds them to the others.
 fn created_record(
     person: &Person,
     prior: Option<Record>,
     user_id: UserId,
     origin: UserOrigin,
-    in_team: bool,
+    missing: &[TeamId],
 ) -> Record {
     let now = Utc::now();
     let mut record = prior.unwrap_or_else(|| Record::new(person.email.clone(), now));
     record.set_user(user_id, origin, now);
-    crate::apply::person::describe(&mut record, person, in_team);
+    crate::apply::person::describe(&mut record, person, false);
+    for team in person.teams().filter(|t| !missing.contains(t)) {
+        record.note_added_to(team, now);
+    }
     record
 }
 
-fn in_team(teams: Option<&Vec<String>>, person: &Person) -> bool {
-    teams.is_some_and(|t| t.iter().any(|id| id == person.team.as_str()))
+/// Every team the create asks for (all of the row's, none for a team admin: they join by
+/// `add_to_team`) that `teams` (the proxy's answer, or the user's row) does not list.
+fn missing(teams: Option<&Vec<String>>, person: &Person) -> Vec<TeamId> {
+    let listed = |team: &str| teams.is_some_and(|t| t.iter().any(|id| id == team));
+    crate::apply::person::new_user(person)
+        .teams
+        .into_iter()
+        .filter(|team| !listed(team))
+        .map(TeamId::new)
+        .collect()
 }
 
 /// Creates one chunk's users; never fails as a whole (whatever it could not do goes the
@@ -83,15 +97,15 @@ pub(super) async fn create_chunk(
                        report: &mut ChunkReport,
                        (order, person, prior): (u64, Person, Option<Record>),
                        user_id: UserId,
-                       joined: bool| {
-        let record = created_record(&person, prior, user_id, UserOrigin::Created, joined);
+                       missing: Vec<TeamId>| {
+        let record = created_record(&person, prior, user_id, UserOrigin::Created, &missing);
         records.push((record.clone(), order));
         report.created += 1;
         made.insert(
             person.email,
             Made::Created {
                 record: Box::new(record),
-                in_team: joined,
+                missing,
             },
         );
     };
@@ -119,8 +133,8 @@ pub(super) async fn create_chunk(
                     }
                     match result.outcome() {
                         RowOutcome::Created { user_id, teams } => {
-                            let joined = in_team(Some(&teams), &entry.1);
-                            created(&mut made, &mut report, entry, user_id, joined);
+                            let missing = missing(Some(&teams), &entry.1);
+                            created(&mut made, &mut report, entry, user_id, missing);
                         }
                         RowOutcome::TeamNotFound(message) => {
                             let error = ProxyError::NotFound(message).of_team(&entry.1.team);
@@ -163,9 +177,9 @@ pub(super) async fn create_chunk(
                 match found.get(&entry.1.email) {
                     Some(Lookup::Absent) => still.push(entry),
                     Some(Lookup::Found(row)) => {
-                        let joined = in_team(row.teams.as_ref(), &entry.1);
+                        let missing = missing(row.teams.as_ref(), &entry.1);
                         let id = row.user_id.clone();
-                        created(&mut made, &mut report, entry, id, joined);
+                        created(&mut made, &mut report, entry, id, missing);
                     }
                     Some(Lookup::Several(ids)) => {
                         let error = ProxyError::SeveralUsers {

@@ -293,19 +293,14 @@ async fn person(executor: &Executor, member: Member) -> Result<PersonResult, Sto
     match made {
         Made::PerPerson => executor.apply(plan, prior).await,
         Made::Exists => executor.apply_known(plan, prior, true).await,
-        Made::Created { record, in_team } => {
-            // `create_user` is done: the rest of the plan, from the journaled record.
+        Made::Created { record, missing } => {
+            // `create_user` is done: the rest of the plan, from the journaled record, after
+            // the teams the proxy did not say the user joined.
             let mut rest = plan.clone();
-            rest.actions.remove(0);
-            if !in_team {
-                let team = plan
-                    .person
-                    .as_ref()
-                    .expect("bulk plans have a person")
-                    .team
-                    .clone();
-                rest.actions.insert(0, Action::AddToTeam { team });
-            }
+            rest.actions.splice(
+                0..1,
+                missing.into_iter().map(|team| Action::AddToTeam { team }),
+            );
             let created = record.user == Some(UserOrigin::Created);
             let mut result = executor.apply(rest, Some(*record)).await?;
             result.plan = plan;

@@ -138,10 +138,10 @@ mod against_the_emulator {
         assert_eq!(report.created, 1);
         assert_eq!(records.len(), 1, "only the created user is journaled");
         let new = &made[&Email::unchecked("new@company.com")];
-        let Made::Created { record, in_team } = new else {
+        let Made::Created { record, missing } = new else {
             panic!("{new:?}")
         };
-        assert!(*in_team);
+        assert!(missing.is_empty());
         assert_eq!(record.user, Some(UserOrigin::Created));
         assert!(record.invitation_id.is_none());
         let user = emulator.user(record.user_id.as_ref().unwrap().as_str());

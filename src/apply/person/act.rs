@@ -39,13 +39,12 @@ impl Executor {
                 let user_id = record.user_id.clone().ok_or_else(no_user)?;
                 let role = team_role(plan);
                 self.ensure_member_as(team, &user_id, role, tally).await?;
-                record.removed_from_teams.retain(|t| t != team);
+                record.note_added_to(team, now);
                 // The record's team is the row's first.
                 match &plan.person {
                     Some(person) if &person.team != team => {}
                     _ => record.team_id = Some(team.clone()),
                 }
-                record.updated_at = now;
             }
             Action::UpdateUser { user_id, changes } => {
                 let fields: serde_json::Map<String, serde_json::Value> = changes

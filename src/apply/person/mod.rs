@@ -214,13 +214,17 @@ fn no_user() -> ProxyError {
 }
 
 /// Writes what the CSV says of a person on their record: role, alias (when given) and, with
-/// `team`, their first team.
-pub(crate) fn describe(record: &mut Record, person: &Person, team: bool) {
+/// `teams` (the user is known to be in them now), their teams, the first as `team_id`.
+pub(crate) fn describe(record: &mut Record, person: &Person, teams: bool) {
     record.user_role = Some(person.role);
     if person.alias.is_some() {
         record.user_alias = person.alias.clone();
     }
-    if team {
+    if teams {
+        let now = Utc::now();
+        for team in person.teams() {
+            record.note_added_to(team, now);
+        }
         record.team_id = Some(person.team.clone());
     }
 }

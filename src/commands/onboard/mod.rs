@@ -221,8 +221,11 @@ async fn onboard_people(
     let retry = config.retry_policy();
     let pruned = prune.then(|| people.clone());
     let grants = steps::report_teams(&checked, &people, grant, &mut printer);
-    let mut onboarding =
-        look_up(&client, retry, &shutdown, &people, &audit, options, dry_run).await?;
+    let options = OnboardOptions { prune, ..options };
+    let mut onboarding = look_up(
+        &client, retry, &shutdown, &people, &audit, &checked, options, dry_run,
+    )
+    .await?;
     onboarding.grants = grants;
     let existing = people
         .iter()
@@ -248,16 +251,18 @@ async fn onboard_people(
             })
             .collect();
         if let Some(people) = pruned {
-            crate::commands::offboard::add_prune_plans(
+            let others = crate::commands::offboard::prune_plans(
                 &client,
                 retry,
                 &shutdown,
                 &people,
+                &onboarding.rosters,
                 &audit,
-                &mut plans,
+                &plans,
                 &mut printer,
             )
             .await?;
+            plans.extend(others);
         }
         if dry_run {
             crate::mail::preview(

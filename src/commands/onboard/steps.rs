@@ -1,7 +1,7 @@
 //! The steps of an onboarding run after pre-flight: the reads its plans rest on, whether the
 //! proxy creates users in bulk, and the run itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::Utc;
 
@@ -13,20 +13,23 @@ use crate::error::Fatal;
 use crate::input::Person;
 use crate::known;
 use crate::output::Printer;
-use crate::plan::{self, ActionKind, OnboardOptions, Onboarding, Pending, readiness};
+use crate::plan::{self, ActionKind, OnboardOptions, Onboarding, Pending, Rosters, readiness};
 use crate::proxy::ProxyClient;
 use crate::proxy::pacer::RetryPolicy;
 use crate::shutdown::Shutdown;
 use crate::types::{Email, TeamId};
 
 /// What every person is planned from besides their audit record: what the proxy says of the
-/// emails [`plan::read_first`] names, and the rosters of teams with role cells.
+/// emails [`plan::read_first`] names, and the rosters of the run's teams (read in pre-flight:
+/// no request of their own).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn look_up(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
     people: &[Person],
     audit: &Audit,
+    checked: &preflight::Checked,
     options: OnboardOptions,
     dry_run: bool,
 ) -> Result<Onboarding, Fatal> {
@@ -43,15 +46,10 @@ pub(super) async fn look_up(
     let lookups = known::lookups(client, retry, shutdown, unknown)
         .await
         .map_err(stopped)?;
-    // Team roles are compared only for rows with a `team_role` cell.
-    let role_teams: BTreeSet<TeamId> = people
-        .iter()
-        .filter(|p| p.settings.team_role.is_some())
-        .flat_map(|p| p.teams().cloned())
-        .collect();
-    let rosters = known::rosters(client, retry, shutdown, role_teams.into_iter().collect())
-        .await
-        .map_err(stopped)?;
+    let mut rosters = Rosters::default();
+    for (id, team) in &checked.found {
+        rosters.insert(id, &team.members);
+    }
     Ok(Onboarding {
         lookups,
         rosters,

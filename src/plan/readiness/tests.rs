@@ -8,6 +8,7 @@ fn team(state: TeamState) -> Team {
         team_id: TeamId::new("t-1"),
         team_alias: Some("Dev".into()),
         state,
+        members: Vec::new(),
     }
 }
 
