@@ -35,6 +35,8 @@ pub struct Printer {
     color_out: bool,
     color_err: bool,
     bar: Option<ProgressBar>,
+    /// Team aliases by id (read in pre-flight), for plan lines.
+    team_names: std::collections::HashMap<crate::types::TeamId, String>,
 }
 
 const GREEN: Style = AnsiColor::Green.on_default();
@@ -72,6 +74,16 @@ impl Printer {
             color_out: colors(&std::io::stdout()),
             color_err: colors(&std::io::stderr()),
             bar: None,
+            team_names: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Names teams by their aliases in plan lines (read in pre-flight).
+    pub fn name_teams<'a>(&mut self, teams: impl IntoIterator<Item = &'a crate::proxy::api::Team>) {
+        for team in teams {
+            if let Some(alias) = &team.team_alias {
+                self.team_names.insert(team.team_id.clone(), alias.clone());
+            }
         }
     }
 

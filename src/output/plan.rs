@@ -1,13 +1,19 @@
 //! Printing plans: `--dry-run` and the plan a run asks to confirm.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use super::{Format, Printer, when};
 use crate::plan::{Action, PersonPlan, PlanView};
+use crate::types::{TeamId, escape};
 
 /// Hands `emit` a line a plan (and one per change it makes), as they come, and returns the
-/// counts of actions and skips.
-fn plan_lines(plans: &[PersonPlan], mut emit: impl FnMut(&str)) -> String {
+/// counts of actions and skips. A membership action names its team (`names`: aliases by id).
+fn plan_lines(
+    plans: &[PersonPlan],
+    names: &HashMap<TeamId, String>,
+    mut emit: impl FnMut(&str),
+) -> String {
     // Counts in the order each name first appears (the input's order): actions, then skips.
     let mut actions: Vec<(&str, usize)> = Vec::new();
     let mut skips: Vec<(&str, usize)> = Vec::new();
@@ -26,12 +32,25 @@ fn plan_lines(plans: &[PersonPlan], mut emit: impl FnMut(&str)) -> String {
             bump(&mut skips, skip.name());
         }
         let mut line = format!("{}:", plan.email);
-        let names: Vec<String> = plan.actions.iter().map(Action::label).collect();
-        if !names.is_empty() {
+        let labels: Vec<String> = plan
+            .actions
+            .iter()
+            .map(|action| match action.team() {
+                Some(team) => {
+                    let name = names.get(team).map_or(team.as_str(), String::as_str);
+                    format!("{} {}", action.label(), escape(name))
+                }
+                None => action.label(),
+            })
+            .collect();
+        if !labels.is_empty() {
             line.push(' ');
-            line.push_str(&names.join(", "));
+            line.push_str(&labels.join(", "));
         }
-        if let Some(team) = plan.team() {
+        // The person's team, unless their actions name theirs.
+        if let Some(team) = plan.team()
+            && !plan.actions.iter().any(|a| a.team().is_some())
+        {
             line.push_str(&format!(" [team {team}]"));
         }
         if let Some(skip) = &plan.skip {
@@ -85,7 +104,9 @@ impl Printer {
             self.flush();
             return;
         }
-        let counts = plan_lines(plans, |line| self.out(line));
+        let names = std::mem::take(&mut self.team_names);
+        let counts = plan_lines(plans, &names, |line| self.out(line));
+        self.team_names = names;
         self.flush();
         self.note(&format!(
             "dry run, nothing was written: {}: {counts}",
@@ -96,7 +117,9 @@ impl Printer {
     /// Prints the plans a run is about to carry out, on stderr (stdout stays for results),
     /// before it asks for confirmation.
     pub fn plans_to_confirm(&mut self, plans: &[PersonPlan], total: usize) {
-        let counts = plan_lines(plans, |line| self.err(&format!("  {line}")));
+        let names = std::mem::take(&mut self.team_names);
+        let counts = plan_lines(plans, &names, |line| self.err(&format!("  {line}")));
+        self.team_names = names;
         self.err(&format!(
             "onboard: the plan: {}: {counts}",
             super::people(total)

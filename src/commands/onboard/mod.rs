@@ -202,6 +202,7 @@ async fn onboard_people(
         ),
     )
     .await?;
+    printer.name_teams(checked.found.values());
     for person in &mut people {
         for team in std::iter::once(&mut person.team).chain(&mut person.more_teams) {
             if let Some(id) = checked.teams.get(team) {
