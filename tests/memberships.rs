@@ -64,7 +64,10 @@ fn sorted(mut teams: Vec<String>) -> Vec<String> {
 #[test]
 fn a_removal_is_not_permanent_a_re_run_puts_the_person_back() {
     let env = Env::ready_proxy();
-    let csv = env.write("users.csv", "user_email,team_id\nrob@company.com,Dev-Test\n");
+    let csv = env.write(
+        "users.csv",
+        "user_email,team_id\nrob@company.com,Dev-Test\n",
+    );
     assert_eq!(run(&env, &[csv.to_str().unwrap()]).0, 0);
     let (code, _, err) = run(
         &env,
@@ -139,7 +142,10 @@ fn prune_keeps_every_team_a_row_names_and_a_second_run_plans_nothing() {
     let (code, out, err) = run(&env, &[csv_arg, "--prune", "--dry-run", "--json"]);
     assert_eq!(code, 0, "{err}");
     let plans: Vec<Value> = serde_json::from_str(&out).unwrap();
-    assert!(actions(plan_of(&plans, "a@company.com")).is_empty(), "{plans:?}");
+    assert!(
+        actions(plan_of(&plans, "a@company.com")).is_empty(),
+        "{plans:?}"
+    );
     let b = plan_of(&plans, "b@company.com");
     assert_eq!(actions(b), ["remove_from_team"]);
     assert_eq!(b["remove_from"], json!([DEV_TEST]));
@@ -187,7 +193,10 @@ fn records_tell_the_truth_after_a_prune() {
     assert_eq!(run(&env, &[csv_arg]).0, 0);
     // A member made in the UI, whom the audit file does not know.
     let ui = env.emulator.add_user("ui-made@company.com", &[DEV_TEST]);
-    let only_stay = env.write("stay.csv", "user_email,team_id\nstay@company.com,Dev-Test\n");
+    let only_stay = env.write(
+        "stay.csv",
+        "user_email,team_id\nstay@company.com,Dev-Test\n",
+    );
     let (code, _, err) = run(&env, &[only_stay.to_str().unwrap(), "--prune", "--yes"]);
     assert_eq!(code, 0, "{err}");
     assert!(teams_of(&env, "leave@company.com").is_empty());
