@@ -309,6 +309,7 @@ async fn read_users(
 /// removals, plus the deletes of their live invitations when that leaves them in no team.
 /// The CSV's own people were pruned by their plans; `plans` are theirs, read for the users
 /// they adopt. The rosters are the run's (read in pre-flight).
+#[allow(clippy::too_many_arguments)]
 pub async fn prune_plans(
     client: &ProxyClient,
     retry: RetryPolicy,

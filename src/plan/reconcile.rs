@@ -268,7 +268,13 @@ mod tests {
             changes[1].to,
             serde_json::json!({"k": "v2", "created_by_tool": "onboard"})
         );
-        let actions = existing(&p, &r, &[r.user_id.clone()], &Rosters::default(), false);
+        let actions = existing(
+            &p,
+            &r,
+            std::slice::from_ref(&r.user_id),
+            &Rosters::default(),
+            false,
+        );
         assert_eq!(actions.len(), 2);
         assert_eq!(
             actions[1],
@@ -296,7 +302,7 @@ mod tests {
         rosters.insert(&TeamId::new("t1"), &[member("user")]);
         rosters.insert(&TeamId::new("t2"), &[]);
         assert_eq!(
-            team_actions(&p, &[id.clone()], &member_of, &rosters, false),
+            team_actions(&p, std::slice::from_ref(&id), &member_of, &rosters, false),
             [
                 Action::UpdateTeamRole {
                     team: TeamId::new("t1"),
@@ -310,7 +316,9 @@ mod tests {
         let mut rosters = Rosters::default();
         rosters.insert(&TeamId::new("t1"), &[member("admin")]);
         rosters.insert(&TeamId::new("t2"), &[member("admin")]);
-        assert!(team_actions(&p, &[id.clone()], &member_of, &rosters, false).is_empty());
+        assert!(
+            team_actions(&p, std::slice::from_ref(&id), &member_of, &rosters, false).is_empty()
+        );
     }
 
     #[test]
