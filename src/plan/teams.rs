@@ -149,7 +149,7 @@ mod tests {
         assert_eq!(rosters.role(&TeamId::new("t3"), &u1), None);
         assert_eq!(
             rosters.users_with(&Email::parse("a@B.co").unwrap()),
-            [u1.clone()]
+            std::slice::from_ref(&u1)
         );
         let unnamed: Vec<&UserId> = rosters.unnamed().values().flatten().collect();
         assert_eq!(unnamed, [&UserId::new("default_user_id")]);
