@@ -69,7 +69,7 @@ fn created_record(
 
 /// Every team the create asks for (all of the row's, none for a team admin: they join by
 /// `add_to_team`) that `teams` (the proxy's answer, or the user's row) does not list.
-fn missing(teams: Option<&Vec<String>>, person: &Person) -> Vec<TeamId> {
+pub(super) fn missing(teams: Option<&Vec<String>>, person: &Person) -> Vec<TeamId> {
     let listed = |team: &str| teams.is_some_and(|t| t.iter().any(|id| id == team));
     crate::apply::person::new_user(person)
         .teams

@@ -32,6 +32,33 @@ fn each_chunk_is_queued_before_its_people_and_one_chunk_ahead() {
     assert_eq!(jobs.len(), 1002 + 3);
 }
 
+#[test]
+fn every_team_a_create_asks_for_is_checked_in_the_answer() {
+    use crate::input::Person;
+    use crate::settings::{Settings, TeamRole};
+    use crate::types::{Email, Role, TeamId};
+    let mut person = Person {
+        line: 2,
+        email: Email::unchecked("a@b.co"),
+        team: TeamId::new("t1"),
+        role: Role::InternalUser,
+        alias: None,
+        more_teams: vec![TeamId::new("t2"), TeamId::new("t3")],
+        settings: Default::default(),
+    };
+    // The answer lists the first team only: the others get `add_to_team`, not just the first.
+    let answer = vec!["t1".to_string(), "t3".to_string()];
+    assert_eq!(chunk::missing(Some(&answer), &person), [TeamId::new("t2")]);
+    assert_eq!(chunk::missing(None, &person).len(), 3);
+    // A team admin's create asks for no team: their plan's own `add_to_team`s add them.
+    person.settings = Settings {
+        team_role: Some(TeamRole::Admin),
+        ..Settings::default()
+    }
+    .into();
+    assert!(chunk::missing(None, &person).is_empty());
+}
+
 mod against_the_emulator {
     use std::sync::atomic::Ordering;
 
