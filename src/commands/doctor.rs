@@ -178,11 +178,8 @@ async fn examine(
             found.push(readiness::missing_team(id, touched));
             continue;
         };
-        let members = client
-            .team_members(id)
-            .await
-            .map_err(|e| explain(e, client))?;
-        let members = members.unwrap_or_default();
+        // The roster came with the team's read: no second `/team/info`.
+        let members = &team.members;
         let roster: BTreeSet<UserId> = members.iter().filter_map(|m| m.user_id.clone()).collect();
         let in_team: Vec<&Person> = rows.iter().filter(|p| p.teams().any(|t| t == id)).collect();
         let affected = match rows.is_empty() {
