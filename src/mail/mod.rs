@@ -22,13 +22,14 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, TlsMode};
+pub use config::{Login, MailConfig, PASSWORD_VAR, Secret};
 pub use deliver::{MailSummary, after_refresh, after_run, preview, setup};
 pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
 use crate::audit::record::Record;
 use crate::proxy::pacer::{RetryPolicy, Retryable};
 use crate::shutdown::Shutdown;
+use crate::types::TlsMode;
 use crate::types::no_control;
 use crate::types::when;
 
