@@ -194,6 +194,13 @@ mod tests {
     use super::*;
     use crate::audit::tests::record;
 
+    /// A record as a journal line.
+    fn line(email: &str, id: &str) -> Vec<u8> {
+        let mut text = serde_json::to_vec(&record(email, id)).unwrap();
+        text.push(b'\n');
+        text
+    }
+
     #[test]
     fn journal_left_by_a_crash_is_recovered_and_a_torn_line_skipped() {
         let dir = tempfile::tempdir().unwrap();
@@ -219,11 +226,6 @@ mod tests {
     fn damaged_in_the_middle(bad: &[u8]) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.json");
-        let line = |email, id| {
-            let mut text = serde_json::to_vec(&record(email, id)).unwrap();
-            text.push(b'\n');
-            text
-        };
         let journal = [line("a@x.co", "1"), bad.to_vec(), line("b@x.co", "2")].concat();
         std::fs::write(sibling(&path, ".journal"), &journal).unwrap();
         match Audit::open(&path) {
@@ -250,11 +252,6 @@ mod tests {
         let mut audit = Audit::open(&path).unwrap();
         audit.append(vec![(record("a@x.co", "1"), 1)]).unwrap();
         audit.commit().unwrap();
-        let line = |email, id| {
-            let mut text = serde_json::to_vec(&record(email, id)).unwrap();
-            text.push(b'\n');
-            text
-        };
         let journal = sibling(&path, ".journal");
         let live = [line("a@x.co", "2"), line("b@x.co", "3")].concat();
         // The run writing it is mid-way through its last line.
