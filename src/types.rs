@@ -195,6 +195,29 @@ pub enum BulkMode {
     Never,
 }
 
+/// `--smtp-tls`: how the connection to the SMTP server is protected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which must succeed (usually port 587).
+    #[default]
+    Starttls,
+    /// No encryption: only allowed for a server on this machine (localhost, 127.0.0.1, ::1).
+    None,
+}
+
+impl TlsMode {
+    /// The usual port for the mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        }
+    }
+}
+
 /// The proxy's master key. It cannot be printed: `Debug` and `Display` show `(redacted)`.
 #[derive(Clone)]
 pub struct MasterKey(String);

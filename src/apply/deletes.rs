@@ -199,7 +199,7 @@ pub async fn delete_chunk(
 ) -> (Vec<Result<(), ProxyError>>, u32) {
     let mut answers: Vec<Option<Result<(), ProxyError>>> = ids.iter().map(|_| None).collect();
     let mut requests = 0u32;
-    let mut attempt = 0;
+    let mut attempts = retry.attempts().stop_on(client.pacer().stop());
     loop {
         let pending: Vec<usize> = (0..ids.len()).filter(|&i| answers[i].is_none()).collect();
         if pending.is_empty() {
@@ -231,12 +231,20 @@ pub async fn delete_chunk(
                 }
             }
         }
-        attempt += 1;
-        if !error.is_retryable() || attempt > retry.retries {
-            tracing::info!("bulk_delete: {}; one /user/delete per user", error.reason());
-            break;
+        match attempts.again(error).await {
+            Ok(()) => {}
+            // Stopped while waiting: nothing more is sent.
+            Err(ProxyError::Interrupted) => {
+                for i in pending {
+                    answers[i].get_or_insert(Err(ProxyError::Interrupted));
+                }
+                break;
+            }
+            Err(error) => {
+                tracing::info!("bulk_delete: {}; one /user/delete per user", error.reason());
+                break;
+            }
         }
-        tokio::time::sleep(retry.backoff(attempt)).await;
     }
     for (i, answer) in answers.iter_mut().enumerate() {
         if answer.is_none() {

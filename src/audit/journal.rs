@@ -2,6 +2,7 @@
 //! replayed when a killed run left one behind, and read back by offset for records new to
 //! the file.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::audit::file::{open_private, sibling};
 use crate::audit::record::Record;
 use crate::audit::{Audit, AuditError, io_error};
+use crate::types::Email;
 
 /// Where the latest journal line of a record new to the file is, and its input position.
 #[derive(Debug, Clone, Copy)]
@@ -25,23 +27,39 @@ pub(super) struct Damage {
     pub(super) message: String,
 }
 
-/// Reads a journal's records in order, handing each to `take`. Only a torn last line (one
-/// with no newline: a write a crash cut short) that does not read is dropped; any other line
-/// that does not read (not JSON, not UTF-8, not a record) is damage, and reading stops there.
-pub(super) fn read_journal(
-    file: File,
-    mut take: impl FnMut(Record),
-) -> std::io::Result<Result<(), Damage>> {
+/// Lays the journal at `path` (if there is one) over `records`, indexed by email: how many
+/// records it held, or where it is damaged. Only a torn last line (one with no newline: a
+/// write a crash cut short, or a run still writing it) that does not read is dropped; any
+/// other line that does not read (not JSON, not UTF-8, not a record) is damage, and reading
+/// stops there.
+pub(super) fn replay(
+    path: &Path,
+    records: &mut Vec<Record>,
+    index: &mut HashMap<Email, usize>,
+) -> Result<Result<usize, Damage>, AuditError> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(0)),
+        Err(e) => return Err(io_error(path)(e)),
+    };
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
+    let mut count = 0;
     for number in 1u64.. {
         line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(io_error(path))?
+            == 0
+        {
             break;
         }
         let whole = line.last() == Some(&b'\n');
         match serde_json::from_slice::<Record>(&line) {
-            Ok(record) => take(record),
+            Ok(record) => {
+                lay_over(records, index, record);
+                count += 1;
+            }
             Err(_) if !whole => break,
             Err(e) => {
                 return Ok(Err(Damage {
@@ -51,15 +69,20 @@ pub(super) fn read_journal(
             }
         }
     }
-    Ok(Ok(()))
+    Ok(Ok(count))
+}
+
+/// Each record's position, by email.
+pub(super) fn index_of(records: &[Record]) -> HashMap<Email, usize> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.email.clone(), i))
+        .collect()
 }
 
 /// Lays `record` over the records (replacing the one of its email, or added at the end).
-pub(super) fn lay_over(
-    records: &mut Vec<Record>,
-    index: &mut std::collections::HashMap<crate::types::Email, usize>,
-    record: Record,
-) {
+fn lay_over(records: &mut Vec<Record>, index: &mut HashMap<Email, usize>, record: Record) {
     match index.get(&record.email) {
         Some(&i) => records[i] = record,
         None => {
@@ -70,29 +93,19 @@ pub(super) fn lay_over(
 }
 
 impl Audit {
-    /// Folds in a journal a killed run left. A damaged journal is moved aside (named in the
-    /// error) and nothing is written: its records are never dropped.
-    pub(super) fn replay(&mut self, journal: &Path) -> Result<usize, AuditError> {
-        let file = File::open(journal).map_err(io_error(journal))?;
-        let mut count = 0;
-        let (records, index) = (&mut self.records, &mut self.index);
-        let read = read_journal(file, |record| {
-            lay_over(records, index, record);
-            count += 1;
-        })
-        .map_err(io_error(journal))?;
-        if let Err(Damage { line, message }) = read {
-            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-            let aside = sibling(&self.path, &format!(".journal.damaged-{stamp}"));
-            std::fs::rename(journal, &aside).map_err(io_error(journal))?;
-            return Err(AuditError::JournalDamaged {
-                path: self.path.clone(),
-                line,
-                message,
-                aside,
-            });
+    /// Moves a damaged journal aside (named in the error): its records are never dropped.
+    pub(super) fn set_aside(&self, journal: &Path, damage: Damage) -> AuditError {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let aside = sibling(&self.path, &format!(".journal.damaged-{stamp}"));
+        if let Err(e) = std::fs::rename(journal, &aside) {
+            return io_error(journal)(e);
         }
-        Ok(count)
+        AuditError::JournalDamaged {
+            path: self.path.clone(),
+            line: damage.line,
+            message: damage.message,
+            aside,
+        }
     }
 
     pub(super) fn journal_path(&self) -> PathBuf {
@@ -180,7 +193,13 @@ impl Audit {
 mod tests {
     use super::*;
     use crate::audit::tests::record;
-    use crate::types::Email;
+
+    /// A record as a journal line.
+    fn line(email: &str, id: &str) -> Vec<u8> {
+        let mut text = serde_json::to_vec(&record(email, id)).unwrap();
+        text.push(b'\n');
+        text
+    }
 
     #[test]
     fn journal_left_by_a_crash_is_recovered_and_a_torn_line_skipped() {
@@ -207,11 +226,6 @@ mod tests {
     fn damaged_in_the_middle(bad: &[u8]) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.json");
-        let line = |email, id| {
-            let mut text = serde_json::to_vec(&record(email, id)).unwrap();
-            text.push(b'\n');
-            text
-        };
         let journal = [line("a@x.co", "1"), bad.to_vec(), line("b@x.co", "2")].concat();
         std::fs::write(sibling(&path, ".journal"), &journal).unwrap();
         match Audit::open(&path) {
@@ -229,6 +243,41 @@ mod tests {
     fn a_line_that_does_not_read_before_the_last_is_kept_aside_and_reported() {
         damaged_in_the_middle(b"{\"email\":\"c@x.co\",\"user_\n");
         damaged_in_the_middle(b"\xff\xfe not utf-8\n");
+    }
+
+    #[test]
+    fn a_reader_without_the_lock_lays_the_journal_over_and_moves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let mut audit = Audit::open(&path).unwrap();
+        audit.append(vec![(record("a@x.co", "1"), 1)]).unwrap();
+        audit.commit().unwrap();
+        let journal = sibling(&path, ".journal");
+        let live = [line("a@x.co", "2"), line("b@x.co", "3")].concat();
+        // The run writing it is mid-way through its last line.
+        std::fs::write(&journal, [&live[..], b"{\"email\":\"c@x"].concat()).unwrap();
+        let records = Audit::read_only(&path).unwrap();
+        let ids: Vec<_> = records
+            .iter()
+            .map(|r| r.invitation_id.as_ref().unwrap().as_str())
+            .collect();
+        assert_eq!(ids, ["2", "3"]);
+        let damaged = [
+            &line("a@x.co", "2")[..],
+            b"not json\n",
+            &line("b@x.co", "3"),
+        ]
+        .concat();
+        std::fs::write(&journal, &damaged).unwrap();
+        match Audit::read_only(&path) {
+            Err(AuditError::Corrupt { message, .. }) => assert!(message.starts_with("line 2:")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read(&journal).unwrap(),
+            damaged,
+            "left where it is"
+        );
     }
 
     #[test]

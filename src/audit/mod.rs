@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use crate::audit::file::{check_kind, load, open_private, sibling, tighten};
-use crate::audit::journal::{Fresh, lay_over, read_journal};
+use crate::audit::journal::{Fresh, index_of, replay};
 use crate::audit::record::Record;
 use crate::types::Email;
 
@@ -142,7 +142,7 @@ impl Audit {
         let notes = tighten(path)?.into_iter().collect();
         let mut audit = Audit {
             path: path.to_path_buf(),
-            index: HashMap::with_capacity(records.len()),
+            index: index_of(&records),
             records,
             fresh: Vec::new(),
             fresh_index: HashMap::new(),
@@ -153,12 +153,10 @@ impl Audit {
             notes,
             _lock: lock,
         };
-        for (i, record) in audit.records.iter().enumerate() {
-            audit.index.insert(record.email.clone(), i);
-        }
         let journal_path = sibling(path, ".journal");
         if journal_path.exists() {
-            let recovered = audit.replay(&journal_path)?;
+            let recovered = replay(&journal_path, &mut audit.records, &mut audit.index)?
+                .map_err(|damage| audit.set_aside(&journal_path, damage))?;
             if recovered > 0 {
                 audit.notes.push(format!(
                     "recovered {recovered} record(s) from {} left by an interrupted run",
@@ -176,20 +174,9 @@ impl Audit {
         check_kind(path)?;
         let mut records = load(path)?;
         let journal = sibling(path, ".journal");
-        let file = match File::open(&journal) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(records),
-            Err(e) => return Err(io_error(&journal)(e)),
-        };
-        let mut index: HashMap<Email, usize> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.email.clone(), i))
-            .collect();
         // The run writing it may be mid-way through its last line: that one is left out.
-        let read = read_journal(file, |record| lay_over(&mut records, &mut index, record))
-            .map_err(io_error(&journal))?;
-        if let Err(damage) = read {
+        let mut index = index_of(&records);
+        if let Err(damage) = replay(&journal, &mut records, &mut index)? {
             return Err(AuditError::Corrupt {
                 path: journal,
                 message: format!("line {}: {}", damage.line, damage.message),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::mail::TlsMode;
+use crate::types::TlsMode;
 
 /// The `--send-email` options (global: accepted by the bulk run, `invite` and `refresh`).
 #[derive(Debug, Args, Default)]

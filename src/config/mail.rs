@@ -7,7 +7,8 @@ use lettre::message::Mailbox;
 use super::is_loopback_host;
 use crate::cli::MailArgs;
 use crate::error::Fatal;
-use crate::mail::{Login, MailConfig, PASSWORD_VAR, Secret, Template, TlsMode};
+use crate::mail::{Login, MailConfig, PASSWORD_VAR, Secret, Template};
+use crate::types::TlsMode;
 
 /// The email flags given on the command line (a setting that only comes from its
 /// environment variable is not one: the environment may serve other commands).

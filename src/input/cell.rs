@@ -1,12 +1,8 @@
 //! Cells as `onboard` writes and reads them: formula injection neutralised (OWASP's CSV
-//! injection guidance) and undone on reading, and a row checked the way the reader reads it,
-//! so what `onboard export` writes is what `onboard <CSV>` reads back.
+//! injection guidance) and undone on reading, so what `onboard export` writes is what
+//! `onboard <CSV>` reads back.
 
 use std::borrow::Cow;
-use std::path::Path;
-
-use super::columns::{Columns, header};
-use super::{Defaults, InputError, Person, RowProblem, row};
 
 /// The first characters a spreadsheet takes for the start of a formula.
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
@@ -28,28 +24,6 @@ pub(super) fn restore(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
         Some(rest) if rest.starts_with(FORMULA_STARTS) || rest.starts_with('\'') => rest,
         _ => cell,
-    }
-}
-
-/// Reads rows under one header exactly as `onboard <CSV>` does (no `--team`, no `--role`).
-pub struct RowReader {
-    cols: Columns,
-}
-
-impl RowReader {
-    /// The reader for `names`, a header row.
-    pub fn new(names: &[&str]) -> Result<Self, InputError> {
-        let record = csv::StringRecord::from(names.to_vec());
-        let (cols, _) = header(Path::new("header"), &record, &mut Vec::new())?;
-        Ok(RowReader { cols })
-    }
-
-    /// The person a row of these cells (as written in the file) reads as, or why it is refused.
-    pub fn read(&self, cells: &[&str]) -> Result<Person, RowProblem> {
-        let mut record = csv::StringRecord::from(cells.to_vec());
-        // The reader trims every cell.
-        record.trim();
-        row(0, &record, &self.cols, &Defaults::default())
     }
 }
 

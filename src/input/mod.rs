@@ -167,8 +167,9 @@ pub enum InputError {
     },
 }
 
-pub use cell::{RowReader, neutralise};
+pub use cell::neutralise;
 pub use read::read_csv;
+pub use row::RowReader;
 
 /// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.
 pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roster, InputError> {

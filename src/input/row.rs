@@ -1,11 +1,39 @@
 //! One data row: its cells checked and turned into a [`Person`], or a [`RowProblem`] naming
-//! every field at fault.
+//! every field at fault; and [`RowReader`], a row checked the way the reader reads it, so
+//! what `onboard export` writes is what `onboard <CSV>` reads back.
 
-use super::columns::Columns;
-use super::{Defaults, FieldProblem, Person, RowProblem};
+use std::path::Path;
+
+use super::cell::restore;
+use super::columns::{Columns, header};
+use super::{Defaults, FieldProblem, InputError, Person, RowProblem};
 use crate::settings::{self, Budget, Settings, TeamRole};
 use crate::types::{Email, Role, TeamId, no_control};
 
+/// Reads rows under one header exactly as `onboard <CSV>` does (no `--team`, no `--role`).
+pub struct RowReader {
+    cols: Columns,
+}
+
+impl RowReader {
+    /// The reader for `names`, a header row.
+    pub fn new(names: &[&str]) -> Result<Self, InputError> {
+        let record = csv::StringRecord::from(names.to_vec());
+        let (cols, _) = header(Path::new("header"), &record, &mut Vec::new())?;
+        Ok(RowReader { cols })
+    }
+
+    /// The person a row of these cells (as written in the file) reads as, or why it is refused.
+    pub fn read(&self, cells: &[&str]) -> Result<Person, RowProblem> {
+        let mut record = csv::StringRecord::from(cells.to_vec());
+        // The reader trims every cell.
+        record.trim();
+        row(0, &record, &self.cols, &Defaults::default())
+    }
+}
+
+/// Checks the row at `line` of the file and reads it as a person, with `defaults` for
+/// empty cells.
 pub(super) fn row(
     line: u64,
     record: &csv::StringRecord,
@@ -15,7 +43,7 @@ pub(super) fn row(
     let raw_email = cols
         .email
         .and_then(|i| record.get(i))
-        .map(super::cell::restore)
+        .map(restore)
         .filter(|v| !v.is_empty());
     let named = [
         (cols.email, "user_email"),
@@ -45,7 +73,7 @@ pub(super) fn row(
         index
             .filter(|i| !tainted.contains(i))
             .and_then(|i| record.get(i))
-            .map(super::cell::restore)
+            .map(restore)
             .filter(|v| !v.is_empty())
     };
     let mut check = |index: Option<usize>, field: &str, result: Result<(), String>| {

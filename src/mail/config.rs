@@ -5,7 +5,7 @@ use std::fmt;
 use lettre::message::Mailbox;
 
 use super::template::Template;
-use clap::ValueEnum;
+use crate::types::TlsMode;
 
 /// The env var that holds the SMTP password.
 pub const PASSWORD_VAR: &str = "ONBOARD_SMTP_PASSWORD";
@@ -45,29 +45,6 @@ pub struct Login {
     pub username: String,
     /// The password.
     pub password: Secret,
-}
-
-/// How the connection to the SMTP server is protected.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
-pub enum TlsMode {
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Implicit,
-    /// Plain connection upgraded with STARTTLS, which must succeed (usually port 587).
-    #[default]
-    Starttls,
-    /// No encryption: only allowed for a server on this machine (localhost, 127.0.0.1, ::1).
-    None,
-}
-
-impl TlsMode {
-    /// The usual port for the mode.
-    pub fn default_port(self) -> u16 {
-        match self {
-            TlsMode::Implicit => 465,
-            TlsMode::Starttls => 587,
-            TlsMode::None => 25,
-        }
-    }
 }
 
 /// The resolved `--send-email` settings.

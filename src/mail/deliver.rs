@@ -57,12 +57,13 @@ impl Mailer {
             |(audit, _), i: usize| {
                 let record = audit.get(&emails[i]);
                 let mailer = self.clone();
+                let stop = shutdown.clone();
                 async move {
                     let record = match record {
                         Ok(record) => record.expect("a queued email has a record"),
                         Err(e) => return Ok(Err(e)),
                     };
-                    let result = mailer.send_invitation(&record).await;
+                    let result = mailer.send_invitation(&record, &stop).await;
                     Ok(Ok((record, i as u64, result)))
                 }
             },

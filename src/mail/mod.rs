@@ -22,19 +22,26 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-pub use config::{Login, MailConfig, PASSWORD_VAR, Secret, TlsMode};
+pub use config::{Login, MailConfig, PASSWORD_VAR, Secret};
 pub use deliver::{MailSummary, after_refresh, after_run, preview, setup};
 pub use template::{DEFAULT_TEMPLATE, PLACEHOLDERS, Rendered, Template, Values};
 
 use crate::audit::record::Record;
+use crate::proxy::pacer::{RetryPolicy, Retryable};
+use crate::shutdown::Shutdown;
+use crate::types::TlsMode;
 use crate::types::no_control;
 use crate::types::when;
 
 /// Emails in flight at once (and SMTP connections in the pool).
 pub const MAIL_CONCURRENCY: usize = 4;
 
-/// How often a transient (4xx) refusal is tried again.
-const TRANSIENT_RETRIES: u32 = 2;
+/// How often, and after how long, a transient (4xx) refusal is tried again.
+const TRANSIENT_RETRY: RetryPolicy = RetryPolicy {
+    retries: 2,
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(1),
+};
 
 /// Why one email was not sent.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,17 @@ fn tidy(error: &lettre::transport::smtp::Error) -> String {
     match text.strip_prefix(twice) {
         Some(rest) => format!("Connection error: {rest}"),
         None => text,
+    }
+}
+
+/// A transient (4xx) refusal may be accepted next time.
+impl Retryable for lettre::transport::smtp::Error {
+    fn is_retryable(&self) -> bool {
+        self.is_transient()
+    }
+
+    fn reason(&self) -> String {
+        tidy(self)
     }
 }
 
@@ -199,20 +217,16 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))
     }
 
-    /// Sends one person their link (a transient refusal is tried again, briefly).
-    pub async fn send_invitation(&self, record: &Record) -> Result<(), MailError> {
+    /// Sends one person their link (a transient refusal is tried again, briefly, unless the
+    /// run is stopped).
+    pub async fn send_invitation(&self, record: &Record, stop: &Shutdown) -> Result<(), MailError> {
         let message = self.message(record)?;
-        let mut attempt = 0;
-        loop {
-            match self.transport.send(message.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_transient() && attempt < TRANSIENT_RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        TRANSIENT_RETRY
+            .attempts()
+            .stop_on(Some(stop))
+            .run(|| self.transport.send(message.clone()), drop)
+            .await?;
+        Ok(())
     }
 }
 

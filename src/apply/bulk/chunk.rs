@@ -110,7 +110,7 @@ pub(super) async fn create_chunk(
         );
     };
     let mut pending = entries;
-    let mut attempt = 0;
+    let mut attempts = retry.attempts().stop_on(client.pacer().stop());
     while !pending.is_empty() {
         if disabled.load(Ordering::Relaxed) {
             break;
@@ -211,21 +211,9 @@ pub(super) async fn create_chunk(
             }
             break;
         }
-        attempt += 1;
-        if attempt > retry.retries {
-            tracing::info!(
-                "bulk create: giving up after {attempt} attempts: {}",
-                error.reason()
-            );
+        if pending.is_empty() || attempts.again(error).await.is_err() {
             break;
         }
-        let wait = retry.backoff(attempt);
-        tracing::info!(
-            "bulk create: retry {attempt}/{} in {wait:.1?}: {}",
-            retry.retries,
-            error.reason()
-        );
-        tokio::time::sleep(wait).await;
     }
     for (_, person, _) in pending {
         made.entry(person.email).or_insert(Made::PerPerson);

@@ -39,7 +39,7 @@ impl Executor {
         }
         let body = new_user(person);
         let teams = body.teams.clone();
-        let mut attempt = 0;
+        let mut attempts = self.retry.attempts().stop_on(self.client.pacer().stop());
         loop {
             let started = Instant::now();
             let answer = self.client.new_user(&body).await;
@@ -66,7 +66,7 @@ impl Executor {
             };
             match &error {
                 ProxyError::AlreadyExists { .. } => {
-                    let origin = if attempt > 0 {
+                    let origin = if attempts.retried() > 0 {
                         UserOrigin::Created
                     } else {
                         UserOrigin::Existing
@@ -89,14 +89,9 @@ impl Executor {
                         return Ok(got);
                     }
                 }
-                e if e.is_retryable() => {}
-                _ => return Err(error),
+                _ => {}
             }
-            attempt += 1;
-            if attempt > self.retry.retries {
-                return Err(error);
-            }
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
+            attempts.again(error).await?;
         }
     }
 

@@ -1,5 +1,5 @@
 //! Run-wide traffic control: a requests-per-second cap, a pause when the proxy sends
-//! `retry-after`, the retry back-off, and the adaptive limit on people in flight.
+//! `retry-after`, the retry back-off ([`retry`]), and the adaptive limit on people in flight.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,6 +8,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::proxy::ProxyError;
+
+mod retry;
+pub use retry::{Attempts, RetryPolicy, Retryable, Tally};
 
 /// Shared by every request of a run.
 #[derive(Debug)]
@@ -43,6 +46,11 @@ impl Pacer {
     /// Makes [`Pacer::ready`] honour Ctrl-C / SIGTERM.
     pub fn stop_on(&self, shutdown: crate::shutdown::Shutdown) {
         let _ = self.stop.set(shutdown);
+    }
+
+    /// The stop signal [`Pacer::stop_on`] set, for waits outside the pacer (a retry's back-off).
+    pub fn stop(&self) -> Option<&crate::shutdown::Shutdown> {
+        self.stop.get()
     }
 
     /// Waits until a request may be sent: after any pause, and within the rate cap.
@@ -117,72 +125,6 @@ impl Pacer {
             }
             if *status == 429 || *status == 503 {
                 self.limiter.overloaded();
-            }
-        }
-    }
-}
-
-/// How many attempts a request gets and how long to wait between them.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub retries: u32,
-    /// The first back-off; it doubles each time.
-    pub base: Duration,
-    /// The longest back-off.
-    pub max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 4,
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(10),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `attempt` (1-based): exponential with full jitter. A
-    /// `retry-after` is not waited here: the pacer holds every request for it
-    /// ([`Pacer::observe`]), a wait that a stop signal ends at once.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1))
-            .min(self.max);
-        ceiling.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-
-    /// Runs a request that is safe to repeat, retrying what may succeed next time.
-    /// `attempted` sees how long each attempt took (for request counts and latency samples).
-    pub async fn run<T, F, Fut>(
-        &self,
-        mut call: F,
-        mut attempted: impl FnMut(Duration),
-    ) -> Result<T, ProxyError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, ProxyError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            let started = Instant::now();
-            let result = call().await;
-            attempted(started.elapsed());
-            match result {
-                Err(e) if e.is_retryable() && attempt < self.retries => {
-                    attempt += 1;
-                    let wait = self.backoff(attempt);
-                    tracing::info!(
-                        "retry {attempt}/{} in {wait:.1?}: {}",
-                        self.retries,
-                        e.reason()
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                other => return other,
             }
         }
     }
@@ -374,43 +316,6 @@ impl Drop for Permit {
     }
 }
 
-/// Requests sent for one person and the time they took, for the adaptive limit.
-#[derive(Debug, Default)]
-pub struct Tally {
-    /// Requests sent.
-    pub requests: u32,
-    busy: Duration,
-}
-
-impl Tally {
-    /// Runs a request that is safe to repeat under `retry`, counting every attempt.
-    pub async fn call<T, F, Fut>(&mut self, retry: &RetryPolicy, call: F) -> Result<T, ProxyError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, ProxyError>>,
-    {
-        retry
-            .run(call, |busy| {
-                self.requests += 1;
-                self.busy += busy;
-            })
-            .await
-    }
-
-    /// Counts one request sent outside [`Tally::call`] (one that must not be retried blindly).
-    pub fn record(&mut self, busy: Duration) {
-        self.requests += 1;
-        self.busy += busy;
-    }
-
-    /// Reports the mean request latency to the limiter.
-    pub fn sample(&self, limiter: &Limiter) {
-        if self.requests > 0 {
-            limiter.sample(self.busy / self.requests);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,14 +387,6 @@ mod tests {
         fixed.overloaded();
         fixed.sample(Duration::from_secs(5));
         assert_eq!(fixed.limit(), 8.0);
-    }
-
-    #[test]
-    fn backoff_grows() {
-        let policy = RetryPolicy::default();
-        assert!(policy.backoff(1) <= Duration::from_millis(200));
-        assert!(policy.backoff(5) >= Duration::from_millis(1600));
-        assert!(policy.backoff(30) <= policy.max);
     }
 
     #[tokio::test]
