@@ -5,55 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// An email address, checked for syntax and normalised (trimmed, lower case).
-///
-/// LiteLLM compares emails case-insensitively after trimming, so two spellings of one
-/// address are one person here too.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Email(String);
+mod email;
 
-impl Email {
-    /// Parses and normalises an address; the error says what is wrong with it.
-    ///
-    /// The domain must contain a dot, and an internationalised domain is stored in its ASCII
-    /// (punycode) form, so `bücher.example` and `xn--bcher-kva.example` are one person.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err("is empty".into());
-        }
-        if let Err(e) = email_address::EmailAddress::from_str(trimmed) {
-            return Err(format!("{trimmed:?} is not a valid email address ({e})"));
-        }
-        let (local, domain) = trimmed.rsplit_once('@').unwrap_or((trimmed, ""));
-        if !domain.contains('.') {
-            return Err(format!("{trimmed:?} has no domain with a dot"));
-        }
-        let domain = match url::Host::parse(domain) {
-            Ok(url::Host::Domain(ascii)) => ascii,
-            Ok(_) => domain.to_lowercase(),
-            Err(e) => return Err(format!("{trimmed:?} has an invalid domain ({e})")),
-        };
-        Ok(Email(format!("{}@{domain}", local.to_lowercase())))
-    }
-
-    /// Normalises text that failed validation, to key a failed record by what was written.
-    pub fn unchecked(raw: &str) -> Self {
-        Email(raw.trim().to_lowercase())
-    }
-
-    /// The normalised address.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use email::Email;
 
 /// The first control character in `text` (a line break from an Alt+Enter cell, a terminal
 /// escape, …): such text is refused as input.
@@ -289,37 +243,6 @@ pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn email_is_trimmed_and_lowercased() {
-        assert_eq!(
-            Email::parse("  Alice@Company.COM ").unwrap().as_str(),
-            "alice@company.com"
-        );
-    }
-
-    #[test]
-    fn bad_emails_are_rejected() {
-        for bad in [
-            "",
-            "alice",
-            "alice@",
-            "@company.com",
-            "a b@c.com",
-            "alice@localhost",
-            "a.b@localhost",
-        ] {
-            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
-
-    #[test]
-    fn internationalised_domains_are_stored_in_ascii() {
-        let unicode = Email::parse("Alice@Bücher.example").unwrap();
-        let ascii = Email::parse("alice@xn--bcher-kva.example").unwrap();
-        assert_eq!(unicode, ascii);
-        assert_eq!(unicode.as_str(), "alice@xn--bcher-kva.example");
-    }
 
     #[test]
     fn control_characters_are_found_and_escaped() {

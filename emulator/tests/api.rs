@@ -90,6 +90,29 @@ async fn duplicate_email_is_409_new_and_400_old() {
 }
 
 #[tokio::test]
+async fn emails_are_stored_as_given_and_matched_on_that_string() {
+    let (emu, api) = start(EmulatorConfig::default()).await;
+    assert_eq!(api.new_user("Anna@Bücher.example").await.0, 200);
+    let stored: Vec<_> = emu
+        .users()
+        .into_iter()
+        .filter_map(|u| u.user_email)
+        .collect();
+    assert_eq!(stored, ["Anna@Bücher.example"]);
+    // The list matches the stored string, case-insensitively: not its punycode spelling.
+    let (_, unicode) = api.get("/user/list?user_email=anna%40b%C3%BCcher").await;
+    assert_eq!(unicode["total"], 1);
+    let (_, puny) = api
+        .get("/user/list?user_email=anna%40xn--bcher-kva.example")
+        .await;
+    assert_eq!(puny["total"], 0);
+    // The duplicate check is an equality of the stored string (case aside): the other
+    // spelling of the domain is a new user.
+    assert_eq!(api.new_user("anna@bücher.example").await.0, 409);
+    assert_eq!(api.new_user("anna@xn--bcher-kva.example").await.0, 200);
+}
+
+#[tokio::test]
 async fn duplicate_user_id_conflicts_new_and_upserts_old() {
     let body = json!({"user_id": "u-1", "user_email": "a@x.io", "user_role": "internal_user"});
     let again = json!({"user_id": "u-1", "user_email": "b@x.io", "user_role": "internal_user"});

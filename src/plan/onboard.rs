@@ -43,10 +43,13 @@ pub fn needs_lookup(record: Option<&Record>, options: OnboardOptions, now: DateT
 /// is read for a dry run (which must show `adopt_user` or `create_user`) and for a row with
 /// settings (an adopted user's fields are compared); a run otherwise lets `create_user` find
 /// out: the proxy answers "already exists" (per row in bulk), and that user is adopted. So a
-/// run's reads grow with the people it must read, never with the users on the proxy.
+/// run's reads grow with the people it must read, never with the users on the proxy. An
+/// internationalised domain (`idn`) is read first too: the proxy's duplicate check misses a
+/// user stored in the domain's other spelling.
 pub fn read_first(
     record: Option<&Record>,
     has_settings: bool,
+    idn: bool,
     options: OnboardOptions,
     now: DateTime<Utc>,
     dry_run: bool,
@@ -54,7 +57,7 @@ pub fn read_first(
     if known_user(record).is_some() {
         return has_settings;
     }
-    needs_lookup(record, options, now) && (dry_run || has_settings)
+    needs_lookup(record, options, now) && (dry_run || has_settings || idn)
 }
 
 /// Why an onboarding run would make no invitation for someone the audit file knows.

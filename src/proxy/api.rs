@@ -12,7 +12,7 @@ use crate::types::{InvitationId, Role, TeamId, UserId};
 /// admin there, file 42).
 #[derive(Debug, Serialize)]
 pub struct NewUser<'a> {
-    /// The person's email.
+    /// The person's email as the CSV spells it (the proxy stores it as sent).
     pub user_email: &'a str,
     /// Always sent: without it the role is stored as NULL.
     pub user_role: Role,

@@ -21,17 +21,29 @@ impl ProxyClient {
         .await
     }
 
-    /// Users whose stored email equals `email` (trimmed, case-insensitive).
+    /// Users whose stored email is `email` (its identity: case and the domain's Unicode or
+    /// punycode form do not matter).
     ///
-    /// `/user/list?user_email=` is a substring match, so the rows are filtered here.
+    /// `/user/list?user_email=` is a case-insensitive substring match on the stored string,
+    /// so each spelling the proxy may hold is asked for (two for an internationalised
+    /// domain, one otherwise) and the rows are filtered here.
     pub async fn find_users_by_email(&self, email: &Email) -> Result<Vec<UserRow>, ProxyError> {
-        self.all_pages::<UserList>("user/list", ("user_email", email.as_str()), |row| {
-            // Compared as the list-all path compares (`known`): normalised like our emails.
-            row.user_email
-                .as_deref()
-                .is_some_and(|stored| Email::unchecked(stored) == *email)
-        })
-        .await
+        let mut found: Vec<UserRow> = Vec::new();
+        for spelling in email.spellings() {
+            let rows = self
+                .all_pages::<UserList>("user/list", ("user_email", &spelling), |row| {
+                    row.user_email
+                        .as_deref()
+                        .is_some_and(|stored| Email::unchecked(stored) == *email)
+                })
+                .await?;
+            for row in rows {
+                if !found.iter().any(|f| f.user_id == row.user_id) {
+                    found.push(row);
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// The users with these ids (at most 100): `/user/list?user_ids=a,b,…` is an exact match

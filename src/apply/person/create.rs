@@ -174,7 +174,7 @@ pub fn new_user(person: &Person) -> NewUser<'_> {
         _ => person.teams().map(TeamId::as_str).collect(),
     };
     NewUser {
-        user_email: person.email.as_str(),
+        user_email: person.email.given(),
         user_role: person.role,
         teams,
         auto_create_key: false,

@@ -38,7 +38,8 @@ pub(super) async fn look_up(
         .iter()
         .filter(|p| {
             let record = audit.prior(&p.email);
-            plan::read_first(record, p.needs_user_row(), options, now, dry_run)
+            let idn = p.email.has_idn_domain();
+            plan::read_first(record, p.needs_user_row(), idn, options, now, dry_run)
         })
         .map(|p| p.email.clone())
         .collect();
