@@ -108,12 +108,12 @@ pub async fn offboard(
                 "{}: no user on the proxy has this email: nothing to offboard",
                 plan.email
             )),
-            Some(Skip::ProxyAdmin) => {
+            Some(skip) if skip.is_refusal() => {
                 refused += 1;
                 printer.warn(&format!(
                     "{}: refused: {}",
                     plan.email,
-                    plan.detail.as_deref().unwrap_or("a proxy admin")
+                    plan.detail.as_deref().unwrap_or(skip.reason())
                 ));
             }
             Some(skip) if skip.is_failure() => {
@@ -267,6 +267,8 @@ fn skip_counts(plans: &[PersonPlan]) -> String {
         (Skip::AlreadyOffboarded, "already offboarded"),
         (Skip::NotInTeam, "not in the team"),
         (Skip::ProxyAdmin, "proxy admins refused"),
+        (Skip::TeamAdmin, "team admins refused"),
+        (Skip::DefaultUser, "default_user_id refused"),
     ];
     let parts: Vec<String> = named
         .into_iter()
