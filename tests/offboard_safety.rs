@@ -5,6 +5,7 @@
 mod common;
 
 use common::{DEV_TEST, Env, KEY};
+use litellm_emulator::EmulatorConfig;
 use serde_json::Value;
 
 fn stderr(output: &std::process::Output) -> String {
@@ -126,4 +127,57 @@ fn default_user_id_is_never_offboarded_whatever_the_flags() {
         assert!(env.emulator.user("default_user_id").is_some());
         assert!(is_member(&env, DEV_TEST, "default_user_id"));
     }
+}
+
+#[test]
+fn fix_default_user_writes_nothing_before_the_go_ahead() {
+    let env = Env::new(EmulatorConfig {
+        default_user: false,
+        ..EmulatorConfig::default()
+    });
+    // A member the CSV does not name: the run prunes, so it asks for confirmation.
+    env.emulator.add_user("gone@company.com", &[DEV_TEST]);
+    let csv = env.write(
+        "team.csv",
+        &format!("user_email,team_id\nkeep@company.com,{DEV_TEST}\n"),
+    );
+    let no_row = |env: &Env| env.emulator.user("default_user_id").is_none();
+
+    let dry = env
+        .onboard()
+        .arg(&csv)
+        .args(["--prune", "--fix-default-user", "--dry-run"])
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(
+        stderr(&dry).contains("would create the missing default_user_id row"),
+        "{}",
+        stderr(&dry)
+    );
+    assert!(no_row(&env));
+
+    // Off a terminal without --yes: refused, and nothing written, the row included.
+    env.emulator.reset_stats();
+    let refused = env
+        .onboard()
+        .arg(&csv)
+        .args(["--prune", "--fix-default-user"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert!(no_row(&env), "the row was created before the confirmation");
+    assert_eq!(env.emulator.stats().write_requests, 0);
+
+    // With the go-ahead, the row is made and the run goes through.
+    env.onboard()
+        .arg(&csv)
+        .args(["--prune", "--fix-default-user", "--yes"])
+        .assert()
+        .code(0);
+    assert!(!no_row(&env));
+    assert!(env.record("keep@company.com")["invitation_id"].is_string());
+    let gone = user_id(&env, "gone@company.com");
+    assert!(!is_member(&env, DEV_TEST, &gone));
 }
