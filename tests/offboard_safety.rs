@@ -181,3 +181,53 @@ fn fix_default_user_writes_nothing_before_the_go_ahead() {
     let gone = user_id(&env, "gone@company.com");
     assert!(!is_member(&env, DEV_TEST, &gone));
 }
+
+#[test]
+fn an_offboard_csv_is_read_for_its_emails_only() {
+    let env = Env::default_proxy();
+    env.emulator.add_user("ann@company.com", &[DEV_TEST]);
+    // Cells an onboarding run refuses: offboarding does not use them.
+    let list = env.write(
+        "leavers.csv",
+        "user_email,team_id,user_role,max_budget,budget_duration,department\n\
+         ann@company.com,,boss,0,every fortnight,Sales\n",
+    );
+    let out = env
+        .onboard()
+        .arg("offboard")
+        .arg(&list)
+        .args(["--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plans: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0]["email"], "ann@company.com");
+    assert_eq!(plans[0]["actions"], serde_json::json!(["delete_user"]));
+    assert!(
+        !stderr(&out).contains("not used"),
+        "no warning about columns offboarding ignores: {}",
+        stderr(&out)
+    );
+
+    // A bad email is still refused, by file, line and field, before anything is read.
+    let bad = env.write(
+        "bad.csv",
+        "user_email,max_budget\nann@company.com,0\nnot-an-email,5\n",
+    );
+    env.emulator.reset_stats();
+    let refused = env
+        .onboard()
+        .arg("offboard")
+        .arg(&bad)
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let err = stderr(&refused);
+    assert!(
+        err.contains("bad.csv") && err.contains("line 3: user_email:"),
+        "{err}"
+    );
+    assert_eq!(env.emulator.stats().total_requests, 0, "{err}");
+}
