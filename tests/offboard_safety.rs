@@ -231,3 +231,63 @@ fn an_offboard_csv_is_read_for_its_emails_only() {
     );
     assert_eq!(env.emulator.stats().total_requests, 0, "{err}");
 }
+
+#[test]
+fn offboard_json_lists_every_person_of_the_plan() {
+    let env = Env::default_proxy();
+    env.emulator.add_user("ann@company.com", &[DEV_TEST]);
+    // Legacy duplicates: two users with one email.
+    env.emulator.add_user("twice@company.com", &[]);
+    env.emulator.add_user("Twice@Company.com", &[]);
+    let run = env
+        .onboard()
+        .args([
+            "offboard",
+            "twice@company.com",
+            "ghost@company.com",
+            "ann@company.com",
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let items: Vec<Value> = serde_json::from_slice(&run.stdout).expect("one JSON array");
+    let mut by_email: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| (i["email"].as_str().unwrap(), i["result"].as_str().unwrap()))
+        .collect();
+    by_email.sort();
+    assert_eq!(
+        by_email,
+        [
+            ("ann@company.com", "done"),
+            ("ghost@company.com", "not_on_proxy"),
+            ("twice@company.com", "failed"),
+        ]
+    );
+    let twice = items
+        .iter()
+        .find(|i| i["email"] == "twice@company.com")
+        .unwrap();
+    assert_eq!(twice["reason"], "several users with this email");
+    assert!(
+        twice["error"].as_str().unwrap().contains("2 users"),
+        "{twice}"
+    );
+
+    // Nothing to do but skips: still one array, everyone in it.
+    let run = env
+        .onboard()
+        .args([
+            "offboard",
+            "twice@company.com",
+            "ghost@company.com",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let items: Vec<Value> = serde_json::from_slice(&run.stdout).expect("one JSON array");
+    assert_eq!(items.len(), 2, "{items:?}");
+}

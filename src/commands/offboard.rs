@@ -132,7 +132,13 @@ pub async fn offboard(
         .filter(|p| !p.actions.is_empty())
         .cloned()
         .collect();
+    let report_skipped = |printer: &mut Printer| {
+        for plan in plans.iter().filter(|p| p.actions.is_empty()) {
+            printer.skipped(plan);
+        }
+    };
     if acting.is_empty() {
+        report_skipped(&mut printer);
         printer.finish_with(
             &[format!(
                 "onboard: offboard: nothing to do for {}{}",
@@ -146,6 +152,7 @@ pub async fn offboard(
     if !confirm(&mut printer, &acting, plans.len(), args.yes, &shutdown).await? {
         return Err(Fatal::new("not confirmed: nothing was changed"));
     }
+    report_skipped(&mut printer);
     let executor = Executor {
         links: Links::new(client.base(), None),
         client,
