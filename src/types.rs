@@ -75,6 +75,22 @@ id_type!(
     /// A user id on the proxy (`user_id`).
     UserId
 );
+impl UserId {
+    /// The user the proxy acts as for the master key (`litellm_proxy_admin_name`): the
+    /// creator of what the master key makes, never offboarded or pruned.
+    pub const MASTER_KEY_USER: &str = "default_user_id";
+
+    /// `default_user_id`, the master key's own user.
+    pub fn master_key_user() -> Self {
+        Self::new(Self::MASTER_KEY_USER)
+    }
+
+    /// True for `default_user_id`.
+    pub fn is_master_key_user(&self) -> bool {
+        self.0 == Self::MASTER_KEY_USER
+    }
+}
+
 id_type!(
     /// An invitation id (`id` of `/invitation/new`); the secret part of an onboarding link.
     InvitationId

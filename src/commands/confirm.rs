@@ -6,39 +6,34 @@ use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use crate::error::Fatal;
-use crate::input::{self, Defaults};
+use crate::input;
 use crate::output::Printer;
 use crate::plan::PersonPlan;
 use crate::shutdown::Shutdown;
-use crate::types::{Email, TeamId, escape};
+use crate::types::{Email, escape};
 
-/// The people named on the command line: emails, and CSV files of emails (their other
-/// columns are not used), each email once, in order.
+/// The people named on the command line: emails, and CSV files of emails (read for their
+/// emails only: other columns are not looked at), each email once, in order.
 pub(super) fn targets(targets: &[String], printer: &mut Printer) -> Result<Vec<Email>, Fatal> {
     let mut emails = Vec::new();
     let mut seen = BTreeSet::new();
     for target in targets {
         let path = Path::new(target);
         let found: Vec<Email> = if target == "-" || path.is_file() {
-            // The team column is not needed: a placeholder keeps rows without one valid.
-            let defaults = Defaults {
-                team: Some(TeamId::new("-")),
-                role: None,
-            };
-            let roster = input::read_csv(path, &defaults).map_err(Fatal::caused)?;
-            for warning in &roster.warnings {
+            let list = input::read_emails(path).map_err(Fatal::caused)?;
+            for warning in &list.warnings {
                 printer.warn(warning);
             }
-            if !roster.problems.is_empty() {
-                let listed: Vec<String> = roster.problems.iter().map(ToString::to_string).collect();
+            if !list.problems.is_empty() {
+                let listed: Vec<String> = list.problems.iter().map(ToString::to_string).collect();
                 return Err(Fatal::new(format!(
                     "{}: {} invalid row(s); nothing was sent:\n  {}",
                     path.display(),
-                    roster.problems.len(),
+                    list.problems.len(),
                     listed.join("\n  ")
                 )));
             }
-            roster.people.into_iter().map(|p| p.email).collect()
+            list.emails
         } else {
             let email = Email::parse(target).map_err(|m| {
                 Fatal::new(format!(

@@ -108,12 +108,12 @@ pub async fn offboard(
                 "{}: no user on the proxy has this email: nothing to offboard",
                 plan.email
             )),
-            Some(Skip::ProxyAdmin) => {
+            Some(skip) if skip.is_refusal() => {
                 refused += 1;
                 printer.warn(&format!(
                     "{}: refused: {}",
                     plan.email,
-                    plan.detail.as_deref().unwrap_or("a proxy admin")
+                    plan.detail.as_deref().unwrap_or(skip.reason())
                 ));
             }
             Some(skip) if skip.is_failure() => {
@@ -132,7 +132,13 @@ pub async fn offboard(
         .filter(|p| !p.actions.is_empty())
         .cloned()
         .collect();
+    let report_skipped = |printer: &mut Printer| {
+        for plan in plans.iter().filter(|p| p.actions.is_empty()) {
+            printer.skipped(plan);
+        }
+    };
     if acting.is_empty() {
+        report_skipped(&mut printer);
         printer.finish_with(
             &[format!(
                 "onboard: offboard: nothing to do for {}{}",
@@ -146,6 +152,7 @@ pub async fn offboard(
     if !confirm(&mut printer, &acting, plans.len(), args.yes, &shutdown).await? {
         return Err(Fatal::new("not confirmed: nothing was changed"));
     }
+    report_skipped(&mut printer);
     let executor = Executor {
         links: Links::new(client.base(), None),
         client,
@@ -270,6 +277,8 @@ fn skip_counts(plans: &[PersonPlan]) -> String {
         (Skip::AlreadyOffboarded, "already offboarded"),
         (Skip::NotInTeam, "not in the team"),
         (Skip::ProxyAdmin, "proxy admins refused"),
+        (Skip::TeamAdmin, "team admins refused"),
+        (Skip::DefaultUser, "default_user_id refused"),
     ];
     let parts: Vec<String> = named
         .into_iter()

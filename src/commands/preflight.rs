@@ -25,6 +25,9 @@ pub struct Checked {
     pub teams: BTreeMap<TeamId, TeamId>,
     /// Each team by its id, as read (state and roster).
     pub found: BTreeMap<TeamId, Team>,
+    /// `--fix-default-user` on a proxy without the `default_user_id` row: the run makes it
+    /// after the go-ahead ([`create_default_user`]), never before a confirmation.
+    pub create_default_user: bool,
 }
 
 /// Turns a failed pre-flight request into a message for the admin.
@@ -56,7 +59,7 @@ pub async fn check(
 ) -> Result<Checked, Fatal> {
     reachable_admin(client).await?;
     // The remaining reads are independent: ask them at once, report them in order.
-    let default_user = UserId::new("default_user_id");
+    let default_user = UserId::master_key_user();
     let (resolved, has_default_user, (links, sso)) = tokio::join!(
         read_teams(client, teams, ONBOARD_TEAMS_HINT),
         client.user_exists(&default_user),
@@ -64,7 +67,8 @@ pub async fn check(
     );
     let read = resolved?;
     let has_default_user = has_default_user.map_err(|e| explain(e, client))?;
-    fix_default_user_row(client, has_default_user, fix_default_user, dry_run, printer).await?;
+    let create_default_user =
+        default_user_missing(has_default_user, fix_default_user, dry_run, printer)?;
     for finding in proxy_findings(client, &links, sso && invites).await {
         printer.warn(&finding.message);
     }
@@ -80,6 +84,7 @@ pub async fn check(
         links,
         teams,
         found,
+        create_default_user,
     })
 }
 
@@ -122,29 +127,37 @@ pub async fn ensure_default_user(
     dry_run: bool,
     printer: &mut Printer,
 ) -> Result<(), Fatal> {
-    let default_user = UserId::new("default_user_id");
     let exists = client
-        .user_exists(&default_user)
+        .user_exists(&UserId::master_key_user())
         .await
         .map_err(|e| explain(e, client))?;
-    fix_default_user_row(client, exists, fix_default_user, dry_run, printer).await
+    if default_user_missing(exists, fix_default_user, dry_run, printer)? {
+        create_default_user(client, printer).await?;
+    }
+    Ok(())
 }
 
-/// Creates the missing `default_user_id` row with `--fix-default-user`, or explains.
-async fn fix_default_user_row(
-    client: &ProxyClient,
+/// Creates the missing `default_user_id` row (`--fix-default-user`, after the go-ahead).
+pub async fn create_default_user(client: &ProxyClient, printer: &mut Printer) -> Result<(), Fatal> {
+    client
+        .create_default_user()
+        .await
+        .map_err(|e| explain(e, client))?;
+    printer.note("created the missing default_user_id row (--fix-default-user)");
+    Ok(())
+}
+
+/// True when the `default_user_id` row is missing and `--fix-default-user` asks for it (a
+/// dry run only says it would create it); without the flag, why invitations would fail.
+fn default_user_missing(
     exists: bool,
     fix_default_user: bool,
     dry_run: bool,
     printer: &mut Printer,
-) -> Result<(), Fatal> {
+) -> Result<bool, Fatal> {
     if !exists {
         if fix_default_user && !dry_run {
-            client
-                .create_default_user()
-                .await
-                .map_err(|e| explain(e, client))?;
-            printer.note("created the missing default_user_id row (--fix-default-user)");
+            return Ok(true);
         } else if fix_default_user {
             printer.note("would create the missing default_user_id row (--fix-default-user)");
         } else {
@@ -154,7 +167,7 @@ async fn fix_default_user_row(
             .hint("pass --fix-default-user to create that row (role proxy_admin, no key), or log into the Admin UI once"));
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// How links are built on this proxy (its `server_root_path` from the UI config), and

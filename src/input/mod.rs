@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::settings::CompactSettings;
 use crate::types::{Email, Role, TeamId};
 use columns::{Columns, cell_names, header};
-use row::row;
+use row::{email_row, row};
 
 /// The largest CSV read (a file or stdin); a bigger input is refused, not read.
 pub const MAX_CSV_BYTES: u64 = 64 * 1024 * 1024;
@@ -168,11 +168,77 @@ pub enum InputError {
 }
 
 pub use cell::neutralise;
-pub use read::read_csv;
+pub use read::{read_csv, read_emails};
 pub use row::RowReader;
 
 /// Parses CSV bytes (see [`read_csv`]); `path` is only used in messages.
 pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roster, InputError> {
+    // No room reserved up front: a file of blank lines would reserve a person for each. The
+    // people grow as rows are read, and spare room is given back at the end.
+    let mut roster = Roster::default();
+    let Roster {
+        people,
+        problems,
+        warnings,
+        ..
+    } = &mut roster;
+    each_row(path, bytes, true, warnings, |line, record, cols| match row(
+        line, record, cols, defaults,
+    ) {
+        Ok(person) => people.push(person),
+        Err(problem) => problems.push(problem),
+    })?;
+    roster.duplicates = dedupe(&mut roster.people);
+    // A large roster is held for the whole run: no spare room.
+    roster.people.shrink_to_fit();
+    Ok(roster)
+}
+
+/// What reading a CSV for its emails only gives (`offboard`): the other columns are not
+/// looked at, so a cell an onboarding run would refuse does not matter.
+#[derive(Debug, Default)]
+pub struct EmailList {
+    /// Every row's email, in CSV order (repeats kept).
+    pub emails: Vec<Email>,
+    /// Rows whose email is wrong.
+    pub problems: Vec<RowProblem>,
+    /// Things worth saying that do not stop the run.
+    pub warnings: Vec<String>,
+}
+
+/// Parses CSV bytes for their emails (see [`read_emails`]); `path` is only used in messages.
+pub fn parse_emails(path: &Path, bytes: &[u8]) -> Result<EmailList, InputError> {
+    let mut list = EmailList::default();
+    let EmailList {
+        emails,
+        problems,
+        warnings,
+    } = &mut list;
+    // Columns other than the email are not used, whatever they are: no warning of them.
+    each_row(
+        path,
+        bytes,
+        false,
+        warnings,
+        |line, record, cols| match email_row(line, record, cols) {
+            Ok(email) => emails.push(email),
+            Err(problem) => problems.push(problem),
+        },
+    )?;
+    Ok(list)
+}
+
+/// Hands `each` every data row with its line and the header's columns: the checks of the file
+/// as a whole (UTF-8, not empty, a header with an email column, some row) are made here, and a
+/// repeated header row is skipped (a warning says so). `unknown_columns`: warn of header
+/// cells that name no column `onboard` reads.
+fn each_row(
+    path: &Path,
+    bytes: &[u8],
+    unknown_columns: bool,
+    warnings: &mut Vec<String>,
+    mut each: impl FnMut(u64, &csv::StringRecord, &Columns),
+) -> Result<(), InputError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         let line = 1 + bytes[..e.valid_up_to()]
@@ -192,9 +258,6 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    // No room reserved up front: a file of blank lines would reserve a person for each. The
-    // people grow as rows are read, and spare room is given back at the end.
-    let mut roster = Roster::default();
     let mut columns: Option<Columns> = None;
     let mut record = csv::StringRecord::new();
     let mut lines = LineCounter::default();
@@ -221,7 +284,13 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
         let cols = match &columns {
             Some(cols) => cols,
             None => {
-                let (cols, is_data) = header(path, &record, &mut roster.warnings)?;
+                let mut unused = Vec::new();
+                let told = if unknown_columns {
+                    &mut *warnings
+                } else {
+                    &mut unused
+                };
+                let (cols, is_data) = header(path, &record, told)?;
                 columns = Some(cols);
                 if !is_data {
                     header_names = Some(cell_names(&record));
@@ -235,14 +304,7 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
             continue;
         }
         rows += 1;
-        let person = match row(line, &record, cols, defaults) {
-            Ok(person) => person,
-            Err(problem) => {
-                roster.problems.push(problem);
-                continue;
-            }
-        };
-        roster.people.push(person);
+        each(line, &record, cols);
     }
     if columns.is_none() {
         return Err(InputError::Empty(path.to_path_buf()));
@@ -252,16 +314,13 @@ pub fn parse_csv(path: &Path, bytes: &[u8], defaults: &Defaults) -> Result<Roste
     }
     if !repeated_headers.is_empty() {
         let lines: Vec<String> = repeated_headers.iter().map(u64::to_string).collect();
-        roster.warnings.push(format!(
+        warnings.push(format!(
             "{}: the header row is repeated on line(s) {}: skipped",
             path.display(),
             lines.join(", ")
         ));
     }
-    roster.duplicates = dedupe(&mut roster.people);
-    // A large roster is held for the whole run: no spare room.
-    roster.people.shrink_to_fit();
-    Ok(roster)
+    Ok(())
 }
 
 /// Keeps the first row of each email and says which were repeated (in the order their first

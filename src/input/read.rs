@@ -1,13 +1,25 @@
 //! Reading the input: a regular file or stdin, at most [`MAX_CSV_BYTES`].
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{Defaults, InputError, MAX_CSV_BYTES, Roster, parse_csv};
+use super::{Defaults, EmailList, InputError, MAX_CSV_BYTES, Roster, parse_csv, parse_emails};
 
 /// Reads and checks a whole CSV file (`-` is stdin). Row problems are collected, not returned
 /// as errors, so the caller can list them all (or skip them with `--skip-invalid`).
 pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> {
+    let (name, bytes) = read_input(path)?;
+    parse_csv(&name, &bytes, defaults)
+}
+
+/// Reads a CSV file (`-` is stdin) for its emails only: see [`parse_emails`].
+pub fn read_emails(path: &Path) -> Result<EmailList, InputError> {
+    let (name, bytes) = read_input(path)?;
+    parse_emails(&name, &bytes)
+}
+
+/// The bytes of a regular file or of stdin (`-`), and the name messages give them.
+fn read_input(path: &Path) -> Result<(PathBuf, Vec<u8>), InputError> {
     let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -20,7 +32,7 @@ pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> 
                 source,
             })?
             .ok_or_else(|| InputError::TooLarge(name.to_path_buf()))?;
-        return parse_csv(name, &bytes, defaults);
+        return Ok((name.to_path_buf(), bytes));
     }
     // Checked before opening: opening a FIFO blocks until a writer comes.
     let regular = |meta: std::fs::Metadata| {
@@ -40,7 +52,7 @@ pub fn read_csv(path: &Path, defaults: &Defaults) -> Result<Roster, InputError> 
     let bytes = read_capped(file, MAX_CSV_BYTES, size)
         .map_err(io)?
         .ok_or_else(|| InputError::TooLarge(path.to_path_buf()))?;
-    parse_csv(path, &bytes, defaults)
+    Ok((path.to_path_buf(), bytes))
 }
 
 /// Reads at most `cap` bytes (`size`: how many are expected); `None` when there is more.

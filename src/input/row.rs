@@ -170,3 +170,27 @@ fn parsed<T>(
         }
     }
 }
+
+/// The email of a row read for its email only (`offboard`): no other cell is looked at.
+pub(super) fn email_row(
+    line: u64,
+    record: &csv::StringRecord,
+    cols: &Columns,
+) -> Result<Email, RowProblem> {
+    let raw_email = cols
+        .email
+        .and_then(|i| record.get(i))
+        .map(super::cell::restore)
+        .filter(|v| !v.is_empty());
+    let cell = raw_email.unwrap_or_default();
+    no_control(cell)
+        .and_then(|()| Email::parse(cell))
+        .map_err(|message| RowProblem {
+            line,
+            fields: vec![FieldProblem {
+                field: "user_email".into(),
+                message,
+            }],
+            raw_email: raw_email.map(str::to_string),
+        })
+}

@@ -227,3 +227,27 @@ fn header_names_ignore_case_spaces_and_hyphens() {
     assert_eq!(roster.people.len(), 1);
     assert!(roster.warnings[0].contains("repeated on line(s) 3"));
 }
+
+#[test]
+fn reading_for_emails_looks_at_the_email_cell_only() {
+    let text = "user_email,team_id,user_role,max_budget,budget_duration,notes\n\
+                a@x.com,,boss,0,soon,\u{7}\n\
+                not-an-email,t1,,,,\n\
+                A@x.com\n";
+    let list = parse_emails(Path::new("leavers.csv"), text.as_bytes()).unwrap();
+    let emails: Vec<&str> = list.emails.iter().map(Email::as_str).collect();
+    assert_eq!(emails, ["a@x.com", "a@x.com"]);
+    let problems: Vec<(u64, &str)> = list
+        .problems
+        .iter()
+        .map(|p| (p.line, p.fields[0].field.as_str()))
+        .collect();
+    assert_eq!(problems, [(3, "user_email")]);
+    assert!(list.warnings.is_empty(), "{:?}", list.warnings);
+    let control = parse_emails(Path::new("l.csv"), b"user_email\nb\x07@x.com\n").unwrap();
+    assert_eq!(control.problems[0].fields[0].field, "user_email");
+    assert!(matches!(
+        parse_emails(Path::new("l.csv"), b"name\nx\n"),
+        Err(InputError::NoEmailColumn { .. })
+    ));
+}

@@ -8,7 +8,7 @@ use super::plan::changes;
 use super::{DIM, Format, GREEN, Printer, RED, when};
 use crate::apply::Summary;
 use crate::apply::person::{Outcome, PersonResult};
-use crate::plan::{Action, ActionKind, Skip};
+use crate::plan::{Action, ActionKind, PersonPlan, Skip};
 
 impl Printer {
     /// Reports one finished person.
@@ -179,6 +179,34 @@ impl Printer {
         if result.lost_invitations > 0 {
             item["lost_invitations"] = json!(result.lost_invitations);
         }
+        self.json_object(&item, status);
+    }
+
+    /// Reports, in `--json`, a person whose plan was not carried out (`offboard`'s skips and
+    /// refusals): their skip as the `result`, or `failed` with why. Text says it elsewhere.
+    pub fn skipped(&mut self, plan: &PersonPlan) {
+        let Some(skip) = plan.skip.as_ref().filter(|_| self.format == Format::Json) else {
+            return;
+        };
+        let failed = skip.is_failure();
+        let item = json!({
+            "email": plan.email,
+            "line": plan.line,
+            "result": if failed { "failed" } else { skip.name() },
+            "user": null,
+            "actions": plan.actions.iter().map(Action::name).collect::<Vec<_>>(),
+            "user_id": null,
+            "invitation_id": null,
+            "expires_at": null,
+            "onboarding_link": null,
+            "error": if failed { json!(plan.detail.as_deref().unwrap_or(skip.reason())) } else { json!(null) },
+            "reason": if failed { json!(skip.reason()) } else { json!(null) },
+        });
+        self.json_object(&item, if failed { "failed" } else { skip.name() });
+    }
+
+    /// One object of the `--json` array (`-q` keeps only new links and failures).
+    fn json_object(&mut self, item: &serde_json::Value, status: &str) {
         if self.quiet && !matches!(status, "invited" | "failed") {
             return;
         }

@@ -274,6 +274,10 @@ pub enum Skip {
     ProxyAdmin,
     /// `offboard --team`: not a member of the team.
     NotInTeam,
+    /// `offboard --team`: an admin of the team, refused without `--include-admins`.
+    TeamAdmin,
+    /// Offboarding: `default_user_id`, the master key's own user, refused whatever the flags.
+    DefaultUser,
 }
 
 impl Skip {
@@ -290,6 +294,8 @@ impl Skip {
             Skip::AlreadyOffboarded => "already_offboarded",
             Skip::ProxyAdmin => "proxy_admin",
             Skip::NotInTeam => "not_in_team",
+            Skip::TeamAdmin => "team_admin",
+            Skip::DefaultUser => "default_user",
         }
     }
 
@@ -306,7 +312,14 @@ impl Skip {
             Skip::AlreadyOffboarded => "already offboarded",
             Skip::ProxyAdmin => "a proxy admin (--include-admins to offboard)",
             Skip::NotInTeam => "not in the team",
+            Skip::TeamAdmin => "a team admin (--include-admins to remove)",
+            Skip::DefaultUser => "default_user_id, the master key's user (never offboarded)",
         }
+    }
+
+    /// True when offboarding refuses the person (told why, exit 1, no record).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Skip::ProxyAdmin | Skip::TeamAdmin | Skip::DefaultUser)
     }
 
     /// True when the skip is a failure of the person (recorded as failed, exit 1).

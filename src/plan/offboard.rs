@@ -26,7 +26,8 @@ pub const PROXY_ADMIN: &str = "proxy_admin";
 pub struct OffboardOptions {
     /// `--team`: only remove the people from this team (resolved to its id).
     pub team: Option<TeamId>,
-    /// `--include-admins`: offboard proxy admins too.
+    /// `--include-admins`: offboard proxy admins, and remove team admins (`--team`), too.
+    /// Never `default_user_id`.
     pub include_admins: bool,
 }
 
@@ -67,6 +68,14 @@ pub fn offboard(
             return plan;
         }
     };
+    if row.user_id.is_master_key_user() {
+        plan.skip = Some(Skip::DefaultUser);
+        plan.detail = Some(format!(
+            "user {} is the master key's own user (the proxy acts as it for the master key): never offboarded",
+            row.user_id
+        ));
+        return plan;
+    }
     if row.user_role.as_deref() == Some(PROXY_ADMIN) && !options.include_admins {
         plan.skip = Some(Skip::ProxyAdmin);
         plan.detail = Some(format!(
@@ -79,14 +88,20 @@ pub fn offboard(
         let member = roster
             .unwrap_or_default()
             .iter()
-            .any(|m| m.user_id.as_ref() == Some(&row.user_id));
-        if member {
-            plan.actions.push(Action::RemoveFromTeam {
+            .find(|m| m.user_id.as_ref() == Some(&row.user_id));
+        match member {
+            Some(m) if m.is_team_admin() && !options.include_admins => {
+                plan.skip = Some(Skip::TeamAdmin);
+                plan.detail = Some(format!(
+                    "user {} is an admin of team {team}; pass --include-admins to remove team admins",
+                    row.user_id
+                ));
+            }
+            Some(_) => plan.actions.push(Action::RemoveFromTeam {
                 team: team.clone(),
                 user_id: row.user_id.clone(),
-            });
-        } else {
-            plan.skip = Some(Skip::NotInTeam);
+            }),
+            None => plan.skip = Some(Skip::NotInTeam),
         }
         return plan;
     }
@@ -362,6 +377,63 @@ mod tests {
         );
         assert_eq!(plan.skip, Some(Skip::NotInTeam));
         assert!(plan.actions.is_empty());
+    }
+
+    #[test]
+    fn team_admins_need_include_admins_and_default_user_id_is_never_touched() {
+        let team = OffboardOptions {
+            team: Some(TeamId::new("t1")),
+            include_admins: false,
+        };
+        let admins = OffboardOptions {
+            include_admins: true,
+            ..team.clone()
+        };
+        let roster = [
+            member("u-lead", Some("lead@b.co"), "admin"),
+            member("default_user_id", Some("root@b.co"), "admin"),
+        ];
+        let lead = row("u-lead", "internal_user", &["t1"]);
+        let plan = offboard(
+            &email("lead@b.co"),
+            None,
+            &lead,
+            Some(&roster),
+            &team,
+            now(),
+        );
+        assert_eq!(plan.skip, Some(Skip::TeamAdmin));
+        assert!(plan.actions.is_empty());
+        assert!(plan.detail.unwrap().contains("--include-admins"));
+        let plan = offboard(
+            &email("lead@b.co"),
+            None,
+            &lead,
+            Some(&roster),
+            &admins,
+            now(),
+        );
+        assert_eq!(names(&plan), ["remove_from_team"]);
+        let root = row("default_user_id", "proxy_admin", &["t1"]);
+        for options in [
+            &admins,
+            &OffboardOptions {
+                team: None,
+                ..admins.clone()
+            },
+        ] {
+            let plan = offboard(
+                &email("root@b.co"),
+                None,
+                &root,
+                Some(&roster),
+                options,
+                now(),
+            );
+            assert_eq!(plan.skip, Some(Skip::DefaultUser));
+            assert!(plan.actions.is_empty());
+            assert!(plan.skip.as_ref().is_some_and(Skip::is_refusal));
+        }
     }
 
     #[test]

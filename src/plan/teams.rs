@@ -9,9 +9,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::proxy::api::TeamMember;
 use crate::types::{Email, TeamId, UserId};
 
-/// The user the master key acts as: never removed from a team, never deleted.
-pub const DEFAULT_USER_ID: &str = "default_user_id";
-
 /// One membership on a roster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Membership {
@@ -114,7 +111,7 @@ impl Rosters {
 
 /// True for a membership `onboard` never removes: a team admin's, and `default_user_id`'s.
 pub fn is_protected(user_id: &UserId, membership: &Membership) -> bool {
-    membership.role == "admin" || user_id.as_str() == DEFAULT_USER_ID
+    membership.role == "admin" || user_id.is_master_key_user()
 }
 
 #[cfg(test)]

@@ -246,10 +246,15 @@ impl TeamMember {
     /// True for a team admin, and for `default_user_id` (the master key's identity, the
     /// creator of teams made with it): never removed by `onboard`.
     pub fn is_admin(&self) -> bool {
-        self.role.as_deref() == Some("admin")
+        self.is_team_admin()
             || self
                 .user_id
                 .as_ref()
-                .is_some_and(|id| id.as_str() == "default_user_id")
+                .is_some_and(UserId::is_master_key_user)
+    }
+
+    /// True for a member whose team role is `admin`.
+    pub fn is_team_admin(&self) -> bool {
+        self.role.as_deref() == Some("admin")
     }
 }

@@ -150,7 +150,7 @@ impl ProxyClient {
 
     /// Creates the `default_user_id` row the master key acts as (litellm-api.md §2.1).
     pub async fn create_default_user(&self) -> Result<(), ProxyError> {
-        let body = json!({ "user_id": "default_user_id", "user_role": "proxy_admin", "auto_create_key": false });
+        let body = json!({ "user_id": UserId::MASTER_KEY_USER, "user_role": "proxy_admin", "auto_create_key": false });
         self.send::<serde_json::Value>(Method::POST, "user/new", &[], Some(body))
             .await
             .map(drop)

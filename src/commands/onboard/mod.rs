@@ -283,6 +283,13 @@ async fn onboard_people(
         confirm_removals(&plans, yes, &mut printer, &shutdown).await?;
         items = plans.into_iter().map(Pending::from).collect();
     }
+    if checked.create_default_user {
+        preflight::unless_stopped(
+            &shutdown,
+            preflight::create_default_user(&client, &mut printer),
+        )
+        .await?;
+    }
     let executor = Executor {
         client,
         links: checked.links,
