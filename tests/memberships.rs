@@ -69,6 +69,21 @@ fn a_removal_is_not_permanent_a_re_run_puts_the_person_back() {
         "user_email,team_id\nrob@company.com,Dev-Test\n",
     );
     assert_eq!(run(&env, &[csv.to_str().unwrap()]).0, 0);
+    let (code, out, err) = run(
+        &env,
+        &[
+            "offboard",
+            "rob@company.com",
+            "--team",
+            DEV_TEST,
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rob@company.com: remove_from_team Dev-Test") && !out.contains(DEV_TEST),
+        "the plan names the team by its alias: {out}"
+    );
     let (code, _, err) = run(
         &env,
         &["offboard", "rob@company.com", "--team", "Dev-Test", "--yes"],

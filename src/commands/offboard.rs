@@ -51,30 +51,22 @@ pub async fn offboard(
     let emails = targets(&args.targets, &mut printer)?;
     let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
-    let (team, roster) = preflight::unless_stopped(&shutdown, async {
+    let (team, read) = preflight::unless_stopped(&shutdown, async {
         preflight::reachable_admin(&client).await?;
+        // The team and its roster, in one read.
         let team = match &args.team {
             Some(team) => {
                 let wanted = BTreeSet::from([TeamId::new(team.trim())]);
-                let resolved =
-                    preflight::resolve_teams(&client, &wanted, preflight::TEAM_FLAG_HINT).await?;
-                resolved.into_values().next()
+                let read =
+                    preflight::read_teams(&client, &wanted, preflight::TEAM_FLAG_HINT).await?;
+                read.into_values().next()
             }
             None => None,
         };
-        let roster = match &team {
-            Some(team) => Some(
-                client
-                    .team_members(team)
-                    .await
-                    .map_err(|e| preflight::explain(e, &client))?
-                    .ok_or_else(|| Fatal::new(format!("team {team} not found")))?,
-            ),
-            None => None,
-        };
-        Ok((team, roster))
+        Ok((team.as_ref().map(|t| t.team_id.clone()), team))
     })
     .await?;
+    printer.name_teams(read.iter());
     let retry = config.retry_policy();
     let lookups = read_users(&client, retry, &shutdown, emails.clone(), &audit).await?;
     let options = OffboardOptions {
@@ -90,7 +82,7 @@ pub async fn offboard(
                 email,
                 audit.prior(email),
                 &lookup,
-                roster.as_deref(),
+                read.as_ref().map(|t| t.members.as_slice()),
                 &options,
                 now,
             )
