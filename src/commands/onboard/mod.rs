@@ -190,7 +190,7 @@ async fn onboard_people(
     let mut audit = preflight::open_audit(&config.results, &mut printer)?;
     let client = preflight::connect(&config, &shutdown, &mut audit)?;
     let teams: BTreeSet<TeamId> = people.iter().flat_map(|p| p.teams().cloned()).collect();
-    let checked = preflight::unless_stopped(
+    let mut checked = preflight::unless_stopped(
         &shutdown,
         preflight::check(
             &client,
@@ -224,7 +224,7 @@ async fn onboard_people(
     let grants = steps::report_teams(&checked, &people, grant, &mut printer);
     let options = OnboardOptions { prune, ..options };
     let mut onboarding = look_up(
-        &client, retry, &shutdown, &people, &audit, &checked, options, dry_run,
+        &client, retry, &shutdown, &people, &audit, &mut checked, options, dry_run,
     )
     .await?;
     onboarding.grants = grants;

@@ -29,7 +29,7 @@ pub(super) async fn look_up(
     shutdown: &Shutdown,
     people: &[Person],
     audit: &Audit,
-    checked: &preflight::Checked,
+    checked: &mut preflight::Checked,
     options: OnboardOptions,
     dry_run: bool,
 ) -> Result<Onboarding, Fatal> {
@@ -47,9 +47,10 @@ pub(super) async fn look_up(
     let lookups = known::lookups(client, retry, shutdown, unknown)
         .await
         .map_err(stopped)?;
+    // Moved out of pre-flight's teams: the run holds each roster once.
     let mut rosters = Rosters::default();
-    for (id, team) in &checked.found {
-        rosters.insert(id, &team.members);
+    for (id, team) in &mut checked.found {
+        rosters.insert(id, &std::mem::take(&mut team.members));
     }
     Ok(Onboarding {
         lookups,
