@@ -78,28 +78,45 @@ impl Summary {
             let by = result.record.lost_invitations_expire_by;
             self.lost_expire_by = self.lost_expire_by.max(by);
         }
-        if !matches!(result.outcome, Outcome::Failed { .. }) {
-            self.removed_from_teams += result.plan.count(ActionKind::RemoveFromTeam);
+        // What the plan held, by kind: a new kind must say here whether a summary counts it.
+        let (mut invites, mut sso, mut updates, mut removals) = (false, false, false, 0);
+        for action in &result.plan.actions {
+            match action.kind() {
+                ActionKind::Invite => invites = true,
+                ActionKind::RecordSsoLink => sso = true,
+                ActionKind::UpdateUser | ActionKind::UpdateTeamRole => updates = true,
+                ActionKind::RemoveFromTeam => removals += 1,
+                ActionKind::CreateUser
+                | ActionKind::AdoptUser
+                | ActionKind::AddToTeam
+                | ActionKind::DeleteInvitation
+                | ActionKind::RecordAccepted
+                | ActionKind::RecordUserDeleted
+                | ActionKind::EmailLink
+                | ActionKind::DeleteUser
+                | ActionKind::GrantTeamPermissions => {}
+            }
         }
-        let updates =
-            result.plan.has(ActionKind::UpdateUser) || result.plan.has(ActionKind::UpdateTeamRole);
-        if updates && !matches!(result.outcome, Outcome::Failed { .. }) {
+        let failed = matches!(result.outcome, Outcome::Failed { .. });
+        if !failed {
+            self.removed_from_teams += removals;
+        }
+        if updates && !failed {
             self.updated += 1;
         }
         // A user made for an invitation it did not get (`--no-invite` plans none).
-        let invited =
-            matches!(result.outcome, Outcome::Done) && result.plan.has(ActionKind::Invite);
-        if result.created && result.plan.has(ActionKind::Invite) && !invited {
+        let invited = matches!(result.outcome, Outcome::Done) && invites;
+        if result.created && invites && !invited {
             self.made_not_invited += 1;
         }
         match &result.outcome {
-            Outcome::Done if result.plan.has(ActionKind::Invite) => {
+            Outcome::Done if invites => {
                 self.invited += 1;
                 if result.created {
                     self.created += 1;
                 }
             }
-            Outcome::Done if result.plan.has(ActionKind::RecordSsoLink) => {
+            Outcome::Done if sso => {
                 self.sso_linked += 1;
                 if result.created {
                     self.sso_created += 1;
