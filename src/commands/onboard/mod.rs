@@ -224,7 +224,14 @@ async fn onboard_people(
     let grants = steps::report_teams(&checked, &people, grant, &mut printer);
     let options = OnboardOptions { prune, ..options };
     let mut onboarding = look_up(
-        &client, retry, &shutdown, &people, &audit, &mut checked, options, dry_run,
+        &client,
+        retry,
+        &shutdown,
+        &people,
+        &audit,
+        &mut checked,
+        options,
+        dry_run,
     )
     .await?;
     onboarding.grants = grants;
