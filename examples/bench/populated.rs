@@ -1,7 +1,8 @@
 //! Regime 5 (issue 18): a populated proxy. Users made in bulk share `created_at`; the proxy
 //! must be read exactly and at the job's cost. Measured here:
 //! - reads: onboarding `n` new people into a proxy of `users` users (reads before the first
-//!   write), then offboarding them (reads in all);
+//!   write), a `--prune` re-run of them (reads in all: the rosters are read per team), then
+//!   offboarding them (reads in all);
 //! - the capacity emulator: onboarding `n` new people into `users` users vs an empty proxy, and
 //!   offboarding `m` people with `bulk_delete` vs one `/user/delete` each;
 //! - the real proxy's regime (one worker, ~2,000 users): the guide's script, the default and
@@ -42,6 +43,8 @@ pub struct PopulatedResults {
     pub capacity_flags: String,
     /// Reads before the first write, onboarding `n` new into `users`.
     pub reads_before_write: u64,
+    /// Reads in all, a `--prune` re-run of the same people (nothing to do).
+    pub prune_reads: u64,
     /// Reads in all, offboarding them.
     pub offboard_reads: u64,
     /// Capacity mode: onboarding `n` new into an empty proxy, and into `users`.
@@ -120,6 +123,19 @@ pub fn populated(
     onboard(ctx, &emu, "reads-onboard", &[csv_arg])?;
     let onboarded = emu.stats()?;
     let results = ctx.dir.join("reads-onboard.json");
+    run(
+        ctx,
+        &emu,
+        "reads-prune",
+        &results,
+        &[csv_arg, "--prune", "-q"],
+    )?;
+    let pruned = emu.stats()?;
+    if pruned.write_requests != onboarded.write_requests {
+        bail!("populated: a --prune re-run of the same people wrote to the proxy");
+    }
+    let prune_reads = reads(&onboarded, &pruned);
+    let onboarded = pruned;
     run(
         ctx,
         &emu,
@@ -203,6 +219,7 @@ pub fn populated(
         sizes,
         capacity_flags: capacity_flags.join(" "),
         reads_before_write,
+        prune_reads,
         offboard_reads,
         into_empty,
         into_full,
@@ -233,6 +250,10 @@ pub fn report(r: &PopulatedResults) {
     println!(
         "   reads before the first write, onboarding {} new: {}",
         s.n, r.reads_before_write
+    );
+    println!(
+        "   reads in all, a --prune re-run of them: {}",
+        r.prune_reads
     );
     println!("   reads in all, offboarding them: {}", r.offboard_reads);
     println!("   capacity emulator ({}):", r.capacity_flags);
@@ -293,6 +314,11 @@ pub fn report(r: &PopulatedResults) {
         ),
         r.reads_before_write.to_string(),
         verdict(r.reads_before_write <= 10, true),
+    );
+    row(
+        "a --prune re-run of them: <= 10 reads (rosters per team)",
+        r.prune_reads.to_string(),
+        verdict(r.prune_reads <= 10, true),
     );
     row(
         &format!("offboarding them: <= {} reads", s.n + 10),
