@@ -110,7 +110,11 @@ impl Lines {
         let cells = values.each_ref().map(|v| input::neutralise(v));
         if let Err(problem) = self.reader.read(&cells.each_ref().map(|c| c.as_ref())) {
             let field = problem.fields.first().map_or("row", |f| f.field.as_str());
-            *self.written.unreadable.entry(field.to_string()).or_default() += 1;
+            *self
+                .written
+                .unreadable
+                .entry(field.to_string())
+                .or_default() += 1;
             return Ok(None);
         }
         self.written.rows += 1;

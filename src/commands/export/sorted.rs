@@ -63,7 +63,10 @@ impl Sorted {
     pub fn write_to(mut self, out: &mut (impl Write + ?Sized)) -> io::Result<()> {
         if self.runs.is_empty() {
             self.held.sort_by(|a, b| a.0.cmp(&b.0));
-            return self.held.iter().try_for_each(|(_, line)| out.write_all(line));
+            return self
+                .held
+                .iter()
+                .try_for_each(|(_, line)| out.write_all(line));
         }
         if !self.held.is_empty() {
             self.spill()?;
