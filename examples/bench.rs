@@ -22,10 +22,14 @@
 //! 5. Populated proxy (issue 18): reads counted on a proxy of 10,000 users made in bulk, the
 //!    capacity emulator populated vs empty and `bulk_delete` vs one delete each, and the real
 //!    proxy's regime (one worker, 2,000 users) against the script and fixed concurrencies.
+//! 6. Memory (`--only memory`): peak RSS of a dry run over a 64 MiB CSV of blank lines, an
+//!    export of 100,000 users and a `--send-email` run of 10,000 people (a local SMTP sink).
 //!
 //! Then a table of issue 8's targets with what was measured. Figures depend on the machine:
 //! the emulator, `onboard` and the script share its cores (the count is printed).
 
+#[path = "bench/memory.rs"]
+mod memory;
 #[path = "bench/populated.rs"]
 mod populated;
 #[path = "bench/procs.rs"]
@@ -46,7 +50,7 @@ use crate::scenarios::Sizes;
 const USAGE: &str = "\
 usage: cargo run --release --example bench -- [--quick] [--no-build] [--only R] [--scale-teams K]
   --quick          smaller N (300 / 200 per point / 10,000) for a fast check
-  --only R         run one regime: latency, proxy, scale, bulk or populated (repeatable)
+  --only R         run one regime: latency, proxy, scale, bulk, populated or memory (repeatable)
   --no-build       do not run `cargo build --release --workspace --bins` first
   --scale-teams K  spread the scale run's people over K teams (default 1: all in Dev-Test)";
 
@@ -82,11 +86,14 @@ fn options() -> Result<Options> {
             }
             "--only" => match args.next() {
                 Some(r)
-                    if ["latency", "proxy", "scale", "bulk", "populated"].contains(&r.as_str()) =>
+                    if ["latency", "proxy", "scale", "bulk", "populated", "memory"]
+                        .contains(&r.as_str()) =>
                 {
                     opts.only.push(r)
                 }
-                _ => bail!("--only needs latency, proxy, scale, bulk or populated\n{USAGE}"),
+                _ => {
+                    bail!("--only needs latency, proxy, scale, bulk, populated or memory\n{USAGE}")
+                }
             },
             "--quick" => opts.quick = true,
             "--no-build" => opts.build = false,
@@ -189,6 +196,9 @@ fn run(ctx: &Ctx, sizes: &Sizes, opts: &Options, cores: usize) -> Result<()> {
             real_users: 2_000,
         };
         populated::report(&populated::populated(ctx, sizes, flags)?);
+    }
+    if opts.runs("memory") {
+        memory::report(&memory::memory(ctx)?);
     }
     Ok(())
 }

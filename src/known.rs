@@ -39,8 +39,39 @@ where
     R: Send + 'static,
     Fut: Future<Output = Result<R, ProxyError>> + Send + 'static,
 {
-    let limiter = Arc::clone(client.pacer().limiter());
     let mut answers: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let read = |(i, item)| {
+        let job = read(item);
+        async move { job.await.map(|answer| (i, answer)) }
+    };
+    let keep = |(i, answer)| {
+        answers[i] = Some(answer);
+        Ok::<_, std::convert::Infallible>(())
+    };
+    read_each(client, shutdown, items.into_iter().enumerate(), read, keep)
+        .await
+        .unwrap_or_else(|never| match never {})?;
+    if answers.iter().any(Option::is_none) {
+        return Err(Stopped::Interrupted);
+    }
+    Ok(answers.into_iter().flatten().collect())
+}
+
+/// [`read_all`], handing each answer to `each` as it comes (in any order) instead of holding
+/// them all. An error of `each` stops the reads (those in flight are answered and dropped)
+/// and is returned as the outer error.
+pub async fn read_each<T, R, E, Fut>(
+    client: &ProxyClient,
+    shutdown: &Shutdown,
+    items: impl IntoIterator<Item = T>,
+    read: impl Fn(T) -> Fut,
+    mut each: impl FnMut(R) -> Result<(), E>,
+) -> Result<Result<(), Stopped>, E>
+where
+    R: Send + 'static,
+    Fut: Future<Output = Result<R, ProxyError>> + Send + 'static,
+{
+    let limiter = Arc::clone(client.pacer().limiter());
     let lanes = Lanes {
         limiter: &limiter,
         shutdown,
@@ -50,30 +81,24 @@ where
     };
     let ending = drive(
         lanes,
-        &mut answers,
-        items.into_iter().enumerate(),
+        &mut each,
+        items,
         &mut Silent,
-        |_, (i, item)| {
+        |_, item| {
             let job = read(item);
             // Readers turn a person's failure into an answer; an error here stops every read.
-            async move { job.await.map(|answer| (i, answer)).map_err(StopRun) }
+            async move { job.await.map_err(StopRun) }
         },
-        |answers, batch, _| {
-            for (i, answer) in batch {
-                answers[i] = Some(answer);
-            }
-            Ok::<_, std::convert::Infallible>(())
-        },
+        |each, batch, _| batch.into_iter().try_for_each(&mut *each),
     )
-    .await
-    .unwrap_or_else(|never| match never {});
+    .await?;
     if let Some(error) = ending.stopped {
-        return Err(Stopped::Fatal(error));
+        return Ok(Err(Stopped::Fatal(error)));
     }
-    if ending.interrupted || answers.iter().any(Option::is_none) {
-        return Err(Stopped::Interrupted);
+    if ending.interrupted || ending.not_started > 0 {
+        return Ok(Err(Stopped::Interrupted));
     }
-    Ok(answers.into_iter().flatten().collect())
+    Ok(Ok(()))
 }
 
 /// Looks up each email on the proxy, one exact-email look-up each: the cost grows with the

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
+use tokio::sync::OwnedSemaphorePermit;
 use url::Url;
 
 use crate::proxy::error::{ProxyError, shorten};
@@ -18,6 +19,10 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The largest answer read from an endpoint that carries whole teams: `/team/info`,
 /// `/user/info` (the user's teams) and `/v2/team/list`. Each lists every member of a team
 /// (about 300 bytes each), so a team of 100,000 is some 30 MiB; this allows about 400,000.
+/// An answer past [`MAX_BODY_BYTES`] is read only while it holds the client's one permit for
+/// a large answer (until it is parsed), so however many reads are in flight, memory for
+/// answers stays below `in flight × MAX_BODY_BYTES + MAX_TEAMS_BODY_BYTES` (64 roster reads:
+/// 384 MiB, not 64 × 128 MiB).
 pub const MAX_TEAMS_BODY_BYTES: usize = 128 * 1024 * 1024;
 
 /// The largest answer read from `path`.
@@ -63,6 +68,8 @@ pub struct ProxyClient {
     pub(super) key: MasterKey,
     pacer: Arc<Pacer>,
     changed_by: reqwest::header::HeaderValue,
+    /// Held by the one answer larger than [`MAX_BODY_BYTES`] being read or parsed.
+    large: Arc<tokio::sync::Semaphore>,
 }
 
 impl ProxyClient {
@@ -95,6 +102,7 @@ impl ProxyClient {
             key,
             pacer,
             changed_by,
+            large: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -136,10 +144,11 @@ impl ProxyClient {
         self.pacer.observe(elapsed, result.as_ref().err());
         // The path only: query strings carry emails and invitation ids (credentials).
         match &result {
-            Ok((status, _)) => tracing::debug!("{method} /{path} → {status} in {elapsed:.1?}"),
+            Ok((status, ..)) => tracing::debug!("{method} /{path} → {status} in {elapsed:.1?}"),
             Err(e) => tracing::info!("{method} /{path} failed in {elapsed:.1?}: {}", e.reason()),
         }
-        result.and_then(|(status, text)| {
+        // A large answer's permit is held until it is parsed.
+        result.and_then(|(status, text, _large)| {
             serde_json::from_str(&text)
                 .map_err(|e| decode_error(path, status, &e, &text, &self.key))
         })
@@ -149,7 +158,7 @@ impl ProxyClient {
         &self,
         path: &str,
         request: reqwest::RequestBuilder,
-    ) -> Result<(StatusCode, String), ProxyError> {
+    ) -> Result<(StatusCode, String, Option<OwnedSemaphorePermit>), ProxyError> {
         let mut response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         let retry_after = response
@@ -170,6 +179,10 @@ impl ProxyClient {
         if length.is_some_and(|len| len > cap as u64) {
             return Err(too_large());
         }
+        let mut large = None;
+        if length.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            large = Some(self.large_permit().await);
+        }
         let mut body = Vec::with_capacity(length.unwrap_or(0) as usize);
         while let Some(chunk) = response
             .chunk()
@@ -179,13 +192,16 @@ impl ProxyClient {
             if body.len() + chunk.len() > cap {
                 return Err(too_large());
             }
+            if large.is_none() && body.len() + chunk.len() > MAX_BODY_BYTES {
+                large = Some(self.large_permit().await);
+            }
             body.extend_from_slice(&chunk);
         }
         // Not copied when it is UTF-8, as it nearly always is (a team's answer can be large).
         let text = String::from_utf8(body)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if status.is_success() {
-            Ok((status, text))
+            Ok((status, text, large))
         } else {
             Err(ProxyError::from_response(
                 status.as_u16(),
@@ -194,6 +210,14 @@ impl ProxyClient {
                 &self.key,
             ))
         }
+    }
+
+    /// The permit to hold an answer larger than [`MAX_BODY_BYTES`] (never closed).
+    async fn large_permit(&self) -> OwnedSemaphorePermit {
+        Arc::clone(&self.large)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     pub(super) fn transport_error(&self, error: reqwest::Error) -> ProxyError {
@@ -260,6 +284,9 @@ fn is_certificate_error(chain: &str) -> bool {
     let lower = chain.to_lowercase();
     lower.contains("certificate") || lower.contains("unknownissuer")
 }
+
+#[cfg(test)]
+mod large;
 
 #[cfg(test)]
 mod tests {

@@ -1,23 +1,30 @@
 //! `onboard export [--team TEAM] [-o FILE] [--json]`: the proxy's users as a CSV `onboard`
 //! reads back (`user_email,user_role,teams,max_budget,budget_duration,models,user_alias`), so
-//! a run of the exported file changes nothing; with `--json`, as JSON lines.
+//! a run of the exported file changes nothing; with `--json`, as JSON lines. Memory does not
+//! grow with the users' rows: each page is turned into lines as it comes and the lines are
+//! sorted in bounded memory ([`sorted`]); only the ids seen (to check the count) are held.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod rows;
+mod sorted;
+
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::commands::preflight;
 use crate::config::Config;
 use crate::config::ExportTask;
 use crate::error::{Exit, Fatal};
-use crate::input::{self, RowReader};
 use crate::known;
 use crate::output::{Format, Printer};
-use crate::proxy::api::UserRow;
+use crate::proxy::UsersPage;
 use crate::proxy::listing::{self, Distinct};
 use crate::proxy::pacer::RetryPolicy;
 use crate::proxy::{ProxyClient, ProxyError};
 use crate::shutdown::Shutdown;
 use crate::types::{TeamId, no_control};
+
+use rows::Lines;
+use sorted::Sorted;
 
 /// The exported columns, in order: the admin UI's template plus `user_alias`.
 pub const COLUMNS: [&str; 7] = [
@@ -56,23 +63,28 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
         }
     })
     .await?;
+    let json = config.format == Format::Json;
     let mut readings = 0;
-    let rows = loop {
+    let export = loop {
         readings += 1;
-        let (rows, distinct) = read_users(&client, retry, &shutdown, team.as_ref()).await?;
-        match distinct.check("user/list") {
-            Ok(()) => break rows,
+        let export = read_users(&client, retry, &shutdown, team.as_ref(), json).await?;
+        match export.distinct.check("user/list") {
+            Ok(()) => break export,
             Err(e) if readings >= listing::READINGS => return Err(preflight::explain(e, &client)),
             Err(e) => tracing::info!("{e}; reading it again"),
         }
     };
-    // Sorted by email: two exports of one proxy diff cleanly (the reading pages by user id).
-    let mut rows = rows;
-    rows.sort_unstable_by(|a, b| a.user_email.cmp(&b.user_email));
-    let rows = rows.into_iter();
-    let json = config.format == Format::Json;
+    let Export {
+        mut lines, sorted, ..
+    } = export;
     let cannot = |e: std::io::Error| Fatal::new(format!("cannot write the export: {e}"));
-    let written = match &args.output {
+    let header = lines.header().map_err(cannot)?;
+    let write = |out: &mut dyn Write| {
+        out.write_all(&header)?;
+        sorted.write_to(out)?;
+        out.flush()
+    };
+    match &args.output {
         Some(path) => {
             // Written next to the file and renamed into place: never a partial export.
             let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -82,33 +94,56 @@ pub async fn export(config: Config, args: &ExportTask, shutdown: Shutdown) -> Re
             let named = |e: std::io::Error| Fatal::new(format!("{}: {e}", path.display()));
             let temp = tempfile::NamedTempFile::new_in(dir).map_err(named)?;
             let mut out = std::io::BufWriter::new(temp);
-            let written = write_rows(rows, json, &mut out).map_err(cannot)?;
+            write(&mut out).map_err(cannot)?;
             let temp = out.into_inner().map_err(|e| named(e.into_error()))?;
             temp.persist(path).map_err(|e| named(e.error))?;
-            written
         }
         None => {
             printer.flush();
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let written = write_rows(rows, json, &mut out).map_err(cannot)?;
-            out.flush().map_err(cannot)?;
-            written
+            write(&mut out).map_err(cannot)?;
         }
-    };
-    for line in written.left_out() {
+    }
+    for line in lines.written.left_out() {
         printer.warn(&line);
     }
     Ok(Exit::Success)
 }
 
+/// One reading of the users: their lines, sorted by email (so two exports of one proxy diff
+/// cleanly; the reading pages by user id), what was left out, and the ids seen.
+struct Export {
+    lines: Lines,
+    sorted: Sorted,
+    distinct: Distinct,
+}
+
+impl Export {
+    /// Takes a page: each user not seen before in this reading becomes a line.
+    fn take(&mut self, page: UsersPage) -> std::io::Result<()> {
+        self.distinct.total(page.total);
+        for row in page.rows {
+            if !self.distinct.first(row.user_id.as_str()) {
+                continue;
+            }
+            if let Some((email, line)) = self.lines.line(&row)? {
+                self.sorted.push(email, line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Every user of `team` (or of the proxy) once, by `user_id`, page by page at the run's
-/// concurrency, with what the reading saw to check against the proxy's `total`.
+/// concurrency, each page turned into lines as it comes, with what the reading saw to check
+/// against the proxy's `total`.
 async fn read_users(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
     team: Option<&TeamId>,
-) -> Result<(Vec<UserRow>, Distinct), Fatal> {
+    json: bool,
+) -> Result<Export, Fatal> {
     let first = preflight::unless_stopped(shutdown, async {
         retry
             .run(|| client.users_page_of(team, 1), |_| {})
@@ -129,156 +164,59 @@ async fn read_users(
         }
         other => preflight::reads_stopped(other, client),
     };
-    let more = known::read_all(client, shutdown, (2..=first.pages).collect(), |page| {
-        let client = client.clone();
-        let team = team.cloned();
-        async move {
-            retry
-                .run(|| client.users_page_of(team.as_ref(), page), |_| {})
-                .await
-        }
-    })
-    .await
-    .map_err(stopped)?;
-    let mut distinct = Distinct::default();
-    let mut rows = Vec::new();
-    for page in std::iter::once(first).chain(more) {
-        distinct.total(page.total);
-        rows.extend(
-            page.rows
-                .into_iter()
-                .filter(|row| distinct.first(row.user_id.as_str())),
-        );
-    }
-    Ok((rows, distinct))
-}
-
-/// What an export wrote, and what it left out.
-#[derive(Debug, Default)]
-struct Written {
-    /// Users written.
-    rows: usize,
-    /// Users in no team (a row needs a team to be read back).
-    teamless: usize,
-    /// Users whose row `onboard` would refuse, by the column at fault.
-    unreadable: BTreeMap<String, usize>,
-}
-
-impl Written {
-    /// The warnings for what was left out.
-    fn left_out(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        if self.teamless > 0 {
-            lines.push(format!(
-                "{} left out: in no team (a row needs a team to be read back)",
-                users(self.teamless)
-            ));
-        }
-        let refused: usize = self.unreadable.values().sum();
-        if refused > 0 {
-            let fields: Vec<String> = self
-                .unreadable
-                .iter()
-                .map(|(field, n)| format!("{field}: {n}"))
-                .collect();
-            lines.push(format!(
-                "{} left out: onboard would refuse their row ({})",
-                users(refused),
-                fields.join(", ")
-            ));
-        }
-        lines
-    }
-}
-
-/// "1 user", "2 users".
-fn users(n: usize) -> String {
-    if n == 1 {
-        "1 user".into()
-    } else {
-        format!("{n} users")
-    }
-}
-
-/// Writes the rows as CSV that `onboard` reads back (or, with `json`, as JSON lines: one
-/// object a user, with the same columns), one at a time. Users without an email
-/// (`default_user_id`) are left out, and so is a user in no team, or whose row `onboard`
-/// would refuse (counted). In the CSV, lists are comma-separated in one cell, an unset value
-/// is an empty cell ("not managed"), and a cell a spreadsheet would take for a formula is
-/// neutralised ([`input::neutralise`]; `onboard` reads it back as it was).
-fn write_rows(
-    rows: impl Iterator<Item = UserRow>,
-    json: bool,
-    out: &mut impl Write,
-) -> std::io::Result<Written> {
-    let reader = RowReader::new(&COLUMNS).expect("the exported header reads");
-    let mut sink = if json {
-        Sink::Json(out)
-    } else {
-        let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(COLUMNS)?;
-        Sink::Csv(Box::new(csv))
+    let cannot = |e: std::io::Error| Fatal::new(format!("cannot sort the export: {e}"));
+    let mut export = Export {
+        lines: Lines::new(json),
+        sorted: Sorted::new(sorted::HELD_BYTES),
+        distinct: Distinct::default(),
     };
-    let mut written = Written::default();
-    for row in rows {
-        let Some(email) = row.user_email.as_deref().filter(|e| !e.trim().is_empty()) else {
-            continue;
-        };
-        let teams = row.teams.clone().unwrap_or_default();
-        if teams.is_empty() {
-            written.teamless += 1;
-            continue;
-        }
-        // A budget of 0 (a blocked user) is not one a CSV row can hold: left unmanaged.
-        let budget = row.max_budget.filter(|b| b.is_finite() && *b > 0.0);
-        let values = [
-            email.to_string(),
-            row.user_role.clone().unwrap_or_default(),
-            teams.join(","),
-            budget.map(|b| b.to_string()).unwrap_or_default(),
-            row.budget_duration.clone().unwrap_or_default(),
-            row.models.clone().unwrap_or_default().join(","),
-            row.user_alias.clone().unwrap_or_default(),
-        ];
-        let cells = values.each_ref().map(|v| input::neutralise(v));
-        if let Err(problem) = reader.read(&cells.each_ref().map(|c| c.as_ref())) {
-            let field = problem.fields.first().map_or("row", |f| f.field.as_str());
-            *written.unreadable.entry(field.to_string()).or_default() += 1;
-            continue;
-        }
-        written.rows += 1;
-        match &mut sink {
-            Sink::Csv(csv) => csv.write_record(cells.iter().map(|c| c.as_ref()))?,
-            Sink::Json(out) => {
-                let object = serde_json::json!({
-                    "user_email": email,
-                    "user_role": row.user_role,
-                    "teams": teams,
-                    "max_budget": budget,
-                    "budget_duration": row.budget_duration,
-                    "models": row.models,
-                    "user_alias": row.user_alias,
-                });
-                serde_json::to_writer(&mut **out, &object)?;
-                out.write_all(b"\n")?;
+    let pages = first.pages;
+    export.take(first).map_err(cannot)?;
+    known::read_each(
+        client,
+        shutdown,
+        2..=pages,
+        |page| {
+            let client = client.clone();
+            let team = team.cloned();
+            async move {
+                retry
+                    .run(|| client.users_page_of(team.as_ref(), page), |_| {})
+                    .await
             }
-        }
-    }
-    if let Sink::Csv(csv) = sink {
-        csv.into_inner().map_err(|e| e.into_error())?;
-    }
-    Ok(written)
-}
-
-/// Where the rows go: a CSV writer, or JSON lines.
-enum Sink<'a, W: Write> {
-    Csv(Box<csv::Writer<&'a mut W>>),
-    Json(&'a mut W),
+        },
+        |page| export.take(page),
+    )
+    .await
+    .map_err(cannot)?
+    .map_err(stopped)?;
+    Ok(export)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::api::UserRow;
+    use rows::Written;
+    use std::collections::BTreeMap;
+
+    /// The header and the lines of `rows`, sorted, as the command writes them.
+    fn write_rows(
+        rows: impl Iterator<Item = UserRow>,
+        json: bool,
+        out: &mut Vec<u8>,
+    ) -> std::io::Result<Written> {
+        let mut lines = Lines::new(json);
+        let mut sorted = Sorted::new(sorted::HELD_BYTES);
+        for row in rows {
+            if let Some((email, line)) = lines.line(&row)? {
+                sorted.push(email, line)?;
+            }
+        }
+        out.extend(lines.header()?);
+        sorted.write_to(out)?;
+        Ok(lines.written)
+    }
 
     #[test]
     fn rows_become_the_ui_template_plus_alias() {
@@ -362,9 +300,10 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0]["teams"], serde_json::json!(["t1", "t2"]));
-        assert_eq!(lines[0]["max_budget"], 5.0);
-        assert_eq!(lines[1]["user_email"], "=c@d.co", "JSON is not neutralised");
-        assert_eq!(lines[1]["models"], serde_json::json!(["m"]));
+        // Sorted by email: `=` before `a`.
+        assert_eq!(lines[1]["teams"], serde_json::json!(["t1", "t2"]));
+        assert_eq!(lines[1]["max_budget"], 5.0);
+        assert_eq!(lines[0]["user_email"], "=c@d.co", "JSON is not neutralised");
+        assert_eq!(lines[0]["models"], serde_json::json!(["m"]));
     }
 }
