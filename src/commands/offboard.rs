@@ -90,7 +90,16 @@ pub async fn offboard(
         .collect();
     if args.dry_run {
         printer.plans(&plans);
-        return Ok(Exit::Success);
+        // The exit a run of this plan would have, as for every dry run.
+        let fails = plans
+            .iter()
+            .filter(|p| {
+                p.skip
+                    .as_ref()
+                    .is_some_and(|s| s.is_failure() || s.is_refusal())
+            })
+            .count();
+        return Ok(Exit::of(fails, false));
     }
     let mut failed_skips = 0;
     let mut refused = 0;
