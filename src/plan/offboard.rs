@@ -138,6 +138,24 @@ pub fn prune_removals(
     let named: BTreeSet<&Email> = people.iter().map(|p| &p.email).collect();
     let named_ids: HashSet<UserId> = people.iter().filter_map(|p| known_user(&p.email)).collect();
     let mut removals = Removals::default();
+    for person in people {
+        // The CSV's own people are pruned by their plans, which leave a team admin's
+        // membership alone: say so, since the CSV does not put them there.
+        let ids = known_user(&person.email).into_iter();
+        let ids: BTreeSet<UserId> = ids
+            .chain(rosters.users_with(&person.email).iter().cloned())
+            .collect();
+        for id in &ids {
+            for m in rosters.memberships(id) {
+                if is_protected(id, m) && !person.teams().any(|t| t == &m.team) {
+                    removals.warnings.push(format!(
+                        "--prune: {} is an admin of team {}, which their row does not name: left in the team (remove them in the admin UI, or with offboard --team {} --include-admins)",
+                        person.email, m.team, m.team
+                    ));
+                }
+            }
+        }
+    }
     for (user_id, email, memberships) in rosters.members() {
         if named_ids.contains(user_id) || email.is_some_and(|e| named.contains(e)) {
             continue;

@@ -244,6 +244,8 @@ fn prune_removes_members_the_csv_names_nowhere_and_never_admins() {
         person("keep@b.co", &t1),
         person("moved@b.co", &t2),
         person("new-name@b.co", &t1),
+        // An admin of t1 whose row names t2 only: left in t1, with a warning.
+        person("boss@b.co", &t2),
     ];
     let removals = prune_removals(&rosters, &people, |e| {
         (e.as_str() == "new-name@b.co").then(|| UserId::new("u-renamed"))
@@ -255,7 +257,12 @@ fn prune_removes_members_the_csv_names_nowhere_and_never_admins() {
         removals.by_email[&email("gone@b.co")],
         vec![(t1.clone(), UserId::new("u-gone"))]
     );
-    assert_eq!(removals.warnings.len(), 1, "{:?}", removals.warnings);
+    assert_eq!(removals.warnings.len(), 2, "{:?}", removals.warnings);
+    assert!(
+        removals.warnings[0].contains("boss@b.co is an admin of team t1"),
+        "{:?}",
+        removals.warnings
+    );
 }
 
 #[test]
