@@ -239,6 +239,7 @@ impl Record {
         } else if self.invitation_id.is_none()
             && !self.removed_from_teams.is_empty()
             && self.teams.is_empty()
+            && self.team_id.is_none()
         {
             State::Removed
         } else if self.invitation_id.is_none() && self.status == Status::Success {

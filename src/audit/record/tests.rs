@@ -140,3 +140,29 @@ fn old_files_load_and_new_fields_are_written_only_when_set() {
     assert_eq!(json["lost_invitations"], 1);
     assert_eq!(json["history"][0]["delete_pending"], true);
 }
+
+#[test]
+fn a_person_taken_out_of_every_known_team_is_removed_not_failed_or_sso() {
+    let (t1, t2) = (TeamId::new("t1"), TeamId::new("t2"));
+    // A member made in the UI, pruned: no error, so not "failed".
+    let mut made = Record::new(Email::parse("ui@b.co").unwrap(), at(1, 0));
+    made.note_removed_from(&t1, at(1, 1));
+    assert_eq!(made.state(at(1, 1)), State::Removed);
+    assert_eq!(made.status, Status::Success);
+    // A record from before teams were a set: its one team is `team_id`. Removed from
+    // another team, it is still in that one.
+    let mut old = Record::new(Email::parse("old@b.co").unwrap(), at(1, 0));
+    old.set_user(UserId::new("u1"), UserOrigin::Created, at(1, 0));
+    old.team_id = Some(t1.clone());
+    old.note_removed_from(&t2, at(1, 1));
+    assert_ne!(old.state(at(1, 1)), State::Removed);
+    assert_eq!(old.known_teams(), ["t1"]);
+    old.note_removed_from(&t1, at(1, 2));
+    assert_eq!(old.state(at(1, 2)), State::Removed);
+    assert_eq!(old.team_id, None);
+    // Added back: in a team again, no longer removed from it.
+    old.note_added_to(&t1, at(1, 3));
+    assert_eq!(old.known_teams(), ["t1"]);
+    assert_eq!(old.removed_from_teams, [t2.clone()]);
+    assert_ne!(old.state(at(1, 3)), State::Removed);
+}
