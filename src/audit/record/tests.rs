@@ -163,6 +163,6 @@ fn a_person_taken_out_of_every_known_team_is_removed_not_failed_or_sso() {
     // Added back: in a team again, no longer removed from it.
     old.note_added_to(&t1, at(1, 3));
     assert_eq!(old.known_teams(), ["t1"]);
-    assert_eq!(old.removed_from_teams, [t2.clone()]);
+    assert_eq!(old.removed_from_teams, [t2]);
     assert_ne!(old.state(at(1, 3)), State::Removed);
 }
