@@ -232,21 +232,21 @@ fn decide(
         }
         ids
     };
-    let existing_actions = |plan: &mut PersonPlan| {
-        let ids = ids(known_user(record));
+    let existing_actions = |plan: &mut PersonPlan, user: &UserId| {
+        let ids = ids(Some(user));
         plan.actions.extend(match seen {
             Some(row) => reconcile::existing(person, row, &ids, rosters, options.prune),
             None => {
                 let recorded = record.map(Record::known_teams).unwrap_or_default();
-                reconcile::team_actions(person, &ids, &recorded, rosters, options.prune)
+                reconcile::team_actions(person, user, &ids, &recorded, rosters, options.prune)
             }
         });
     };
     if let Some(skip) = onboard_skip(record, options, now) {
         let record = record.expect("a skip needs a record");
         plan.expires_at = record.expires_at;
-        if known_user(Some(record)).is_some() {
-            existing_actions(&mut plan);
+        if let Some(user) = known_user(Some(record)) {
+            existing_actions(&mut plan, user);
         }
         if skip == Skip::AlreadyInvited && options.send_email && record.needs_email(now) {
             plan.actions.push(Action::EmailLink);
@@ -255,7 +255,7 @@ fn decide(
         return plan;
     }
     match known_user(record) {
-        Some(_) => existing_actions(&mut plan),
+        Some(user) => existing_actions(&mut plan, user),
         None => match lookup {
             Lookup::Found(row) => {
                 plan.actions.push(Action::AdoptUser {

@@ -135,13 +135,14 @@ pub fn user_changes(person: &Person, row: &UserRow) -> Vec<FieldChange> {
     changes
 }
 
-/// The team actions for a user the proxy has, whose memberships are read on `rosters` under
-/// any of `ids` (the user the plan acts on, and every member with the person's email):
-/// `add_to_team` for each of the person's teams they are not in, `update_team_role` for each
-/// team whose roster has them with another role, and with `prune` the [`removals`]. A team
-/// whose roster was not read falls back to `member_of` (the user's row, else the audit file).
+/// The team actions for `user`, a user the proxy has: `add_to_team` for each of the person's
+/// teams whose roster (read now) does not list them, `update_team_role` for each team whose
+/// roster has them with another role, and with `prune` the [`removals`] of every one of `ids`
+/// (`user` and every member with the person's email). A team whose roster was not read falls
+/// back to `member_of` (the user's row, else the audit file).
 pub fn team_actions(
     person: &Person,
+    user: &UserId,
     ids: &[UserId],
     member_of: &[String],
     rosters: &Rosters,
@@ -152,7 +153,8 @@ pub fn team_actions(
     for team in person.teams().filter(|t| seen.insert(*t)) {
         // `Some(role)`: a member (`None` role: known only from `member_of`).
         let member = if rosters.is_read(team) {
-            ids.iter().find_map(|id| rosters.role(team, id)).map(Some)
+            // Another user with their email being a member does not put `user` there.
+            rosters.role(team, user).map(Some)
         } else {
             member_of.iter().any(|t| t == team.as_str()).then_some(None)
         };
@@ -207,7 +209,14 @@ pub fn existing(
         });
     }
     let member_of = row.teams.clone().unwrap_or_default();
-    actions.extend(team_actions(person, ids, &member_of, rosters, prune));
+    actions.extend(team_actions(
+        person,
+        &row.user_id,
+        ids,
+        &member_of,
+        rosters,
+        prune,
+    ));
     actions
 }
 
@@ -302,7 +311,14 @@ mod tests {
         rosters.insert(&TeamId::new("t1"), &[member("user")]);
         rosters.insert(&TeamId::new("t2"), &[]);
         assert_eq!(
-            team_actions(&p, std::slice::from_ref(&id), &member_of, &rosters, false),
+            team_actions(
+                &p,
+                &id,
+                std::slice::from_ref(&id),
+                &member_of,
+                &rosters,
+                false
+            ),
             [
                 Action::UpdateTeamRole {
                     team: TeamId::new("t1"),
@@ -317,7 +333,15 @@ mod tests {
         rosters.insert(&TeamId::new("t1"), &[member("admin")]);
         rosters.insert(&TeamId::new("t2"), &[member("admin")]);
         assert!(
-            team_actions(&p, std::slice::from_ref(&id), &member_of, &rosters, false).is_empty()
+            team_actions(
+                &p,
+                &id,
+                std::slice::from_ref(&id),
+                &member_of,
+                &rosters,
+                false
+            )
+            .is_empty()
         );
     }
 
@@ -338,12 +362,25 @@ mod tests {
         // Found by email: the roster's id is the one removed.
         let ids = rosters.users_with(&p.email).to_vec();
         assert_eq!(
-            team_actions(&p, &ids, &[], &rosters, true),
+            team_actions(&p, &id, &ids, &[], &rosters, true),
             [Action::RemoveFromTeam {
                 team: TeamId::new("t3"),
                 user_id: id.clone()
             }]
         );
-        assert!(team_actions(&p, &ids, &[], &rosters, false).is_empty());
+        assert!(team_actions(&p, &id, &ids, &[], &rosters, false).is_empty());
+        // A legacy duplicate with the person's email in t1 does not make `u2` a member.
+        let u2 = UserId::new("u2");
+        assert_eq!(
+            team_actions(&p, &u2, &[u2.clone(), id.clone()], &[], &rosters, false),
+            [
+                Action::AddToTeam {
+                    team: TeamId::new("t1")
+                },
+                Action::AddToTeam {
+                    team: TeamId::new("t2")
+                }
+            ]
+        );
     }
 }
