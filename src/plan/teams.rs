@@ -4,7 +4,7 @@
 //! is missing from it and removes (under `--prune`) what should not be there — never from the
 //! audit file's memory of what `onboard` once did.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::proxy::api::TeamMember;
 use crate::types::{Email, TeamId, UserId};
@@ -29,8 +29,6 @@ pub struct Rosters {
     emails: HashMap<UserId, Email>,
     /// The members with each email (several when the proxy has legacy duplicates).
     by_email: HashMap<Email, Vec<UserId>>,
-    /// Members without a usable email, by team (they cannot be matched against a CSV).
-    unnamed: BTreeMap<TeamId, Vec<UserId>>,
 }
 
 impl Rosters {
@@ -49,21 +47,12 @@ impl Rosters {
                 team: team.clone(),
                 role: member.role.clone().unwrap_or_else(|| "user".into()),
             });
-            match member.user_email.as_deref().map(Email::parse) {
-                Some(Ok(email)) => {
-                    let ids = self.by_email.entry(email.clone()).or_default();
-                    if !ids.contains(user_id) {
-                        ids.push(user_id.clone());
-                    }
-                    self.emails.insert(user_id.clone(), email);
+            if let Some(Ok(email)) = member.user_email.as_deref().map(Email::parse) {
+                let ids = self.by_email.entry(email.clone()).or_default();
+                if !ids.contains(user_id) {
+                    ids.push(user_id.clone());
                 }
-                _ if !self.emails.contains_key(user_id) => {
-                    self.unnamed
-                        .entry(team.clone())
-                        .or_default()
-                        .push(user_id.clone());
-                }
-                _ => {}
+                self.emails.insert(user_id.clone(), email);
             }
         }
     }
@@ -71,11 +60,6 @@ impl Rosters {
     /// True when the team's roster was read in this run.
     pub fn is_read(&self, team: &TeamId) -> bool {
         self.read.contains(team)
-    }
-
-    /// The teams whose roster was read.
-    pub fn teams(&self) -> &BTreeSet<TeamId> {
-        &self.read
     }
 
     /// The user's role in the team, if the team's roster lists them.
@@ -102,16 +86,11 @@ impl Rosters {
             .iter()
             .map(|(id, teams)| (id, self.emails.get(id), teams.as_slice()))
     }
-
-    /// Members left alone because they have no usable email, by team.
-    pub fn unnamed(&self) -> &BTreeMap<TeamId, Vec<UserId>> {
-        &self.unnamed
-    }
 }
 
 /// True for a membership `onboard` never removes: a team admin's, and `default_user_id`'s.
 pub fn is_protected(user_id: &UserId, membership: &Membership) -> bool {
-    membership.role == "admin" || user_id.is_master_key_user()
+    crate::proxy::api::is_protected_member(user_id, &membership.role)
 }
 
 #[cfg(test)]
@@ -148,8 +127,9 @@ mod tests {
             rosters.users_with(&Email::parse("a@B.co").unwrap()),
             std::slice::from_ref(&u1)
         );
-        let unnamed: Vec<&UserId> = rosters.unnamed().values().flatten().collect();
-        assert_eq!(unnamed, [&UserId::new("default_user_id")]);
+        let root = UserId::new("default_user_id");
+        let (_, email, _) = rosters.members().find(|(id, ..)| **id == root).unwrap();
+        assert_eq!(email, None, "no usable email");
         assert!(rosters.is_read(&t2) && !rosters.is_read(&TeamId::new("t3")));
         let admin = &rosters.memberships(&u1)[1];
         assert!(is_protected(&u1, admin));

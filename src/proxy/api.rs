@@ -242,9 +242,17 @@ pub struct TeamMember {
     pub role: Option<String>,
 }
 
+/// The team role of a team admin.
+pub const TEAM_ADMIN: &str = "admin";
+
+/// True for a membership `onboard` never removes: a team admin's (`role`), and
+/// `default_user_id`'s (the master key's identity, the creator of teams made with it).
+pub fn is_protected_member(user_id: &UserId, role: &str) -> bool {
+    role == TEAM_ADMIN || user_id.is_master_key_user()
+}
+
 impl TeamMember {
-    /// True for a team admin, and for `default_user_id` (the master key's identity, the
-    /// creator of teams made with it): never removed by `onboard`.
+    /// True for a member `onboard` never removes ([`is_protected_member`]).
     pub fn is_admin(&self) -> bool {
         self.is_team_admin()
             || self
@@ -255,6 +263,6 @@ impl TeamMember {
 
     /// True for a member whose team role is `admin`.
     pub fn is_team_admin(&self) -> bool {
-        self.role.as_deref() == Some("admin")
+        self.role.as_deref() == Some(TEAM_ADMIN)
     }
 }
