@@ -254,11 +254,10 @@ pub fn is_protected_member(user_id: &UserId, role: &str) -> bool {
 impl TeamMember {
     /// True for a member `onboard` never removes ([`is_protected_member`]).
     pub fn is_admin(&self) -> bool {
-        self.is_team_admin()
-            || self
-                .user_id
-                .as_ref()
-                .is_some_and(UserId::is_master_key_user)
+        match &self.user_id {
+            Some(id) => is_protected_member(id, self.role.as_deref().unwrap_or_default()),
+            None => self.is_team_admin(),
+        }
     }
 
     /// True for a member whose team role is `admin`.
