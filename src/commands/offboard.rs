@@ -317,14 +317,13 @@ async fn read_users(
 
 /// `--prune`: the plans of the members of the CSV's teams whom no row names — their
 /// removals, plus the deletes of their live invitations when that leaves them in no team.
-/// The CSV's own people were pruned by their plans; `plans` are theirs, read for the users
-/// they adopt. The rosters are the run's (read in pre-flight).
+/// The CSV's own people were pruned by their plans; `plans` are theirs (the people, and the
+/// users they adopt). The rosters are the run's (read in pre-flight).
 #[allow(clippy::too_many_arguments)]
 pub async fn prune_plans(
     client: &ProxyClient,
     retry: RetryPolicy,
     shutdown: &Shutdown,
-    people: &[Person],
     rosters: &plan::Rosters,
     audit: &Audit,
     plans: &[PersonPlan],
@@ -339,7 +338,8 @@ pub async fn prune_plans(
             })
         })
         .collect();
-    let removals = planner::prune_removals(rosters, people, |email| {
+    let people: Vec<&Person> = plans.iter().filter_map(|p| p.person.as_ref()).collect();
+    let removals = planner::prune_removals(rosters, &people, |email| {
         adopted
             .get(email)
             .map(|id| (*id).clone())

@@ -132,7 +132,7 @@ pub struct Removals {
 /// whose proxy email differs is still recognised.
 pub fn prune_removals(
     rosters: &Rosters,
-    people: &[Person],
+    people: &[&Person],
     known_user: impl Fn(&Email) -> Option<UserId>,
 ) -> Removals {
     let named: BTreeSet<&Email> = people.iter().map(|p| &p.email).collect();

@@ -220,7 +220,6 @@ async fn onboard_people(
         ..options
     };
     let retry = config.retry_policy();
-    let pruned = prune.then(|| people.clone());
     let grants = steps::report_teams(&checked, &people, grant, &mut printer);
     let options = OnboardOptions { prune, ..options };
     let mut onboarding = look_up(
@@ -258,12 +257,11 @@ async fn onboard_people(
                 onboarding.plan(p, record)
             })
             .collect();
-        if let Some(people) = pruned {
+        if prune {
             let others = crate::commands::offboard::prune_plans(
                 &client,
                 retry,
                 &shutdown,
-                &people,
                 &onboarding.rosters,
                 &audit,
                 &plans,

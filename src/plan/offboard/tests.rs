@@ -240,13 +240,14 @@ fn prune_removes_members_the_csv_names_nowhere_and_never_admins() {
         more_teams: Vec::new(),
         settings: Default::default(),
     };
-    let people = vec![
+    let people = [
         person("keep@b.co", &t1),
         person("moved@b.co", &t2),
         person("new-name@b.co", &t1),
         // An admin of t1 whose row names t2 only: left in t1, with a warning.
         person("boss@b.co", &t2),
     ];
+    let people: Vec<&Person> = people.iter().collect();
     let removals = prune_removals(&rosters, &people, |e| {
         (e.as_str() == "new-name@b.co").then(|| UserId::new("u-renamed"))
     });
