@@ -113,7 +113,9 @@ pub async fn lookups(
     let answers = read_all(client, shutdown, emails.clone(), |email| {
         let client = client.clone();
         async move {
-            let answer = retried(retry, || client.find_users_by_email(&email)).await;
+            let answer = client
+                .retried(&retry, || client.find_users_by_email(&email), |_| {})
+                .await;
             match answer {
                 Err(e) if e.is_auth() => Err(e),
                 Ok(rows) => Ok(Lookup::of(rows)),
@@ -152,7 +154,10 @@ pub async fn lookups_known(
         let client = client.clone();
         async move {
             let ids: Vec<UserId> = batch.iter().map(|(_, id)| id.clone()).collect();
-            match retried(retry, || client.users_by_ids(&ids)).await {
+            match client
+                .retried(&retry, || client.users_by_ids(&ids), |_| {})
+                .await
+            {
                 Err(e) if e.is_auth() => Err(e),
                 answer => Ok(answer.unwrap_or_default()),
             }
@@ -203,7 +208,11 @@ pub async fn open_invitations<'a>(
         let client = client.clone();
         async move {
             let mut tally = Tally::default();
-            let answer = tally.call(&retry, || client.invitation_info(&id)).await;
+            let answer = tally
+                .call(&retry, client.pacer().stop(), || {
+                    client.invitation_info(&id)
+                })
+                .await;
             tally.sample(client.pacer().limiter());
             Ok(match answer {
                 Ok(info) if info.is_accepted => InvitationCheck::Accepted {
@@ -232,21 +241,16 @@ pub async fn users_exist(
     read_all(client, shutdown, users, |id| {
         let client = client.clone();
         async move {
-            match retried(retry, || client.user_exists(&id)).await {
+            match client
+                .retried(&retry, || client.user_exists(&id), |_| {})
+                .await
+            {
                 Err(e) if e.is_auth() => Err(e),
                 answer => Ok(answer.map_err(|e| e.to_string())),
             }
         }
     })
     .await
-}
-
-async fn retried<T, F, Fut>(retry: RetryPolicy, call: F) -> Result<T, ProxyError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProxyError>>,
-{
-    retry.run(call, |_| {}).await
 }
 
 #[cfg(test)]

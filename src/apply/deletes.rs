@@ -249,7 +249,9 @@ pub async fn delete_chunk(
     for (i, answer) in answers.iter_mut().enumerate() {
         if answer.is_none() {
             let mut count = |_| requests += 1;
-            let one = retry.run(|| client.delete_user(&ids[i]), &mut count).await;
+            let one = client
+                .retried(&retry, || client.delete_user(&ids[i]), &mut count)
+                .await;
             *answer = Some(match one {
                 Ok(()) | Err(ProxyError::NotFound(_)) => Ok(()),
                 Err(e) => Err(e),

@@ -49,8 +49,8 @@ pub async fn delete(
     record: &mut Record,
     id: &InvitationId,
 ) -> bool {
-    let result = retry
-        .run(|| client.delete_invitation(id), &mut *attempted)
+    let result = client
+        .retried(retry, || client.delete_invitation(id), &mut *attempted)
         .await;
     let outcome = match result {
         Ok(()) => Ok(()),

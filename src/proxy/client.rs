@@ -9,7 +9,9 @@ use tokio::sync::OwnedSemaphorePermit;
 use url::Url;
 
 use crate::proxy::error::{ProxyError, shorten};
-use crate::proxy::pacer::Pacer;
+#[cfg(doc)]
+use crate::proxy::pacer::Tally;
+use crate::proxy::pacer::{Pacer, RetryPolicy};
 use crate::types::MasterKey;
 
 /// The largest answer read from the proxy. Every answer `onboard` needs is a few KiB (a page of
@@ -109,6 +111,25 @@ impl ProxyClient {
     /// The proxy's base URL, always ending in `/`.
     pub fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// Runs a request that is safe to repeat under `retry`; a stop signal ends the waits
+    /// between attempts (every retry of a proxy request goes through here or [`Tally::call`]).
+    pub async fn retried<T, F, Fut>(
+        &self,
+        retry: &RetryPolicy,
+        call: F,
+        attempted: impl FnMut(Duration),
+    ) -> Result<T, ProxyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ProxyError>>,
+    {
+        retry
+            .attempts()
+            .stop_on(self.pacer().stop())
+            .run(call, attempted)
+            .await
     }
 
     /// The pacer shared by every request of this client.
@@ -312,6 +333,36 @@ mod tests {
         assert!(
             message.contains("user_id"),
             "other answers are quoted: {message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_stop_signal_ends_a_proxy_requests_retry_wait() {
+        let pacer = Arc::new(Pacer::new(
+            Arc::new(crate::proxy::pacer::Limiter::fixed(1)),
+            None,
+        ));
+        let (signals, shutdown) = crate::shutdown::Shutdown::manual();
+        pacer.stop_on(shutdown);
+        let url = Url::parse("http://127.0.0.1:9").unwrap();
+        let client =
+            ProxyClient::new(&url, MasterKey::new("k"), &ClientOptions::default(), pacer).unwrap();
+        let slow = RetryPolicy {
+            retries: 4,
+            base: Duration::from_secs(30),
+            max: Duration::from_secs(30),
+        };
+        let started = Instant::now();
+        let stopper = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            signals.send_replace(2);
+        };
+        let failing = || async { Err::<(), _>(ProxyError::Ambiguous("reset".into())) };
+        let (ended, ()) = tokio::join!(client.retried(&slow, failing, |_| {}), stopper);
+        assert!(ended.is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the 30 s back-off ran to its end"
         );
     }
 

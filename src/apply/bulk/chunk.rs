@@ -233,8 +233,8 @@ async fn look_up(
     let count = &mut |_| *requests += 1;
     let mut found = HashMap::new();
     for email in emails {
-        if let Ok(rows) = retry
-            .run(|| client.find_users_by_email(email), &mut *count)
+        if let Ok(rows) = client
+            .retried(&retry, || client.find_users_by_email(email), &mut *count)
             .await
         {
             found.insert(email.clone(), crate::plan::Lookup::of(rows));

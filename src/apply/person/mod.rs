@@ -192,7 +192,9 @@ impl Executor {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProxyError>>,
     {
-        tally.call(&self.retry, call).await
+        tally
+            .call(&self.retry, self.client.pacer().stop(), call)
+            .await
     }
 }
 

@@ -145,8 +145,8 @@ async fn read_users(
     json: bool,
 ) -> Result<Export, Fatal> {
     let first = preflight::unless_stopped(shutdown, async {
-        retry
-            .run(|| client.users_page_of(team, 1), |_| {})
+        client
+            .retried(&retry, || client.users_page_of(team, 1), |_| {})
             .await
             .map_err(|e| preflight::explain(e, client))
     })
@@ -180,8 +180,8 @@ async fn read_users(
             let client = client.clone();
             let team = team.cloned();
             async move {
-                retry
-                    .run(|| client.users_page_of(team.as_ref(), page), |_| {})
+                client
+                    .retried(&retry, || client.users_page_of(team.as_ref(), page), |_| {})
                     .await
             }
         },

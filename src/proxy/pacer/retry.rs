@@ -77,17 +77,6 @@ impl RetryPolicy {
             stop: None,
         }
     }
-
-    /// Runs a request that is safe to repeat, retrying what may succeed next time.
-    /// `attempted` sees how long each attempt took (for request counts and latency samples).
-    pub async fn run<T, E, F, Fut>(&self, call: F, attempted: impl FnMut(Duration)) -> Result<T, E>
-    where
-        E: Retryable,
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, E>>,
-    {
-        self.attempts().run(call, attempted).await
-    }
 }
 
 /// The attempts of one request under a [`RetryPolicy`]: after each failure,
@@ -106,7 +95,7 @@ impl<'s> Attempts<'s> {
     }
 
     /// Runs a request that is safe to repeat, with nothing to do between attempts but wait:
-    /// [`RetryPolicy::run`], under this stop signal.
+    /// `attempted` sees how long each attempt took (for request counts and latency samples).
     pub async fn run<T, E, F, Fut>(
         mut self,
         mut call: F,
@@ -182,13 +171,21 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Runs a request that is safe to repeat under `retry`, counting every attempt.
-    pub async fn call<T, F, Fut>(&mut self, retry: &RetryPolicy, call: F) -> Result<T, ProxyError>
+    /// Runs a request that is safe to repeat under `retry`, counting every attempt; `stop`
+    /// (the client's stop signal) ends the waits between attempts.
+    pub async fn call<T, F, Fut>(
+        &mut self,
+        retry: &RetryPolicy,
+        stop: Option<&Shutdown>,
+        call: F,
+    ) -> Result<T, ProxyError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ProxyError>>,
     {
         retry
+            .attempts()
+            .stop_on(stop)
             .run(call, |busy| {
                 self.requests += 1;
                 self.busy += busy;
@@ -339,6 +336,7 @@ mod tests {
         let mut left = 2;
         let mut attempts = 0;
         let result = quick(4)
+            .attempts()
             .run(
                 || {
                     left -= 1;
