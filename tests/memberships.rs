@@ -270,3 +270,31 @@ fn prune_plans_no_removal_it_would_not_carry_out_for_a_person_who_fails() {
     assert_eq!(twin["skip"], "several_users");
     assert!(actions(twin).is_empty(), "{twin}");
 }
+
+#[test]
+fn a_user_found_but_not_yet_in_the_team_is_recorded_even_when_the_team_add_fails() {
+    use litellm_emulator::FaultConfig;
+    let env = Env::ready_proxy();
+    // Made in the UI in no team; the run finds it when /user/new says it exists.
+    let id = env.emulator.add_user("ui@company.com", &[]);
+    env.emulator.set_faults(FaultConfig {
+        fail_before_commit: 1.0,
+        routes: vec!["/team/member_add".into()],
+        ..FaultConfig::default()
+    });
+    let csv = env.write("users.csv", "user_email,team_id\nui@company.com,Dev-Test\n");
+    let (code, _, err) = run(
+        &env,
+        &[csv.to_str().unwrap(), "--bulk", "never", "--retries", "0"],
+    );
+    assert_eq!(code, 1, "{err}");
+    let record = env.record("ui@company.com");
+    assert_eq!(record["user_id"], id.as_str(), "the user is kept: {record}");
+    assert_eq!(record["status"], "failed");
+    assert!(record.get("teams").is_none(), "not in the team: {record}");
+    // The next run adds them, creating nothing.
+    env.emulator.set_faults(FaultConfig::default());
+    assert_eq!(run(&env, &[csv.to_str().unwrap()]).0, 0);
+    assert_eq!(teams_of(&env, "ui@company.com"), [DEV_TEST]);
+    assert_eq!(env.emulator.users_with_email("ui@company.com").len(), 1);
+}

@@ -11,7 +11,7 @@ use crate::plan::{Action, PersonPlan};
 use crate::proxy::ProxyError;
 use crate::proxy::pacer::Tally;
 use crate::settings::TeamRole;
-use crate::types::UserId;
+use crate::types::{TeamId, UserId};
 
 impl Executor {
     pub(super) async fn act(
@@ -27,9 +27,25 @@ impl Executor {
             Action::CreateUser => {
                 let got = self.create_user(plan, tally, done.exists).await?;
                 done.created = got.origin == UserOrigin::Created;
-                self.set_user(record, plan, got.user_id.clone(), got.origin);
+                // On the record first: a team that then fails to join never loses the user.
+                record.set_user(got.user_id.clone(), got.origin, now);
+                if let Some(person) = &plan.person {
+                    describe(record, person, false);
+                    // The teams the create asked for (none for a team admin) and got.
+                    for team in super::new_user(person).teams {
+                        let team = TeamId::new(team);
+                        if !got.missing.contains(&team) {
+                            record.note_added_to(&team, now);
+                        }
+                    }
+                }
                 if got.origin == UserOrigin::Existing {
-                    done.adopted = Some(got);
+                    done.adopted = Some(got.clone());
+                }
+                for team in &got.missing {
+                    self.ensure_member_as(team, &got.user_id, TeamRole::User, tally)
+                        .await?;
+                    record.note_added_to(team, now);
                 }
             }
             Action::AdoptUser { user_id } => {

@@ -14,12 +14,14 @@ use crate::settings::TeamRole;
 use crate::types::{TeamId, UserId};
 
 /// The user `create_user` ended with.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Got {
     pub user_id: UserId,
     pub origin: UserOrigin,
-    /// Teams an existing user was added to (a created user joins with `/user/new`).
-    pub added: Vec<TeamId>,
+    /// The row's teams the user is not in yet (`/user/new` dropped them, or a found user
+    /// lacks them): added by `act` once the user is on the record, so a failure there never
+    /// loses the user.
+    pub missing: Vec<TeamId>,
 }
 
 impl Executor {
@@ -46,20 +48,17 @@ impl Executor {
             tally.record(started.elapsed());
             let error = match answer {
                 Ok(created) => {
-                    for team in &teams {
-                        let joined = created
+                    let joined = |team: &&str| {
+                        created
                             .teams
                             .as_ref()
-                            .is_none_or(|t| t.iter().any(|id| id == team));
-                        if !joined {
-                            self.ensure_member(&TeamId::new(*team), &created.user_id, tally)
-                                .await?;
-                        }
-                    }
+                            .is_none_or(|t| t.iter().any(|id| id == team))
+                    };
+                    let missing = teams.iter().filter(|t| !joined(t)).map(|t| TeamId::new(*t));
                     return Ok(Got {
+                        missing: missing.collect(),
                         user_id: created.user_id,
                         origin: UserOrigin::Created,
-                        added: Vec::new(),
                     });
                 }
                 Err(e) => e,
@@ -95,7 +94,7 @@ impl Executor {
         }
     }
 
-    /// Reuses the one user with this email, making sure they are in the row's teams.
+    /// Reuses the one user with this email (and says which of the row's teams they lack).
     async fn adopt(
         &self,
         plan: &PersonPlan,
@@ -111,24 +110,20 @@ impl Executor {
             0 => Ok(None),
             1 => {
                 let row = rows.remove(0);
-                let mut added = Vec::new();
+                let mut missing = Vec::new();
                 // A team admin is added by the plan's own `add_to_team` actions.
                 if person.settings.team_role != Some(TeamRole::Admin) {
-                    for team in person.teams() {
-                        let in_team = row
-                            .teams
-                            .as_ref()
-                            .is_some_and(|t| t.iter().any(|id| id == team.as_str()));
-                        if !in_team {
-                            self.ensure_member(team, &row.user_id, tally).await?;
-                            added.push(team.clone());
-                        }
-                    }
+                    let listed = row.teams.unwrap_or_default();
+                    missing = person
+                        .teams()
+                        .filter(|team| !listed.iter().any(|id| id == team.as_str()))
+                        .cloned()
+                        .collect();
                 }
                 Ok(Some(Got {
                     user_id: row.user_id,
                     origin,
-                    added,
+                    missing,
                 }))
             }
             _ => Err(ProxyError::SeveralUsers {
@@ -136,16 +131,6 @@ impl Executor {
                 user_ids: rows.into_iter().map(|r| r.user_id).collect(),
             }),
         }
-    }
-
-    async fn ensure_member(
-        &self,
-        team: &TeamId,
-        user_id: &UserId,
-        tally: &mut Tally,
-    ) -> Result<(), ProxyError> {
-        self.ensure_member_as(team, user_id, TeamRole::User, tally)
-            .await
     }
 
     pub(super) async fn ensure_member_as(

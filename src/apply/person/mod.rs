@@ -157,7 +157,7 @@ impl Executor {
         }
         tally.sample(self.client.pacer().limiter());
         if let Some(got) = done.adopted {
-            result.plan.adopted(got.user_id, got.added);
+            result.plan.adopted(got.user_id, got.missing);
         }
         result.requests = tally.requests;
         result.created = done.created;
