@@ -230,6 +230,10 @@ pub async fn delete_chunk(
                     answers[i] = Some(Ok(()));
                 }
             }
+            if pending.iter().all(|&i| answers[i].is_some()) {
+                // Every one of them is gone: nothing to wait for.
+                break;
+            }
         }
         match attempts.again(error).await {
             Ok(()) => {}
