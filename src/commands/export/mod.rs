@@ -17,6 +17,7 @@ use crate::error::{Exit, Fatal};
 use crate::known;
 use crate::output::{Format, Printer};
 use crate::proxy::UsersPage;
+use crate::proxy::api::UserRow;
 use crate::proxy::listing::{self, Distinct};
 use crate::proxy::pacer::RetryPolicy;
 use crate::proxy::{ProxyClient, ProxyError};
@@ -118,6 +119,12 @@ struct Export {
     distinct: Distinct,
 }
 
+/// Where a user's line goes: by email, then by user id (pages may come in any order, and
+/// several users can share an email: two exports of one proxy are the same file).
+fn order(email: String, row: &UserRow) -> String {
+    format!("{email}\0{}", row.user_id)
+}
+
 impl Export {
     /// Takes a page: each user not seen before in this reading becomes a line.
     fn take(&mut self, page: UsersPage) -> std::io::Result<()> {
@@ -127,7 +134,7 @@ impl Export {
                 continue;
             }
             if let Some((email, line)) = self.lines.line(&row)? {
-                self.sorted.push(email, line)?;
+                self.sorted.push(order(email, &row), line)?;
             }
         }
         Ok(())
@@ -196,7 +203,6 @@ async fn read_users(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proxy::api::UserRow;
     use rows::Written;
     use std::collections::BTreeMap;
 
@@ -210,7 +216,7 @@ mod tests {
         let mut sorted = Sorted::new(sorted::HELD_BYTES);
         for row in rows {
             if let Some((email, line)) = lines.line(&row)? {
-                sorted.push(email, line)?;
+                sorted.push(order(email, &row), line)?;
             }
         }
         out.extend(lines.header()?);
@@ -283,6 +289,20 @@ mod tests {
             roster.people[1].alias.as_deref(),
             Some("=HYPERLINK(\"http://evil\")")
         );
+    }
+
+    #[test]
+    fn users_sharing_an_email_come_out_by_user_id_whatever_order_they_came_in() {
+        let rows: Vec<UserRow> = serde_json::from_value(serde_json::json!([
+            {"user_id": "u9", "user_email": "twin@b.co", "teams": ["t9"]},
+            {"user_id": "u1", "user_email": "twin@b.co", "teams": ["t1"]}
+        ]))
+        .unwrap();
+        let mut bytes = Vec::new();
+        write_rows(rows.into_iter(), true, &mut bytes).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let (t1, t9) = (text.find("t1").unwrap(), text.find("t9").unwrap());
+        assert!(t1 < t9, "{text}");
     }
 
     #[test]
