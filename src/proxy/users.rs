@@ -91,8 +91,8 @@ impl ProxyClient {
         let list: UserList = self.send(Method::GET, "user/list", &query, None).await?;
         let (rows, pages, total) = list.into_rows();
         Ok(UsersPage {
+            pages: page_count(pages, total, rows.len()),
             rows,
-            pages: pages.unwrap_or(1).max(1),
             total,
         })
     }
@@ -157,13 +157,43 @@ impl ProxyClient {
     }
 }
 
+/// How many pages of 100 a listing has: the proxy's `total_pages`, else its `total`. A first
+/// page that is full when the proxy gives neither cannot be told whole: 0, which callers
+/// refuse.
+pub fn page_count(pages: Option<u64>, total: Option<u64>, rows: usize) -> u64 {
+    match (pages, total) {
+        (Some(pages), _) => pages.max(1),
+        (None, Some(total)) => total.div_ceil(100).max(1),
+        (None, None) if rows >= 100 => 0,
+        (None, None) => 1,
+    }
+}
+
 /// One page of `/user/list`.
 #[derive(Debug)]
 pub struct UsersPage {
     /// The users on it.
     pub rows: Vec<UserRow>,
-    /// How many pages the proxy counts (at least 1).
+    /// How many pages the proxy counts (at least 1; 0: it gives no count and the page is full).
     pub pages: u64,
     /// How many users the proxy counts.
     pub total: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_count;
+
+    #[test]
+    fn a_listing_without_a_page_count_is_counted_from_its_total_or_refused_when_full() {
+        assert_eq!(page_count(Some(3), Some(250), 100), 3);
+        assert_eq!(page_count(None, Some(250), 100), 3);
+        assert_eq!(page_count(None, Some(0), 0), 1);
+        assert_eq!(
+            page_count(None, None, 40),
+            1,
+            "one short page: all there is"
+        );
+        assert_eq!(page_count(None, None, 100), 0, "a full page may not be all");
+    }
 }

@@ -158,6 +158,11 @@ async fn read_users(
             .map_err(|e| preflight::explain(e, client))
     })
     .await?;
+    if first.pages == 0 {
+        return Err(Fatal::new(
+            "the proxy's user list gives neither total_pages nor total: cannot tell the export is whole; nothing was written",
+        ));
+    }
     if first.pages > MAX_PAGES {
         return Err(Fatal::new(format!(
             "the proxy says its user list has {} pages of 100; more than {MAX_PAGES} is not believed",
